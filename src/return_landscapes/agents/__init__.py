@@ -1,0 +1,19 @@
+"""Agents as pure functions; ``make_agent`` picks one by algorithm name."""
+
+from __future__ import annotations
+
+from return_landscapes.agents.common import OffPolicyAgent
+from return_landscapes.agents.sac import SACState, make_sac
+from return_landscapes.agents.td3 import TD3State, make_td3
+from return_landscapes.conf import Algo, TrainConfig
+
+
+def make_agent(cfg: TrainConfig, observation_size: int, action_size: int):
+    """The agent named by ``cfg.algo`` with its hyper-parameters from ``cfg``."""
+    algo = Algo(cfg.algo)
+    if algo is Algo.td3:
+        return make_td3(cfg.td3, observation_size, action_size)
+    return make_sac(cfg.sac, observation_size, action_size)
+
+
+__all__ = ["OffPolicyAgent", "SACState", "TD3State", "make_agent", "make_sac", "make_td3"]

@@ -1,0 +1,136 @@
+"""TD3 as pure functions: ``init``, ``act``, ``update`` and ``actor_update``.
+
+``actor_update`` is the single actor step that training applies every
+``policy_delay`` updates and that a ``td3`` PURD perturbation applies once: the same
+deterministic policy-gradient loss through the first critic, the same Adam moments,
+with the learning rate as an argument.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from return_landscapes.agents.common import (
+    OffPolicyAgent,
+    adam_step,
+    soft_update,
+)
+from return_landscapes.conf import TD3Config
+from return_landscapes.envs.brax import Transition
+from return_landscapes.networks import DeterministicActor, TwinCritic
+
+
+@flax.struct.dataclass
+class TD3State:
+    """Everything TD3 learns or adapts, for one seed."""
+
+    actor_params: dict
+    critic_params: dict
+    target_actor_params: dict
+    target_critic_params: dict
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+
+
+def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPolicyAgent:
+    """Build the TD3 functions for one env's observation and action sizes."""
+    actor = DeterministicActor(tuple(cfg.hidden_sizes), action_size)
+    critic = TwinCritic(tuple(cfg.hidden_sizes))
+    adam = optax.scale_by_adam()
+
+    def init(key: jax.Array) -> TD3State:
+        actor_key, critic_key = jax.random.split(key)
+        observation = jnp.zeros((1, observation_size))
+        actor_params = actor.init(actor_key, observation)
+        critic_params = critic.init(
+            critic_key, observation, jnp.zeros((1, action_size))
+        )
+        return TD3State(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_actor_params=actor_params,
+            target_critic_params=critic_params,
+            actor_opt_state=adam.init(actor_params),
+            critic_opt_state=adam.init(critic_params),
+        )
+
+    def act(state: TD3State, observation: jax.Array, key: jax.Array) -> jax.Array:
+        action = actor.apply(state.actor_params, observation)
+        noise = cfg.exploration_noise * jax.random.normal(key, action.shape)
+        return jnp.clip(action + noise, -1.0, 1.0)
+
+    def critic_loss(critic_params, state: TD3State, batch: Transition, key):
+        next_action = actor.apply(state.target_actor_params, batch.next_observation)
+        noise = jnp.clip(
+            cfg.target_noise * jax.random.normal(key, next_action.shape),
+            -cfg.target_noise_clip,
+            cfg.target_noise_clip,
+        )
+        next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+        next_q = critic.apply(
+            state.target_critic_params, batch.next_observation, next_action
+        ).min(axis=0)
+        target = batch.reward + cfg.gamma * batch.discount * next_q
+        q = critic.apply(critic_params, batch.observation, batch.action)
+        loss = jnp.mean(jnp.sum((q - jax.lax.stop_gradient(target)) ** 2, axis=0))
+        return loss, jnp.mean(q)
+
+    def actor_loss(actor_params, critic_params, batch: Transition):
+        action = actor.apply(actor_params, batch.observation)
+        return -jnp.mean(critic.apply(critic_params, batch.observation, action)[0])
+
+    def actor_update(
+        state: TD3State, batch: Transition, key: jax.Array, learning_rate
+    ) -> TD3State:
+        """One actor step with the state's Adam moments; critics are left as they are."""
+        del key  # the TD3 actor loss is deterministic given the batch
+        grads = jax.grad(actor_loss)(state.actor_params, state.critic_params, batch)
+        params, opt_state = adam_step(
+            adam, grads, state.actor_opt_state, state.actor_params, learning_rate
+        )
+        return state.replace(actor_params=params, actor_opt_state=opt_state)
+
+    def delayed_actor_and_targets(state: TD3State, batch: Transition) -> TD3State:
+        state = actor_update(state, batch, None, cfg.actor_lr)
+        return state.replace(
+            target_actor_params=soft_update(
+                state.target_actor_params, state.actor_params, cfg.tau
+            ),
+            target_critic_params=soft_update(
+                state.target_critic_params, state.critic_params, cfg.tau
+            ),
+        )
+
+    def update(state: TD3State, batch: Transition, key: jax.Array, update_index):
+        """Critic step every call; actor and target step every ``policy_delay`` calls.
+
+        ``update_index`` counts updates from 0 and is the same for every seed, so the
+        delayed branch stays a real conditional under ``vmap`` over seeds.
+        """
+        (loss, mean_q), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+            state.critic_params, state, batch, key
+        )
+        params, opt_state = adam_step(
+            adam, grads, state.critic_opt_state, state.critic_params, cfg.critic_lr
+        )
+        state = state.replace(critic_params=params, critic_opt_state=opt_state)
+        state = jax.lax.cond(
+            update_index % cfg.policy_delay == cfg.policy_delay - 1,
+            delayed_actor_and_targets,
+            lambda state, batch: state,
+            state,
+            batch,
+        )
+        return state, {"critic_loss": loss, "mean_q": mean_q}
+
+    return OffPolicyAgent(
+        actor=actor,
+        init=init,
+        act=act,
+        update=update,
+        actor_update=actor_update,
+        actor_params=lambda state: state.actor_params,
+    )

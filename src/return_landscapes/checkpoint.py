@@ -1,0 +1,256 @@
+"""The run directory: manifest, config, checkpoints and replay rows, written atomically.
+
+Layout of a run directory::
+
+    manifest.json                  format version, versions, env, algo, seeds, schedule
+    config.yaml                    the resolved training config
+    metrics.jsonl                  one JSON record per evaluation / training block
+    checkpoints/step_000050000.npz full training state of every seed, except replay rows
+    replay/rows_000000000_000050000.npz  replay rows written in [start, end)
+
+A checkpoint at step ``t`` plus the replay row files that tile ``[0, t)`` restore the
+training state exactly, replay buffer included: transition ``s`` sits at row
+``s % capacity``. Every file is written to a temporary name and renamed into place, so
+a crash never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from return_landscapes.errors import LandscapeError
+
+RUN_FORMAT = "return-landscapes/run"
+RUN_FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+# ----------------------------------------------------------------------------- manifest
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that determine the numbers."""
+    from importlib import metadata
+
+    versions = {"python": sys.version.split()[0]}
+    for name in ("return-landscapes", "jax", "jaxlib", "flax", "optax", "brax", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from, if it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def write_manifest(run_dir: Path, fields: dict) -> None:
+    """Write ``manifest.json`` with the format tag, versions, commit and ``fields``."""
+    manifest = {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        **fields,
+    }
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """Read and check a run's manifest; one-line errors for anything unusable."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise LandscapeError(
+            f"{run_dir} is not a run directory (no {MANIFEST}): pass the out= "
+            "directory of a 'landscape train' run"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise LandscapeError(f"{path} is corrupt ({err}): restore it from a copy") from None
+    if manifest.get("format") != RUN_FORMAT:
+        raise LandscapeError(f"{path} is not a return-landscapes run manifest")
+    version = manifest.get("format_version")
+    if version != RUN_FORMAT_VERSION:
+        raise LandscapeError(
+            f"{path} has run format version {version}, this return-landscapes reads "
+            f"version {RUN_FORMAT_VERSION}: install the version that wrote it"
+        )
+    return manifest
+
+
+# --------------------------------------------------------------------------- pytrees
+
+
+def _flatten(tree) -> dict[str, np.ndarray]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def _unflatten(template, arrays: dict[str, np.ndarray], source: Path):
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = []
+    for path, leaf in paths:
+        name = jax.tree_util.keystr(path)
+        if name not in arrays:
+            raise LandscapeError(
+                f"{source} lacks {name}: it was written by another config or version"
+            )
+        array = arrays[name]
+        if array.shape != leaf.shape or array.dtype != leaf.dtype:
+            raise LandscapeError(
+                f"{source} holds {name} as {array.dtype}{list(array.shape)}, expected "
+                f"{leaf.dtype}{list(leaf.shape)}: it belongs to another config"
+            )
+        leaves.append(array)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise LandscapeError(f"{path} is missing") from None
+    except Exception as err:  # zipfile / numpy raise many types for damaged files
+        raise LandscapeError(
+            f"{path} is corrupt or truncated ({type(err).__name__}): delete it and "
+            "re-run with resume=true from an earlier checkpoint"
+        ) from None
+
+
+# ------------------------------------------------------------------------ checkpoints
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step_{step:09d}.npz"
+
+
+def replay_rows_path(run_dir: Path, start: int, end: int) -> Path:
+    return Path(run_dir) / "replay" / f"rows_{start:09d}_{end:09d}.npz"
+
+
+def completed_checkpoints(run_dir: Path) -> list[int]:
+    """Steps of the checkpoints fully written to ``run_dir``, ascending."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem.removeprefix("step_")) for p in folder.glob("step_*.npz"))
+
+
+def save_checkpoint(run_dir: Path, step: int, state, replay_rows, rows_start: int):
+    """Save the replay rows of ``[rows_start, step)`` and then the state at ``step``.
+
+    Args:
+      run_dir: the run directory.
+      step: env steps done by every seed.
+      state: the training state (leading axis: seeds) without replay rows.
+      replay_rows: a pytree of arrays ``(num_seeds, step - rows_start, ...)``.
+      rows_start: the step of the previous checkpoint (0 for the first).
+    """
+    _save_npz(replay_rows_path(run_dir, rows_start, step), _flatten(replay_rows))
+    # The state file lands last: its presence marks a complete checkpoint.
+    _save_npz(checkpoint_path(run_dir, step), _flatten(state))
+
+
+def load_checkpoint(run_dir: Path, step: int, template):
+    """Load the state saved at ``step`` into the structure of ``template``."""
+    path = checkpoint_path(run_dir, step)
+    if not path.is_file():
+        have = ", ".join(map(str, completed_checkpoints(run_dir))) or "none"
+        raise LandscapeError(
+            f"{run_dir} has no checkpoint at step {step} (it has: {have}): pick one "
+            "of those"
+        )
+    return _unflatten(template, _load_npz(path), path)
+
+
+def load_replay_rows(run_dir: Path, step: int, template_rows, capacity: int):
+    """Rebuild the replay data as it was after ``step`` env steps.
+
+    Args:
+      run_dir: the run directory.
+      step: a checkpoint step.
+      template_rows: a pytree of arrays ``(num_seeds, 0, ...)`` giving the fields.
+      capacity: the buffer's rows per seed.
+
+    Returns:
+      The pytree of arrays ``(num_seeds, capacity, ...)``, rows ``s % capacity`` for
+      every step ``s < step``, zeros elsewhere.
+    """
+    data = jax.tree.map(
+        lambda t: np.zeros((t.shape[0], capacity, *t.shape[2:]), t.dtype),
+        template_rows,
+    )
+    start = 0
+    for end in [s for s in completed_checkpoints(run_dir) if s <= step]:
+        path = replay_rows_path(run_dir, start, end)
+        if not path.is_file():
+            raise LandscapeError(
+                f"{path} is missing, so the replay buffer at step {step} cannot be "
+                "rebuilt: restore the run's replay/ folder"
+            )
+        rows = _unflatten_rows(template_rows, _load_npz(path), path, end - start)
+        positions = np.arange(start, end) % capacity
+        jax.tree.map(lambda d, r: d.__setitem__((slice(None), positions), r), data, rows)
+        start = end
+    return data
+
+
+def _unflatten_rows(template_rows, arrays, path: Path, count: int):
+    template = jax.tree.map(
+        lambda t: jax.ShapeDtypeStruct((t.shape[0], count, *t.shape[2:]), t.dtype),
+        template_rows,
+    )
+    return _unflatten(template, arrays, path)

@@ -1,0 +1,123 @@
+"""The ``landscape`` command: ``landscape <command> key=value ...`` (Hydra overrides).
+
+Each command is a typed Hydra config (``conf/<command>.yaml`` over a dataclass schema)
+and one Python function. Bad input ends in one ``error:`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import typing
+
+import hydra
+from omegaconf import DictConfig
+
+from return_landscapes.conf import TrainConfig, register_configs
+from return_landscapes.errors import LandscapeError
+
+USAGE = """usage: landscape <command> [key=value ...] [--multirun]
+
+commands:
+  train   train TD3 or SAC agents, many seeds vmapped, with checkpoints
+          e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
+
+Options are Hydra overrides; `landscape <command> --cfg job` prints every option."""
+
+
+def _train(cfg: DictConfig) -> None:
+    from return_landscapes.run import train
+
+    train(cfg)
+
+
+COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
+    "train": (TrainConfig, _train),
+}
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn a ``LandscapeError`` into one ``error:`` line on stderr and exit 2."""
+    try:
+        yield
+    except LandscapeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def check_override_keys(schema: type, overrides: list[str]) -> None:
+    """Fail on an unknown ``key=value`` key, listing the valid keys at that level."""
+    for override in overrides:
+        if override.startswith("-") or "=" not in override:
+            continue
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key.startswith("hydra.") or key == "hydra":
+            continue
+        node = schema
+        for depth, part in enumerate(key.split(".")):
+            if not dataclasses.is_dataclass(node):
+                break
+            hints = typing.get_type_hints(node)
+            if part not in hints:
+                prefix = ".".join(key.split(".")[:depth])
+                where = f" under '{prefix}'" if prefix else ""
+                raise LandscapeError(
+                    f"unknown option '{key}'{where}: valid options are "
+                    f"{', '.join(hints)}"
+                )
+            node = hints[part]
+
+
+def check_overrides_compose(command: str, overrides: list[str]) -> None:
+    """Compose the config once up front so a bad value fails in one line.
+
+    Skipped for ``--multirun`` sweeps (comma lists do not compose as single values);
+    Hydra reports those itself.
+    """
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if any(o.startswith("-") for o in overrides):
+        return
+    plain = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        with initialize_config_module("return_landscapes.conf", version_base=None):
+            compose(config_name=command, overrides=plain)
+    except (HydraException, OmegaConfBaseException) as err:
+        detail = str(err.__cause__ or "").splitlines()[:1]
+        raise LandscapeError(": ".join([str(err).splitlines()[0], *detail])) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``landscape`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    command, overrides = argv[0], argv[1:]
+    with user_errors():
+        if command not in COMMANDS:
+            raise LandscapeError(
+                f"unknown command '{command}': choose one of {', '.join(COMMANDS)}"
+            )
+        schema, task = COMMANDS[command]
+        check_override_keys(schema, overrides)
+        register_configs()
+        check_overrides_compose(command, overrides)
+
+    def hydra_task(cfg: DictConfig) -> None:
+        with user_errors():
+            task(cfg)
+
+    hydra_task.__module__ = __name__
+    sys.argv = [f"landscape-{command}", *overrides]
+    hydra.main(config_path="conf", config_name=command, version_base=None)(
+        hydra_task
+    )()
+
+
+if __name__ == "__main__":
+    main()

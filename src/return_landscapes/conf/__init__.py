@@ -1,0 +1,132 @@
+"""Typed configs (Hydra structured configs) for every ``landscape`` command.
+
+Defaults are the paper's hyper-parameters. A typo in a key or an invalid value fails at
+start-up with the valid choices listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import Enum
+
+from hydra.core.config_store import ConfigStore
+
+PAPER_STEPS = 1_000_000
+
+
+class Algo(Enum):
+    """Training algorithms."""
+
+    td3 = "td3"
+    sac = "sac"
+
+
+@dataclass
+class OffPolicyConfig:
+    """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
+
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    batch_size: int = 256
+    tau: float = 0.005
+    gamma: float = 0.99
+    random_start_steps: int = 10_000
+    replay_capacity: int = 1_000_000
+
+
+@dataclass
+class TD3Config(OffPolicyConfig):
+    """TD3 (Fujimoto et al., 2018)."""
+
+    policy_delay: int = 2
+    target_noise: float = 0.2
+    target_noise_clip: float = 0.5
+    exploration_noise: float = 0.1
+
+
+@dataclass
+class SACConfig(OffPolicyConfig):
+    """SAC with twin critics and a learned temperature (Haarnoja et al., 2018)."""
+
+    temperature_lr: float = 3e-4
+    initial_temperature: float = 1.0
+    target_entropy: float | None = None  # None: -action_size
+
+
+@dataclass
+class WandbConfig:
+    """Optional Weights & Biases logging; local files stay the source of truth."""
+
+    enabled: bool = False
+    project: str = "return-landscapes"
+    entity: str | None = None
+    mode: str = "online"
+
+
+@dataclass
+class TrainConfig:
+    """``landscape train``: N seeds of one algorithm on one env, vmapped.
+
+    ``checkpoints`` defaults to the paper's schedule scaled to ``steps`` (5%, 15%, ...,
+    95% of the budget); the final step is always checkpointed as well.
+    """
+
+    env: str = "hopper"
+    algo: Algo = Algo.td3
+    seeds: int = 4
+    seed: int = 0
+    steps: int = PAPER_STEPS
+    checkpoints: list[int] | None = None
+    out: str | None = None
+    resume: bool = False
+    backend: str = "spring"
+    horizon: int = 1000
+    reset_noise_scale: float | None = None
+    eval_interval: int = 10_000
+    eval_episodes: int = 5
+    block: int = 1000
+    progress: bool = True
+    td3: TD3Config = field(default_factory=TD3Config)
+    sac: SACConfig = field(default_factory=SACConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+
+def register_configs() -> None:
+    """Register the schemas that ``conf/<command>.yaml`` files extend."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+
+
+def resolve(schema: type, config=None, **overrides):
+    """A typed config object from a dataclass instance, a DictConfig or a dict.
+
+    ``overrides`` are merged on top (nested nodes as dicts), so
+    ``resolve(TrainConfig, env="ant", td3={"actor_lr": 1e-3})`` works. Unknown keys and
+    ill-typed values raise ``LandscapeError`` naming the valid choices.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from return_landscapes.errors import LandscapeError
+
+    try:
+        merged = OmegaConf.merge(
+            OmegaConf.structured(schema), config or {}, overrides
+        )
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        message = str(err).splitlines()[0]
+        if "not in struct" in message or "Key '" in message:
+            valid = ", ".join(f.name for f in fields(schema))
+            raise LandscapeError(f"{message}; valid keys: {valid}") from None
+        raise LandscapeError(message) from None
+
+
+def as_plain_dict(config) -> dict:
+    """A config object as nested plain Python values (enums as their names)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(
+        OmegaConf.structured(config), enum_to_str=True, resolve=True
+    )

@@ -1,0 +1,106 @@
+"""Actor and critic networks (flax.linen) shared by the agents.
+
+Every actor maps observations to actions in [-1, 1]. ``make_policy`` turns actor
+parameters into a ``policy(observation, key) -> action`` function, the form every
+rollout in the package consumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LOG_STD_MIN = -5.0
+LOG_STD_MAX = 2.0
+
+
+class MLP(nn.Module):
+    """ReLU multilayer perceptron with a linear output layer."""
+
+    hidden_sizes: Sequence[int]
+    output_size: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for width in self.hidden_sizes:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(self.output_size)(x)
+
+
+class DeterministicActor(nn.Module):
+    """TD3 actor: ``tanh(MLP(observation))``."""
+
+    hidden_sizes: Sequence[int]
+    action_size: int
+
+    @nn.compact
+    def __call__(self, observation: jax.Array) -> jax.Array:
+        return jnp.tanh(MLP(self.hidden_sizes, self.action_size)(observation))
+
+
+class GaussianActor(nn.Module):
+    """SAC actor: mean and log-std of a Gaussian squashed by tanh."""
+
+    hidden_sizes: Sequence[int]
+    action_size: int
+
+    @nn.compact
+    def __call__(self, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = MLP(self.hidden_sizes, 2 * self.action_size)(observation)
+        mean, raw_log_std = jnp.split(out, 2, axis=-1)
+        # Smoothly bounded log-std keeps the entropy term finite early in training.
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (
+            jnp.tanh(raw_log_std) + 1.0
+        )
+        return mean, log_std
+
+
+class TwinCritic(nn.Module):
+    """Two independent Q-networks; returns Q-values stacked as ``(2, *batch)``."""
+
+    hidden_sizes: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observation: jax.Array, action: jax.Array) -> jax.Array:
+        x = jnp.concatenate([observation, action], axis=-1)
+        q1 = MLP(self.hidden_sizes, 1)(x)[..., 0]
+        q2 = MLP(self.hidden_sizes, 1)(x)[..., 0]
+        return jnp.stack([q1, q2])
+
+
+def squashed_gaussian_sample(
+    mean: jax.Array, log_std: jax.Array, key: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Sample ``tanh(mean + std * eps)`` and its log-probability (summed over dims)."""
+    pre_tanh = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    gaussian_log_prob = -0.5 * (
+        ((pre_tanh - mean) / jnp.exp(log_std)) ** 2 + 2 * log_std + jnp.log(2 * jnp.pi)
+    )
+    # log(1 - tanh(u)^2) written stably as 2 * (log 2 - u - softplus(-2u)).
+    log_det = 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
+    log_prob = jnp.sum(gaussian_log_prob - log_det, axis=-1)
+    return jnp.tanh(pre_tanh), log_prob
+
+
+def make_policy(
+    actor: nn.Module, params, deterministic: bool = True
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """Bind actor parameters into ``policy(observation, key) -> action``.
+
+    Deterministic: the TD3 actor output, or ``tanh(mean)`` for a Gaussian actor.
+    Stochastic (Gaussian actors only): a squashed-Gaussian sample.
+    """
+
+    def policy(observation: jax.Array, key: jax.Array) -> jax.Array:
+        out = actor.apply(params, observation)
+        if not isinstance(actor, GaussianActor):
+            return out
+        mean, log_std = out
+        if deterministic:
+            return jnp.tanh(mean)
+        return squashed_gaussian_sample(mean, log_std, key)[0]
+
+    return policy

@@ -1,0 +1,217 @@
+"""The host side of ``landscape train``: run directory, resume, the block loop, logs.
+
+``train(...)`` is the Python entry point; the command line calls it with the Hydra
+config.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+from tqdm.auto import tqdm
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.metrics_log import MetricsLog, truncate_after
+from return_landscapes.train import (
+    Trainer,
+    TrainState,
+    checkpoint_steps,
+    evaluation_keys,
+    evaluation_steps,
+    host,
+    init_state,
+    make_trainer,
+    plan_blocks,
+    restore_state,
+    validate,
+    without_replay_rows,
+)
+
+# Settings that change how a run is watched, not what it computes.
+NON_IDENTITY_KEYS = ("resume", "progress", "out", "wandb")
+
+
+def train(
+    config: TrainConfig | dict | None = None, *, stop_at: int | None = None, **overrides
+) -> Path:
+    """Train ``seeds`` agents of one algorithm on one env, vmapped, with checkpoints.
+
+    Args:
+      config: a ``TrainConfig`` (or a mapping of its keys); defaults if omitted.
+      stop_at: stop once this checkpoint step is saved (to split a long run across
+        time-limited jobs; ``resume=True`` continues it).
+      **overrides: ``TrainConfig`` keys, e.g. ``env="hopper", algo="sac", seeds=4``.
+
+    Returns:
+      The run directory.
+
+    Raises:
+      LandscapeError: bad input, or an ``out`` directory that holds something else.
+    """
+    cfg = resolve(TrainConfig, config, **overrides)
+    validate(cfg)
+    if stop_at is not None and stop_at not in checkpoint_steps(cfg):
+        raise LandscapeError(
+            f"stop_at={stop_at} is not a checkpoint step: use one of "
+            f"{checkpoint_steps(cfg)}"
+        )
+    run_dir = Path(cfg.out or f"runs/{cfg.env}-{Algo(cfg.algo).value}")
+    trainer = make_trainer(cfg)  # checks env and backend before anything is written
+    start = prepare_run_dir(run_dir, cfg, trainer)
+    if start >= cfg.steps:
+        print(f"{run_dir}: already trained to step {cfg.steps}", file=sys.stderr)
+        return run_dir
+    print(f"training {cfg.seeds} seed(s) of {Algo(cfg.algo).value} on {cfg.env}: "
+          f"writing {run_dir}", file=sys.stderr)
+    if start:
+        state = restore_state(trainer, cfg, run_dir, start)
+        print(f"resuming from step {start}", file=sys.stderr)
+    else:
+        state = init_state(trainer, cfg)
+    log = MetricsLog(
+        run_dir / ckpt.METRICS, cfg.wandb, run_dir.name, as_plain_dict(cfg)
+    )
+    try:
+        _loop(cfg, trainer, state, run_dir, start, stop_at, log)
+    finally:
+        log.close()
+    return run_dir
+
+
+def prepare_run_dir(run_dir: Path, cfg: TrainConfig, trainer: Trainer) -> int:
+    """Check ``run_dir`` against ``cfg``; return the step training starts from."""
+    if (run_dir / ckpt.MANIFEST).is_file():
+        if not cfg.resume:
+            raise LandscapeError(
+                f"{run_dir} already holds a run: pass resume=true to continue it, or "
+                "choose another out="
+            )
+        ckpt.read_manifest(run_dir)
+        _check_same_run(run_dir, cfg)
+        done = ckpt.completed_checkpoints(run_dir)
+        start = done[-1] if done else 0
+        if start:
+            truncate_after(run_dir / ckpt.METRICS, start)
+        else:
+            (run_dir / ckpt.METRICS).unlink(missing_ok=True)
+        return start
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise LandscapeError(
+            f"{run_dir} exists and is not a run directory: choose another out="
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_write_text(run_dir / ckpt.CONFIG, OmegaConf.to_yaml(cfg))
+    ckpt.write_manifest(run_dir, _manifest_fields(cfg, trainer))
+    return 0
+
+
+def _identity(cfg_dict: dict) -> dict:
+    return {k: v for k, v in cfg_dict.items() if k not in NON_IDENTITY_KEYS}
+
+
+def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
+    saved = as_plain_dict(load_run_config(run_dir))
+    current = as_plain_dict(cfg)
+    differ = [k for k in _identity(current) if saved.get(k) != current[k]]
+    if differ:
+        raise LandscapeError(
+            f"{run_dir} holds a different run ({', '.join(differ)} differ): resume "
+            "with its settings, or choose another out="
+        )
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The training config saved in a run directory."""
+    path = Path(run_dir) / ckpt.CONFIG
+    if not path.is_file():
+        raise LandscapeError(f"{path} is missing: {run_dir} is not a complete run")
+    return resolve(TrainConfig, OmegaConf.load(path))
+
+
+def _manifest_fields(cfg: TrainConfig, trainer: Trainer) -> dict:
+    return {
+        "env": cfg.env,
+        "algo": Algo(cfg.algo).value,
+        "backend": cfg.backend,
+        "num_seeds": cfg.seeds,
+        "seeds": list(range(cfg.seeds)),
+        "base_seed": cfg.seed,
+        "steps": cfg.steps,
+        "checkpoint_steps": checkpoint_steps(cfg),
+        "horizon": cfg.horizon,
+        "observation_size": int(trainer.env.observation_size),
+        "action_size": int(trainer.env.action_size),
+    }
+
+
+def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
+    checkpoints = set(checkpoint_steps(cfg))
+    evaluations = set(evaluation_steps(cfg))
+    previous_checkpoint = start
+    if start == 0 and 0 in evaluations:
+        _evaluate(cfg, trainer, state, 0, log)
+    bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not cfg.progress,
+               dynamic_ncols=True, file=sys.stderr)
+    pending = None  # the previous block's metrics, read while the next block runs
+    for block in (b for b in plan_blocks(cfg) if b.start >= start):
+        tic = time.perf_counter()
+        state, metrics = trainer.run_block(state, block)
+        if pending is not None:
+            _log_block(log, bar, *pending)
+        end = block.start + block.length
+        pending = (end, block.length, metrics, tic)
+        if end in evaluations or end in checkpoints:
+            _log_block(log, bar, *pending)
+            pending = None
+        if end in evaluations:
+            bar.set_postfix(eval_return=_evaluate(cfg, trainer, state, end, log))
+        if end in checkpoints:
+            rows = trainer.replay_rows(state, previous_checkpoint, end)
+            ckpt.save_checkpoint(
+                run_dir, end, host(without_replay_rows(state)), host(rows),
+                previous_checkpoint,
+            )
+            previous_checkpoint = end
+            if end == stop_at:
+                break
+    if pending is not None:
+        _log_block(log, bar, *pending)
+    bar.close()
+
+
+def _log_block(log, bar, end, length, metrics, tic) -> None:
+    metrics = host(metrics)
+    seconds = time.perf_counter() - tic
+    log.write({"step": end, "kind": "train", **metrics,
+               "steps_per_second": length / seconds})
+    bar.update(length)
+
+
+def _evaluate(cfg, trainer: Trainer, state: TrainState, step: int, log) -> float:
+    stats = host(trainer.evaluate(state, evaluation_keys(cfg, step)))
+    log.write({
+        "step": step,
+        "kind": "eval",
+        "return": stats.undiscounted_return.mean(axis=1),
+        "return_std": stats.undiscounted_return.std(axis=1),
+        "discounted_return": stats.discounted_return.mean(axis=1),
+        "length": stats.length.mean(axis=1),
+    })
+    return float(np.mean(stats.undiscounted_return))
+
+
+def latest_state(run_dir: Path) -> tuple[TrainState, int, Trainer]:
+    """Load the newest checkpoint of a run: ``(state, step, trainer)``."""
+    cfg = load_run_config(run_dir)
+    done = ckpt.completed_checkpoints(run_dir)
+    if not done:
+        raise LandscapeError(f"{run_dir} has no checkpoint yet: train it first")
+    trainer = make_trainer(cfg)
+    return restore_state(trainer, cfg, run_dir, done[-1]), done[-1], trainer
+
