@@ -63,7 +63,15 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0]}
-    for name in ("return-landscapes", "jax", "jaxlib", "flax", "optax", "brax", "numpy"):
+    for name in (
+        "return-landscapes",
+        "jax",
+        "jaxlib",
+        "flax",
+        "optax",
+        "brax",
+        "numpy",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -91,7 +99,7 @@ def write_manifest(run_dir: Path, fields: dict) -> None:
     manifest = {
         "format": RUN_FORMAT,
         "format_version": RUN_FORMAT_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "versions": package_versions(),
         "git_commit": git_commit(),
         **fields,
@@ -110,7 +118,9 @@ def read_manifest(run_dir: Path) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise LandscapeError(f"{path} is corrupt ({err}): restore it from a copy") from None
+        raise LandscapeError(
+            f"{path} is corrupt ({err}): restore it from a copy"
+        ) from None
     if manifest.get("format") != RUN_FORMAT:
         raise LandscapeError(f"{path} is not a return-landscapes run manifest")
     version = manifest.get("format_version")
@@ -243,7 +253,10 @@ def load_replay_rows(run_dir: Path, step: int, template_rows, capacity: int):
             )
         rows = _unflatten_rows(template_rows, _load_npz(path), path, end - start)
         positions = np.arange(start, end) % capacity
-        jax.tree.map(lambda d, r: d.__setitem__((slice(None), positions), r), data, rows)
+        for stored, loaded in zip(
+            jax.tree.leaves(data), jax.tree.leaves(rows), strict=True
+        ):
+            stored[:, positions] = loaded
         start = end
     return data
 

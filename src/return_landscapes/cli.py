@@ -114,9 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
     hydra_task.__module__ = __name__
     sys.argv = [f"landscape-{command}", *overrides]
-    hydra.main(config_path="conf", config_name=command, version_base=None)(
-        hydra_task
-    )()
+    hydra.main(config_path="conf", config_name=command, version_base=None)(hydra_task)()
 
 
 if __name__ == "__main__":

@@ -43,19 +43,39 @@ def replay_init(capacity: int, observation_size: int, action_size: int) -> Repla
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
-def replay_insert(buffer: ReplayBuffer, transition: Transition) -> ReplayBuffer:
-    """Write one transition at ``position`` and advance it circularly."""
-    data = jax.tree.map(
-        lambda rows, row: jax.lax.dynamic_update_index_in_dim(
-            rows, jnp.asarray(row, rows.dtype), buffer.position, axis=0
-        ),
-        buffer.data,
-        transition,
-    )
+def replay_insert(
+    buffer: ReplayBuffer, transition: Transition, step: jax.Array | None = None
+) -> ReplayBuffer:
+    """Write one transition per buffer and advance the write position circularly.
+
+    Works on one buffer, or on buffers stacked over seeds (data ``(seeds, capacity,
+    ...)``, a transition per seed) when ``step`` is given. ``step`` counts the
+    transitions inserted before this one, so the row is ``step % capacity``, the same
+    for every seed: the write is then one in-place slice update of the (donated)
+    stacked buffer. Vmapping a per-seed insert instead turns it into a scatter that
+    XLA implements by copying the whole buffer every step.
+    """
+    seed_axes = buffer.position.ndim
+    if step is None:
+        if seed_axes:
+            raise ValueError("stacked buffers need the shared step to insert")
+        count, position = buffer.size, buffer.position
+    else:
+        count, position = step, step % buffer.capacity
+
+    def write(rows, row):
+        row = jnp.expand_dims(jnp.asarray(row, rows.dtype), seed_axes)
+        index = (0,) * seed_axes + (position,) + (0,) * (rows.ndim - seed_axes - 1)
+        return jax.lax.dynamic_update_slice(rows, row, index)
+
     return buffer.replace(
-        data=data,
-        position=(buffer.position + 1) % buffer.capacity,
-        size=jnp.minimum(buffer.size + 1, buffer.capacity),
+        data=jax.tree.map(write, buffer.data, transition),
+        position=jnp.broadcast_to(
+            (position + 1) % buffer.capacity, buffer.position.shape
+        ),
+        size=jnp.broadcast_to(
+            jnp.minimum(count + 1, buffer.capacity), buffer.size.shape
+        ),
     )
 
 

@@ -24,17 +24,15 @@ from return_landscapes.train import (
     checkpoint_steps,
     evaluation_keys,
     evaluation_steps,
+    get_trainer,
     host,
     init_state,
-    make_trainer,
     plan_blocks,
     restore_state,
+    run_identity,
     validate,
     without_replay_rows,
 )
-
-# Settings that change how a run is watched, not what it computes.
-NON_IDENTITY_KEYS = ("resume", "progress", "out", "wandb")
 
 
 def train(
@@ -62,13 +60,16 @@ def train(
             f"{checkpoint_steps(cfg)}"
         )
     run_dir = Path(cfg.out or f"runs/{cfg.env}-{Algo(cfg.algo).value}")
-    trainer = make_trainer(cfg)  # checks env and backend before anything is written
+    trainer = get_trainer(cfg)  # checks env and backend before anything is written
     start = prepare_run_dir(run_dir, cfg, trainer)
     if start >= cfg.steps:
         print(f"{run_dir}: already trained to step {cfg.steps}", file=sys.stderr)
         return run_dir
-    print(f"training {cfg.seeds} seed(s) of {Algo(cfg.algo).value} on {cfg.env}: "
-          f"writing {run_dir}", file=sys.stderr)
+    print(
+        f"training {cfg.seeds} seed(s) of {Algo(cfg.algo).value} on {cfg.env}: "
+        f"writing {run_dir}",
+        file=sys.stderr,
+    )
     if start:
         state = restore_state(trainer, cfg, run_dir, start)
         print(f"resuming from step {start}", file=sys.stderr)
@@ -111,14 +112,10 @@ def prepare_run_dir(run_dir: Path, cfg: TrainConfig, trainer: Trainer) -> int:
     return 0
 
 
-def _identity(cfg_dict: dict) -> dict:
-    return {k: v for k, v in cfg_dict.items() if k not in NON_IDENTITY_KEYS}
-
-
 def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
-    saved = as_plain_dict(load_run_config(run_dir))
-    current = as_plain_dict(cfg)
-    differ = [k for k in _identity(current) if saved.get(k) != current[k]]
+    saved = run_identity(load_run_config(run_dir))
+    current = run_identity(cfg)
+    differ = [k for k in current if saved.get(k) != current[k]]
     if differ:
         raise LandscapeError(
             f"{run_dir} holds a different run ({', '.join(differ)} differ): resume "
@@ -156,8 +153,14 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
     previous_checkpoint = start
     if start == 0 and 0 in evaluations:
         _evaluate(cfg, trainer, state, 0, log)
-    bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not cfg.progress,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start,
+        unit="step",
+        disable=not cfg.progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     pending = None  # the previous block's metrics, read while the next block runs
     for block in (b for b in plan_blocks(cfg) if b.start >= start):
         tic = time.perf_counter()
@@ -174,7 +177,10 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
         if end in checkpoints:
             rows = trainer.replay_rows(state, previous_checkpoint, end)
             ckpt.save_checkpoint(
-                run_dir, end, host(without_replay_rows(state)), host(rows),
+                run_dir,
+                end,
+                host(without_replay_rows(state)),
+                host(rows),
                 previous_checkpoint,
             )
             previous_checkpoint = end
@@ -188,21 +194,24 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
 def _log_block(log, bar, end, length, metrics, tic) -> None:
     metrics = host(metrics)
     seconds = time.perf_counter() - tic
-    log.write({"step": end, "kind": "train", **metrics,
-               "steps_per_second": length / seconds})
+    log.write(
+        {"step": end, "kind": "train", **metrics, "steps_per_second": length / seconds}
+    )
     bar.update(length)
 
 
 def _evaluate(cfg, trainer: Trainer, state: TrainState, step: int, log) -> float:
     stats = host(trainer.evaluate(state, evaluation_keys(cfg, step)))
-    log.write({
-        "step": step,
-        "kind": "eval",
-        "return": stats.undiscounted_return.mean(axis=1),
-        "return_std": stats.undiscounted_return.std(axis=1),
-        "discounted_return": stats.discounted_return.mean(axis=1),
-        "length": stats.length.mean(axis=1),
-    })
+    log.write(
+        {
+            "step": step,
+            "kind": "eval",
+            "return": stats.undiscounted_return.mean(axis=1),
+            "return_std": stats.undiscounted_return.std(axis=1),
+            "discounted_return": stats.discounted_return.mean(axis=1),
+            "length": stats.length.mean(axis=1),
+        }
+    )
     return float(np.mean(stats.undiscounted_return))
 
 
@@ -212,6 +221,5 @@ def latest_state(run_dir: Path) -> tuple[TrainState, int, Trainer]:
     done = ckpt.completed_checkpoints(run_dir)
     if not done:
         raise LandscapeError(f"{run_dir} has no checkpoint yet: train it first")
-    trainer = make_trainer(cfg)
+    trainer = get_trainer(cfg)
     return restore_state(trainer, cfg, run_dir, done[-1]), done[-1], trainer
-

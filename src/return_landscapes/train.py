@@ -10,6 +10,7 @@ same whether a run goes in one go or resumes after a crash.
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any, NamedTuple
 
 import flax.struct
@@ -89,7 +90,7 @@ def plan_blocks(cfg: TrainConfig) -> list[Block]:
         edges.add(learning_starts)
     edges = sorted(edges)
     blocks = []
-    for start, end in zip(edges[:-1], edges[1:], strict=True):
+    for start, end in itertools.pairwise(edges):
         for block_start in range(start, end, cfg.block):
             length = min(cfg.block, end - block_start)
             blocks.append(Block(block_start, length, block_start >= learning_starts))
@@ -134,7 +135,8 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
             key=loop_key,
         )
 
-    def step_seed(state: TrainState, step: jax.Array, learning: bool):
+    def act_and_step(state: TrainState, learning: bool):
+        """One seed: choose an action, step its env; keys for the update after."""
         key, action_key, reset_key, sample_key, update_key = jax.random.split(
             state.key, 5
         )
@@ -145,32 +147,44 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
                 action_key, (env.action_size,), minval=-1.0, maxval=1.0
             )
         env_carry, out = autoreset_step(env, state.env, action, reset_key, cfg.horizon)
-        replay = replay_insert(state.replay, out.transition)
-        agent_state, metrics = state.agent, {}
-        if learning:
-            batch = replay_sample(replay, sample_key, hyper.batch_size)
-            update_index = step - hyper.random_start_steps
-            agent_state, metrics = agent.update(
-                state.agent, batch, update_key, update_index
-            )
-        metrics["episodes"] = out.finished.astype(jnp.float32)
-        metrics["episode_return"] = jnp.where(out.finished, out.finished_return, 0.0)
-        return TrainState(agent_state, replay, env_carry, key), metrics
+        return state.replace(env=env_carry, key=key), out, (sample_key, update_key)
 
-    def block_seed(state: TrainState, start: jax.Array, length: int, learning: bool):
-        def body(state, step):
-            return step_seed(state, step, learning)
+    def learn(agent_state, replay: ReplayBuffer, keys, step: jax.Array):
+        """One seed: one agent update on a minibatch sampled from its buffer."""
+        sample_key, update_key = keys
+        batch = replay_sample(replay, sample_key, hyper.batch_size)
+        return agent.update(
+            agent_state, batch, update_key, step - hyper.random_start_steps
+        )
+
+    def block_all(state: TrainState, start: jax.Array, length: int, learning: bool):
+        """``length`` steps of every seed; the state has a leading seed axis."""
+
+        def body(state: TrainState, step: jax.Array):
+            state, out, keys = jax.vmap(
+                functools.partial(act_and_step, learning=learning)
+            )(state)
+            # Outside vmap: the row index is shared, so the write stays in place.
+            replay = replay_insert(state.replay, out.transition, step)
+            metrics = {}
+            if learning:
+                agent_state, metrics = jax.vmap(learn, in_axes=(0, 0, 0, None))(
+                    state.agent, replay, keys, step
+                )
+                state = state.replace(agent=agent_state)
+            metrics["episodes"] = out.finished.astype(jnp.float32)
+            metrics["episode_return"] = jnp.where(
+                out.finished, out.finished_return, 0.0
+            )
+            return state.replace(replay=replay), metrics
 
         state, metrics = jax.lax.scan(body, state, start + jnp.arange(length))
-        return state, summarize_block(metrics)
+        return state, jax.vmap(summarize_block, in_axes=1)(metrics)
 
     @functools.cache
     def compiled_block(length: int, learning: bool):
-        seeds_block = jax.vmap(
-            functools.partial(block_seed, length=length, learning=learning),
-            in_axes=(0, None),
-        )
-        return jax.jit(seeds_block, donate_argnums=0)
+        block = functools.partial(block_all, length=length, learning=learning)
+        return jax.jit(block, donate_argnums=0)
 
     def run_block(state: TrainState, block: Block):
         return compiled_block(block.length, block.learning)(
@@ -197,6 +211,35 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
 
     init = jax.jit(jax.vmap(init_seed))
     return Trainer(env, agent, init, run_block, evaluate, replay_rows)
+
+
+# Settings that change how a run is watched or stored, not what it computes.
+NON_IDENTITY_KEYS = ("resume", "progress", "out", "wandb")
+
+
+def run_identity(cfg: TrainConfig) -> dict:
+    """The settings that determine a run's numbers (all but ``NON_IDENTITY_KEYS``)."""
+    from return_landscapes.conf import as_plain_dict
+
+    plain = as_plain_dict(cfg)
+    return {k: v for k, v in plain.items() if k not in NON_IDENTITY_KEYS}
+
+
+_TRAINERS: dict[str, Trainer] = {}
+
+
+def get_trainer(cfg: TrainConfig) -> Trainer:
+    """``make_trainer(cfg)``, reused across calls with the same run identity.
+
+    Reuse keeps XLA's compiled blocks, so a second run of a config in one process
+    (a resume, a sweep over output directories) starts without compiling again.
+    """
+    import json
+
+    key = json.dumps(run_identity(cfg), sort_keys=True)
+    if key not in _TRAINERS:
+        _TRAINERS[key] = make_trainer(cfg)
+    return _TRAINERS[key]
 
 
 def summarize_block(metrics: dict) -> dict:
@@ -259,7 +302,7 @@ def validate(cfg: TrainConfig) -> None:
                 "use steps between 1 and the budget, or raise steps"
             )
     steps = [0, *checkpoint_steps(cfg)]
-    widest = max(b - a for a, b in zip(steps[:-1], steps[1:], strict=True))
+    widest = max(b - a for a, b in itertools.pairwise(steps))
     if widest > hyper.replay_capacity:
         raise LandscapeError(
             f"checkpoints lie up to {widest} steps apart but the replay buffer holds "

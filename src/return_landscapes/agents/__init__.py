@@ -16,4 +16,11 @@ def make_agent(cfg: TrainConfig, observation_size: int, action_size: int):
     return make_sac(cfg.sac, observation_size, action_size)
 
 
-__all__ = ["OffPolicyAgent", "SACState", "TD3State", "make_agent", "make_sac", "make_td3"]
+__all__ = [
+    "OffPolicyAgent",
+    "SACState",
+    "TD3State",
+    "make_agent",
+    "make_sac",
+    "make_td3",
+]

@@ -103,7 +103,7 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
     def actor_update(
         state: SACState, batch: Transition, key: jax.Array, learning_rate
     ) -> SACState:
-        """One actor step with the state's Adam moments; critics and temperature stay."""
+        """One actor step with the state's Adam moments; critics, temperature stay."""
         return actor_step(state, batch, key, learning_rate)[0]
 
     def temperature_step(state: SACState, log_prob: jax.Array) -> SACState:

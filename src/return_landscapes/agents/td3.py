@@ -85,7 +85,7 @@ def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPoli
     def actor_update(
         state: TD3State, batch: Transition, key: jax.Array, learning_rate
     ) -> TD3State:
-        """One actor step with the state's Adam moments; critics are left as they are."""
+        """One actor step with the state's Adam moments; critics stay as they are."""
         del key  # the TD3 actor loss is deterministic given the batch
         grads = jax.grad(actor_loss)(state.actor_params, state.critic_params, batch)
         params, opt_state = adam_step(

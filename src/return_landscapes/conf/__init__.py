@@ -111,9 +111,7 @@ def resolve(schema: type, config=None, **overrides):
     from return_landscapes.errors import LandscapeError
 
     try:
-        merged = OmegaConf.merge(
-            OmegaConf.structured(schema), config or {}, overrides
-        )
+        merged = OmegaConf.merge(OmegaConf.structured(schema), config or {}, overrides)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         message = str(err).splitlines()[0]

@@ -1,0 +1,34 @@
+"""Shared, session-scoped runs: XLA compiles once per config for the whole suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from return_landscapes import train
+
+TINY_AGENT = {
+    "hidden_sizes": [16, 16],
+    "batch_size": 16,
+    "random_start_steps": 50,
+    "replay_capacity": 150,  # below the 300 steps trained: the buffer wraps around
+}
+
+TINY_TD3 = {
+    "env": "hopper",
+    "algo": "td3",
+    "seeds": 2,
+    "steps": 300,
+    "checkpoints": [100, 200],
+    "block": 50,
+    "horizon": 50,
+    "eval_interval": 100,
+    "eval_episodes": 1,
+    "progress": False,
+    "td3": TINY_AGENT,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_td3_run(tmp_path_factory):
+    """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""
+    return train(TINY_TD3, out=str(tmp_path_factory.mktemp("runs") / "tiny-td3"))

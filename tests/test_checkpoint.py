@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes.errors import LandscapeError
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        ckpt.atomic_write(target, fail)
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_manifest_round_trip_and_unknown_version(tmp_path):
+    ckpt.write_manifest(tmp_path, {"env": "hopper"})
+    manifest = ckpt.read_manifest(tmp_path)
+    assert manifest["env"] == "hopper"
+    assert manifest["format_version"] == ckpt.RUN_FORMAT_VERSION
+    assert "jax" in manifest["versions"]
+    manifest["format_version"] = 99
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(LandscapeError, match="format version 99"):
+        ckpt.read_manifest(tmp_path)
+
+
+def test_not_a_run_directory(tmp_path):
+    with pytest.raises(LandscapeError, match="not a run directory"):
+        ckpt.read_manifest(tmp_path)
+
+
+def test_truncated_checkpoint_is_a_one_line_error(tmp_path):
+    state = {"w": np.arange(1000.0)}
+    ckpt.save_checkpoint(tmp_path, 10, state, {"r": np.zeros((1, 10))}, 0)
+    path = ckpt.checkpoint_path(tmp_path, 10)
+    assert ckpt.completed_checkpoints(tmp_path) == [10]
+    assert np.array_equal(ckpt.load_checkpoint(tmp_path, 10, state)["w"], state["w"])
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(LandscapeError, match="corrupt or truncated") as err:
+        ckpt.load_checkpoint(tmp_path, 10, state)
+    assert "\n" not in str(err.value)
+    with pytest.raises(LandscapeError, match="no checkpoint at step 20"):
+        ckpt.load_checkpoint(tmp_path, 20, state)

@@ -1,0 +1,73 @@
+"""The ``landscape`` command as a user runs it (subprocesses)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from return_landscapes import checkpoint as ckpt
+
+
+def landscape(*args, cwd):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "return_landscapes.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+TINY = [
+    "env=hopper",
+    "seeds=1",
+    "steps=100",
+    "checkpoints=[50]",
+    "block=50",
+    "horizon=20",
+    "eval_interval=50",
+    "eval_episodes=1",
+    "td3.hidden_sizes=[8,8]",
+    "td3.batch_size=8",
+    "td3.random_start_steps=50",
+    "td3.replay_capacity=100",
+]
+
+
+def test_train_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
+    done = landscape("train", *TINY, "out=run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "writing run" in done.stderr
+    assert ckpt.completed_checkpoints(tmp_path / "run") == [50, 100]
+    assert (tmp_path / "run" / ckpt.CONFIG).is_file()
+    again = landscape("train", *TINY, "out=run", "resume=true", cwd=tmp_path)
+    assert again.returncode == 0 and "already trained" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["env=hopz"], "unknown env 'hopz'"),
+        (["algo=dqn"], "Invalid value 'dqn', expected one of"),
+        (["steps=100", "checkpoints=[500]"], "outside the budget"),
+        (["seeds=0"], "seeds=0 must be at least 1"),
+        (["seed_count=3"], "unknown option 'seed_count': valid options are"),
+        (["td3.lr=1"], "unknown option 'td3.lr' under 'td3'"),
+        (["seeds=abc"], "could not be converted to Integer"),
+    ],
+)
+def test_bad_input_is_one_error_line(tmp_path, args, fragment):
+    result = landscape("train", *args, "out=run", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_command(tmp_path):
+    result = landscape("trian", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown command 'trian'" in result.stderr

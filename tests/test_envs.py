@@ -1,0 +1,69 @@
+import jax
+import jax.numpy as jnp
+import pytest
+
+from return_landscapes.envs.brax import (
+    autoreset_step,
+    make_env,
+    reset_carry,
+    run_episode,
+)
+from return_landscapes.errors import LandscapeError
+from toy_env import Countdown, PointReach
+
+
+def zero_policy(observation, key):
+    return jnp.zeros(1)
+
+
+@pytest.mark.parametrize("horizon, expected_length", [(10, 4), (3, 3)])
+def test_run_episode_stops_at_termination_or_horizon(horizon, expected_length):
+    stats = run_episode(Countdown(4), zero_policy, jax.random.PRNGKey(0), horizon)
+    gamma = 0.99
+    assert int(stats.length) == expected_length
+    assert float(stats.undiscounted_return) == expected_length
+    expected_discounted = sum(gamma**t for t in range(expected_length))
+    assert float(stats.discounted_return) == pytest.approx(expected_discounted, 1e-6)
+
+
+def test_autoreset_marks_termination_and_truncation():
+    env = Countdown(3)
+    carry = reset_carry(env, jax.random.PRNGKey(0))
+    finished, discounts = [], []
+    for i in range(7):
+        carry, out = autoreset_step(env, carry, jnp.zeros(1), jax.random.PRNGKey(i), 5)
+        finished.append(bool(out.finished))
+        discounts.append(float(out.transition.discount))
+    # Terminates on every third step: discount 0 there, fresh episode after.
+    assert finished == [False, False, True, False, False, True, False]
+    assert discounts == [1, 1, 0, 1, 1, 0, 1]
+
+    env = PointReach()  # never terminates: the horizon truncates, discount stays 1
+    carry = reset_carry(env, jax.random.PRNGKey(0))
+    for i in range(5):
+        carry, out = autoreset_step(env, carry, jnp.zeros(1), jax.random.PRNGKey(i), 5)
+    assert bool(out.finished) and float(out.transition.discount) == 1.0
+    assert int(carry.episode_step) == 0
+
+
+def test_make_env_builds_brax_envs_by_name():
+    env = make_env("hopper", reset_noise_scale=0.0)
+    s1 = env.reset(jax.random.PRNGKey(0))
+    s2 = env.reset(jax.random.PRNGKey(1))
+    assert env.observation_size == 11 and env.action_size == 3
+    assert jnp.array_equal(s1.obs, s2.obs)  # no start-state noise
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"name": "hoper"}, "unknown env 'hoper'"),
+        ({"name": "hopper", "backend": "bullet"}, "unknown backend 'bullet'"),
+        ({"name": "inverted_pendulum", "reset_noise_scale": 0.1}, "no start-state"),
+        ({"name": "hopper", "reset_noise_scale": -1.0}, "negative"),
+    ],
+)
+def test_make_env_rejects_bad_input_in_one_line(kwargs, fragment):
+    with pytest.raises(LandscapeError, match=fragment) as err:
+        make_env(**kwargs)
+    assert "\n" not in str(err.value)

@@ -1,0 +1,146 @@
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import TINY_TD3
+from return_landscapes import checkpoint as ckpt
+from return_landscapes import train
+from return_landscapes.conf import TrainConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.run import load_run_config
+from return_landscapes.train import (
+    checkpoint_steps,
+    get_trainer,
+    host,
+    init_state,
+    plan_blocks,
+    restore_state,
+)
+
+
+def assert_trees_equal(a, b):
+    paths_a = jax.tree_util.tree_flatten_with_path(a)[0]
+    leaves_b = jax.tree.leaves(b)
+    assert len(paths_a) == len(leaves_b)
+    for (path, x), y in zip(paths_a, leaves_b, strict=True):
+        assert np.array_equal(np.asarray(x), np.asarray(y)), jax.tree_util.keystr(path)
+
+
+def eval_records(run_dir):
+    lines = (run_dir / ckpt.METRICS).read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == "eval"]
+
+
+def saved_state(run_dir, step):
+    return np.load(ckpt.checkpoint_path(run_dir, step))
+
+
+def test_run_directory_layout(tiny_td3_run):
+    manifest = ckpt.read_manifest(tiny_td3_run)
+    assert manifest["algo"] == "td3" and manifest["env"] == "hopper"
+    assert manifest["seeds"] == [0, 1]
+    assert manifest["checkpoint_steps"] == [100, 200, 300]
+    assert ckpt.completed_checkpoints(tiny_td3_run) == [100, 200, 300]
+    assert load_run_config(tiny_td3_run).steps == 300
+    assert [r["step"] for r in eval_records(tiny_td3_run)] == [0, 100, 200, 300]
+
+
+def test_default_schedule_is_the_papers_scaled():
+    cfg = resolve(TrainConfig, steps=1_000_000)
+    assert checkpoint_steps(cfg) == [50_000 + 100_000 * k for k in range(10)] + [
+        1_000_000
+    ]
+
+
+def test_block_plan_has_edges_at_checkpoints_and_learning_start():
+    cfg = resolve(TrainConfig, TINY_TD3)
+    blocks = plan_blocks(cfg)
+    starts = [b.start for b in blocks]
+    assert starts == list(range(0, 300, 50))
+    assert [b.learning for b in blocks] == [False] + [True] * 5
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ(tiny_td3_run, tmp_path):
+    again = train(TINY_TD3, out=str(tmp_path / "again"))
+    first, second = saved_state(tiny_td3_run, 300), saved_state(again, 300)
+    assert first.files == second.files
+    for name in first.files:
+        assert np.array_equal(first[name], second[name]), name
+    assert eval_records(tiny_td3_run) == eval_records(again)
+    kernels = [v for k, v in first.items() if "actor_params" in k and "kernel" in k]
+    assert all(not np.array_equal(k[0], k[1]) for k in kernels)  # seed 0 vs seed 1
+
+
+def test_checkpoints_restore_every_leaf_including_replay_as_of_that_step(
+    tiny_td3_run,
+):
+    cfg = load_run_config(tiny_td3_run)
+    trainer = get_trainer(cfg)
+    state = init_state(trainer, cfg)
+    snapshots = {}
+    for block in plan_blocks(cfg):
+        state, _ = trainer.run_block(state, block)
+        end = block.start + block.length
+        if end in (100, 200, 300):
+            snapshots[end] = host(state)
+    for step, expected in snapshots.items():
+        restored = restore_state(trainer, cfg, tiny_td3_run, step)
+        assert_trees_equal(restored, expected)
+    # The buffer wrapped (capacity 150): as of step 100 it held 100 rows, later 150.
+    assert int(snapshots[100].replay.size[0]) == 100
+    assert int(snapshots[300].replay.size[0]) == 150
+
+
+def test_resume_after_a_stop_equals_an_uninterrupted_run(tiny_td3_run, tmp_path):
+    out = str(tmp_path / "resumed")
+    train(TINY_TD3, out=out, stop_at=200)
+    assert ckpt.completed_checkpoints(out) == [100, 200]
+    train(TINY_TD3, out=out, resume=True)
+    for step in (200, 300):
+        expected, got = (
+            saved_state(tiny_td3_run, step),
+            saved_state(tmp_path / "resumed", step),
+        )
+        for name in expected.files:
+            assert np.array_equal(expected[name], got[name]), (step, name)
+    assert eval_records(tiny_td3_run) == eval_records(tmp_path / "resumed")
+
+
+def snapshot_files(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"env": "hopz"}, "unknown env 'hopz'"),
+        ({"algo": "dqn"}, "Invalid value 'dqn'"),
+        ({"checkpoints": [100, 400]}, "checkpoint step 400 is outside the budget"),
+        ({"seeds": 0}, "seeds=0 must be at least 1"),
+        ({"seeds": -2}, "seeds=-2 must be at least 1"),
+        ({"steps": 200}, "different run (steps differ)"),
+        ({}, "already holds a run: pass resume=true"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    tiny_td3_run, tmp_path, overrides, fragment
+):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_td3_run, run_copy)
+    before = snapshot_files(run_copy)
+    resume = "steps" in overrides
+    config = {**TINY_TD3, "resume": resume, **overrides}
+    with pytest.raises(LandscapeError) as err:
+        train(config, out=str(run_copy))
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+    assert snapshot_files(run_copy) == before
+
+
+def test_out_directory_with_other_files_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LandscapeError, match="not a run directory"):
+        train(TINY_TD3, out=str(tmp_path))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
