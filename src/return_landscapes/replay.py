@@ -83,3 +83,24 @@ def replay_sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Tran
     """Draw ``batch_size`` rows uniformly, with replacement, from the filled part."""
     rows = jax.random.randint(key, (batch_size,), 0, buffer.size)
     return jax.tree.map(lambda field: field[rows], buffer.data)
+
+
+def replay_sample_seeds(
+    buffer: ReplayBuffer, keys: jax.Array, batch_size: int
+) -> Transition:
+    """``replay_sample`` for buffers stacked over seeds, one key per seed.
+
+    Returns a ``Transition`` whose fields are ``(num_seeds, batch_size, ...)``.
+
+    The gather runs inside a ``lax.cond`` (both branches the same) on purpose: the
+    conditional is a computation boundary that XLA does not fuse across. Without it,
+    XLA on the CPU fuses a preceding ``replay_insert`` into this gather, which then
+    reads the buffer as it was before the write, and to keep that old buffer alive it
+    copies the whole buffer on every env step (about 2.4x slower training with 1M rows).
+    """
+    size = buffer.size.reshape(-1)[0]
+
+    def sample(buffer, keys):
+        return jax.vmap(replay_sample, in_axes=(0, 0, None))(buffer, keys, batch_size)
+
+    return jax.lax.cond(size > 0, sample, sample, buffer, keys)

@@ -32,7 +32,7 @@ from return_landscapes.replay import (
     ReplayBuffer,
     replay_init,
     replay_insert,
-    replay_sample,
+    replay_sample_seeds,
 )
 
 
@@ -109,6 +109,7 @@ class Trainer(NamedTuple):
     agent: Any
     init: Any  # init(seed_keys) -> TrainState stacked over seeds
     run_block: Any  # run_block(state, block) -> (state, metrics)
+    compiled_block: Any  # compiled_block(length, learning) -> jitted block function
     evaluate: Any  # evaluate(state, keys) -> EpisodeStats (num_seeds, episodes)
     replay_rows: Any  # replay_rows(state, start, end) -> rows (num_seeds, n, ...)
 
@@ -149,10 +150,8 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
         env_carry, out = autoreset_step(env, state.env, action, reset_key, cfg.horizon)
         return state.replace(env=env_carry, key=key), out, (sample_key, update_key)
 
-    def learn(agent_state, replay: ReplayBuffer, keys, step: jax.Array):
-        """One seed: one agent update on a minibatch sampled from its buffer."""
-        sample_key, update_key = keys
-        batch = replay_sample(replay, sample_key, hyper.batch_size)
+    def update_seed(agent_state, batch, update_key, step: jax.Array):
+        """One seed: one agent update on its minibatch."""
         return agent.update(
             agent_state, batch, update_key, step - hyper.random_start_steps
         )
@@ -168,8 +167,9 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
             replay = replay_insert(state.replay, out.transition, step)
             metrics = {}
             if learning:
-                agent_state, metrics = jax.vmap(learn, in_axes=(0, 0, 0, None))(
-                    state.agent, replay, keys, step
+                batch = replay_sample_seeds(replay, keys[0], hyper.batch_size)
+                agent_state, metrics = jax.vmap(update_seed, in_axes=(0, 0, 0, None))(
+                    state.agent, batch, keys[1], step
                 )
                 state = state.replace(agent=agent_state)
             metrics["episodes"] = out.finished.astype(jnp.float32)
@@ -210,7 +210,7 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
         return gather_rows(state, jnp.asarray(start, jnp.int32), end - start)
 
     init = jax.jit(jax.vmap(init_seed))
-    return Trainer(env, agent, init, run_block, evaluate, replay_rows)
+    return Trainer(env, agent, init, run_block, compiled_block, evaluate, replay_rows)
 
 
 # Settings that change how a run is watched or stored, not what it computes.
