@@ -226,7 +226,13 @@ def load_checkpoint(run_dir: Path, step: int, template):
     return _unflatten(template, _load_npz(path), path)
 
 
-def load_replay_rows(run_dir: Path, step: int, template_rows, capacity: int):
+def load_replay_rows(
+    run_dir: Path,
+    step: int,
+    template_rows,
+    capacity: int,
+    seeds: list[int] | None = None,
+):
     """Rebuild the replay data as it was after ``step`` env steps.
 
     Args:
@@ -234,13 +240,16 @@ def load_replay_rows(run_dir: Path, step: int, template_rows, capacity: int):
       step: a checkpoint step.
       template_rows: a pytree of arrays ``(num_seeds, 0, ...)`` giving the fields.
       capacity: the buffer's rows per seed.
+      seeds: indices of the seeds to rebuild (all by default).
 
     Returns:
-      The pytree of arrays ``(num_seeds, capacity, ...)``, rows ``s % capacity`` for
+      The pytree of arrays ``(len(seeds), capacity, ...)``, rows ``s % capacity`` for
       every step ``s < step``, zeros elsewhere.
     """
+    num_seeds = jax.tree.leaves(template_rows)[0].shape[0]
+    seeds = list(range(num_seeds)) if seeds is None else list(seeds)
     data = jax.tree.map(
-        lambda t: np.zeros((t.shape[0], capacity, *t.shape[2:]), t.dtype),
+        lambda t: np.zeros((len(seeds), capacity, *t.shape[2:]), t.dtype),
         template_rows,
     )
     start = 0
@@ -256,7 +265,7 @@ def load_replay_rows(run_dir: Path, step: int, template_rows, capacity: int):
         for stored, loaded in zip(
             jax.tree.leaves(data), jax.tree.leaves(rows), strict=True
         ):
-            stored[:, positions] = loaded
+            stored[:, positions] = loaded[seeds]
         start = end
     return data
 

@@ -14,7 +14,12 @@ import typing
 import hydra
 from omegaconf import DictConfig
 
-from return_landscapes.conf import TrainConfig, register_configs
+from return_landscapes.conf import (
+    PurdConfig,
+    StatsConfig,
+    TrainConfig,
+    register_configs,
+)
 from return_landscapes.errors import LandscapeError
 
 USAGE = """usage: landscape <command> [key=value ...] [--multirun]
@@ -22,6 +27,11 @@ USAGE = """usage: landscape <command> [key=value ...] [--multirun]
 commands:
   train   train TD3 or SAC agents, many seeds vmapped, with checkpoints
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
+  purd    post-update return distributions of a run's checkpoints
+          e.g. landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000
+  stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
+          writes <run>/landscape/stats.csv
+          e.g. landscape stats run=runs/h
 
 Options are Hydra overrides; `landscape <command> --cfg job` prints every option."""
 
@@ -32,8 +42,22 @@ def _train(cfg: DictConfig) -> None:
     train(cfg)
 
 
+def _purd(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.purd import purd
+
+    purd(cfg)
+
+
+def _stats(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.stats_table import stats
+
+    stats(cfg)
+
+
 COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "train": (TrainConfig, _train),
+    "purd": (PurdConfig, _purd),
+    "stats": (StatsConfig, _stats),
 }
 
 

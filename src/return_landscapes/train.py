@@ -322,15 +322,32 @@ def without_replay_rows(state: TrainState) -> TrainState:
 
 def restore_state(trainer: Trainer, cfg: TrainConfig, run_dir, step: int) -> TrainState:
     """The exact training state of every seed at checkpoint ``step`` of ``run_dir``."""
-    from return_landscapes.checkpoint import load_checkpoint, load_replay_rows
+    state = restore_without_replay_rows(trainer, cfg, run_dir, step)
+    data = restore_replay_rows(trainer, cfg, run_dir, step)
+    state = state.replace(replay=state.replay.replace(data=data))
+    return jax.tree.map(jnp.asarray, state)
+
+
+def restore_without_replay_rows(
+    trainer: Trainer, cfg: TrainConfig, run_dir, step: int
+) -> TrainState:
+    """The state of every seed at ``step`` (numpy), replay rows left out (``None``)."""
+    from return_landscapes.checkpoint import load_checkpoint
 
     shapes = jax.eval_shape(lambda: init_state(trainer, cfg))
-    state = load_checkpoint(run_dir, step, without_replay_rows(shapes))
+    return load_checkpoint(run_dir, step, without_replay_rows(shapes))
+
+
+def restore_replay_rows(
+    trainer: Trainer, cfg: TrainConfig, run_dir, step: int, seeds=None
+):
+    """The replay rows at ``step`` of the given seeds (all by default), numpy."""
+    from return_landscapes.checkpoint import load_replay_rows
+
+    shapes = jax.eval_shape(lambda: init_state(trainer, cfg))
     row_template = jax.tree.map(
         lambda t: jax.ShapeDtypeStruct((t.shape[0], 0, *t.shape[2:]), t.dtype),
         shapes.replay.data,
     )
     capacity = agent_config(cfg).replay_capacity
-    data = load_replay_rows(run_dir, step, row_template, capacity)
-    state = state.replace(replay=state.replay.replace(data=data))
-    return jax.tree.map(jnp.asarray, state)
+    return load_replay_rows(run_dir, step, row_template, capacity, seeds)

@@ -92,10 +92,54 @@ class TrainConfig:
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
 
+@dataclass
+class PurdConfig:
+    """``landscape purd``: post-update return distributions of a run's checkpoints.
+
+    ``perturb`` defaults to the run's own algorithm (``td3`` or ``sac``);
+    ``checkpoints`` and ``seeds`` default to every checkpoint and seed of the run;
+    ``horizon`` to the run's training horizon; ``chunk`` to the largest number of
+    samples per compiled call that fits the memory budget.
+    """
+
+    run: str | None = None
+    perturb: str | None = None
+    scale: float = 3e-4
+    samples: int = 1000
+    checkpoints: list[int] | None = None
+    seeds: list[int] | None = None
+    chunk: int | None = None
+    overwrite: bool = False
+    horizon: int | None = None
+    gamma: float = 0.99
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class StatsConfig:
+    """``landscape stats``: a table of PURD statistics, written to ``stats.csv``.
+
+    ``threshold`` and ``bins`` define LTP (mode from a ``bins``-bin histogram);
+    ``alpha`` the CVaR level; ``confidence`` and ``resamples`` the bootstrap intervals
+    across seeds. ``out`` defaults to ``<run>/landscape/stats.csv``.
+    """
+
+    run: str | None = None
+    threshold: float = 0.5
+    bins: int = 100
+    alpha: float = 0.1
+    confidence: float = 0.95
+    resamples: int = 10_000
+    out: str | None = None
+
+
 def register_configs() -> None:
     """Register the schemas that ``conf/<command>.yaml`` files extend."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
+    store.store(name="purd_schema", node=PurdConfig)
+    store.store(name="stats_schema", node=StatsConfig)
 
 
 def resolve(schema: type, config=None, **overrides):

@@ -117,6 +117,12 @@ def make_env(
         return envs.get_environment(name, **kwargs)
 
 
+def has_start_state_noise(name: str) -> bool:
+    """Whether env ``name`` takes a ``reset_noise_scale`` (start-state noise) option."""
+    envs = _import_brax_envs()
+    return name in envs._envs and _accepts(envs._envs[name], "reset_noise_scale")
+
+
 def _accepts(env_class, option: str) -> bool:
     import inspect
 

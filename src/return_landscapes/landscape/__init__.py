@@ -1,0 +1,1 @@
+"""Return-landscape experiments: the evaluate hot path, perturbations, PURD, stats."""

@@ -1,0 +1,184 @@
+"""Perturbations of a checkpoint's policy: the registry PURD draws its samples from.
+
+A perturbation turns one seed's checkpoint and one sample key into the actor
+parameters to evaluate, and may also change the evaluation episode (action noise,
+start-state noise). Definitions (SPEC.md section 2):
+
+* ``td3`` / ``sac``: one actor update of that algorithm with the checkpoint's Adam
+  state, learning rate ``scale``, critics frozen, on a fresh minibatch drawn with the
+  sample's key from the replay buffer as of the checkpoint step;
+* ``param_noise``: Gaussian noise of std ``scale`` added to every actor weight;
+* ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
+* ``init_state``: unperturbed actor, start-state noise of scale ``scale``.
+
+Later agents add theirs with ``register_perturbation``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+
+from return_landscapes.errors import LandscapeError
+from return_landscapes.replay import replay_sample
+
+
+class CheckpointSource(NamedTuple):
+    """What a perturbation may read of one seed's checkpoint (a pytree).
+
+    ``replay`` is ``None`` unless the perturbation ``needs_replay``.
+    """
+
+    agent_state: Any
+    replay: Any = None
+
+
+PerturbFn = Callable[[Any, CheckpointSource, jax.Array, jax.Array], Any]
+"""``perturb(agent, source, key, scale) -> actor params`` for one sample."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Perturbation:
+    """One registered perturbation kind.
+
+    Attributes:
+      name: the ``perturb=`` value.
+      summary: one line for help texts.
+      perturb: builds the sample's actor parameters.
+      algos: training algorithms it applies to; empty for any.
+      needs_replay: ``perturb`` reads ``source.replay``.
+      action_noise: evaluation adds Gaussian action noise of std ``scale``.
+      start_state_noise: evaluation starts from start-state noise of scale ``scale``.
+    """
+
+    name: str
+    summary: str
+    perturb: PerturbFn
+    algos: tuple[str, ...] = ()
+    needs_replay: bool = False
+    action_noise: bool = False
+    start_state_noise: bool = False
+
+
+PERTURBATIONS: dict[str, Perturbation] = {}
+
+
+def register_perturbation(perturbation: Perturbation) -> Perturbation:
+    """Add a perturbation kind to the registry (replacing one of the same name)."""
+    PERTURBATIONS[perturbation.name] = perturbation
+    return perturbation
+
+
+def get_perturbation(name: str, algo: str | None = None) -> Perturbation:
+    """The registered perturbation ``name``, checked against the run's ``algo``."""
+    if name not in PERTURBATIONS:
+        raise LandscapeError(
+            f"unknown perturbation '{name}': choose one of "
+            f"{', '.join(sorted(PERTURBATIONS))}"
+        )
+    perturbation = PERTURBATIONS[name]
+    if algo is not None and perturbation.algos and algo not in perturbation.algos:
+        fitting = [
+            p.name for p in PERTURBATIONS.values() if not p.algos or algo in p.algos
+        ]
+        raise LandscapeError(
+            f"perturbation '{name}' applies to {'/'.join(perturbation.algos)} runs, "
+            f"this run is {algo}: choose one of {', '.join(sorted(fitting))}"
+        )
+    return perturbation
+
+
+# ----------------------------------------------------------------- built-in kinds
+
+MINIBATCH_SIZE = 256  # the paper's minibatch for the td3 / sac perturbation
+
+
+def actor_update_perturbation(agent, source: CheckpointSource, key, scale):
+    """One actor update of the agent's own algorithm, learning rate ``scale``."""
+    batch_key, update_key = jax.random.split(key)
+    batch = replay_sample(source.replay, batch_key, MINIBATCH_SIZE)
+    state = agent.actor_update(source.agent_state, batch, update_key, scale)
+    return agent.actor_params(state)
+
+
+def parameter_noise(agent, source: CheckpointSource, key, scale):
+    """Every actor weight plus Gaussian noise of std ``scale``."""
+    params = agent.actor_params(source.agent_state)
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    noisy = [
+        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+        for leaf, k in zip(leaves, keys, strict=True)
+    ]
+    return jax.tree.unflatten(treedef, noisy)
+
+
+def unperturbed_actor(agent, source: CheckpointSource, key, scale):
+    """The checkpoint's actor as it is (the episode carries the perturbation)."""
+    del key, scale
+    return agent.actor_params(source.agent_state)
+
+
+register_perturbation(
+    Perturbation(
+        "td3",
+        "one TD3 actor update (restored Adam state, lr=scale, fresh minibatch)",
+        actor_update_perturbation,
+        algos=("td3",),
+        needs_replay=True,
+    )
+)
+register_perturbation(
+    Perturbation(
+        "sac",
+        "one SAC actor update (restored Adam state, lr=scale, fresh minibatch)",
+        actor_update_perturbation,
+        algos=("sac",),
+        needs_replay=True,
+    )
+)
+register_perturbation(
+    Perturbation(
+        "param_noise",
+        "Gaussian noise of std=scale added to every actor weight",
+        parameter_noise,
+    )
+)
+register_perturbation(
+    Perturbation(
+        "action_noise",
+        "Gaussian noise of std=scale added to every action",
+        unperturbed_actor,
+        action_noise=True,
+    )
+)
+register_perturbation(
+    Perturbation(
+        "init_state",
+        "start-state noise of scale=scale, unperturbed policy",
+        unperturbed_actor,
+        start_state_noise=True,
+    )
+)
+
+
+def make_perturb_stage(perturbation: Perturbation, agent) -> Callable:
+    """The jitted stage ``stage((source, scale), sample_keys) -> (params, keys)``.
+
+    Each sample key gives the perturbation's randomness and its episode key, so a
+    sample's outcome depends on its key alone.
+    """
+
+    def one_sample(source, scale, sample_key):
+        perturb_key, episode_key = jax.random.split(sample_key)
+        params = perturbation.perturb(agent, source, perturb_key, scale)
+        return params, episode_key
+
+    def stage(shared, sample_keys):
+        source, scale = shared
+        return jax.vmap(one_sample, in_axes=(None, None, 0))(source, scale, sample_keys)
+
+    return jax.jit(stage)

@@ -1,0 +1,125 @@
+"""Statistics of post-update return distributions (plain numpy / scipy).
+
+The definitions are those of the paper (SPEC.md section 2):
+
+* **mode**: the centre of the tallest bin of a ``bins``-bin histogram (100 by default);
+* **LTP** (left-tail probability): the fraction of samples below ``threshold x mode``
+  (threshold 0.5 by default);
+* **CVaR_alpha**: ``q_alpha + mean(min(R - q_alpha, 0)) / alpha``, the mean of the
+  worst ``alpha`` fraction of returns (alpha 0.1 by default), with ``q_alpha`` numpy's
+  default (linearly interpolated) ``alpha`` quantile.
+
+Arrays of returns follow the package convention ``(num_seeds, num_samples)``; the
+per-distribution functions take one row ``(num_samples,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.stats
+
+DEFAULT_BINS = 100
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_ALPHA = 0.1
+STATISTICS = ("mean", "std", "median", "skew", "mode", "ltp", "cvar")
+
+
+def _samples(returns) -> np.ndarray:
+    values = np.asarray(returns, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("no returns: a distribution needs at least one sample")
+    return values
+
+
+def histogram_mode(returns, bins: int = DEFAULT_BINS) -> float:
+    """Centre of the tallest of ``bins`` equal-width bins spanning the samples.
+
+    Ties go to the leftmost bin. If every sample is equal, that value is the mode.
+    """
+    values = _samples(returns)
+    low, high = values.min(), values.max()
+    if low == high:
+        return float(low)
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    tallest = int(np.argmax(counts))
+    return float((edges[tallest] + edges[tallest + 1]) / 2)
+
+
+def left_tail_probability(
+    returns, threshold: float = DEFAULT_THRESHOLD, bins: int = DEFAULT_BINS
+) -> float:
+    """Fraction of samples strictly below ``threshold x mode``."""
+    values = _samples(returns)
+    return float(np.mean(values < threshold * histogram_mode(values, bins)))
+
+
+def cvar(returns, alpha: float = DEFAULT_ALPHA) -> float:
+    """Conditional value at risk: ``q_alpha + mean(min(R - q_alpha, 0)) / alpha``."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha={alpha} must lie in (0, 1]")
+    values = _samples(returns)
+    quantile = np.quantile(values, alpha)
+    return float(quantile + np.mean(np.minimum(values - quantile, 0.0)) / alpha)
+
+
+def purd_statistics(
+    returns,
+    threshold: float = DEFAULT_THRESHOLD,
+    bins: int = DEFAULT_BINS,
+    alpha: float = DEFAULT_ALPHA,
+) -> dict[str, float]:
+    """Every statistic of ``STATISTICS`` for one distribution ``(num_samples,)``.
+
+    ``skew`` is the sample skewness (Fisher-Pearson, biased), 0 for a constant sample.
+    """
+    values = _samples(returns)
+    constant = values.min() == values.max()
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "median": float(np.median(values)),
+        "skew": 0.0 if constant else float(scipy.stats.skew(values)),
+        "mode": histogram_mode(values, bins),
+        "ltp": left_tail_probability(values, threshold, bins),
+        "cvar": cvar(values, alpha),
+    }
+
+
+def bootstrap_ci(
+    per_seed_values,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval across seeds.
+
+    Args:
+      per_seed_values: one value per seed, ``(num_seeds,)``.
+      statistic: the aggregate whose interval is wanted (the mean by default).
+      confidence: the interval's coverage.
+      resamples: bootstrap resamples of the seeds (with replacement).
+      seed: seed of the resampling, so tables are reproducible.
+
+    Returns:
+      ``(low, high)``; ``(nan, nan)`` with fewer than two seeds.
+    """
+    values = np.asarray(per_seed_values, dtype=np.float64).reshape(-1)
+    values = values[~np.isnan(values)]
+    if values.size < 2:
+        return float("nan"), float("nan")
+    if values.min() == values.max():
+        return float(values[0]), float(values[0])
+    result = scipy.stats.bootstrap(
+        (values,),
+        statistic,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        vectorized=False,
+        rng=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high)

@@ -1,0 +1,173 @@
+"""``landscape stats``: one row of PURD statistics per seed x checkpoint x perturbation.
+
+Writes ``<run>/landscape/stats.csv`` (the columns of ``COLUMNS``, SPEC.md section 7)
+and ``<run>/landscape/stats_summary.csv`` (per checkpoint x perturbation x scale: the
+mean over seeds of each statistic with its bootstrap confidence interval), and prints
+the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes import store
+from return_landscapes.conf import StatsConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.stats import (
+    STATISTICS,
+    bootstrap_ci,
+    purd_statistics,
+)
+
+COLUMNS = (
+    "run",
+    "env",
+    "algo",
+    "seed",
+    "checkpoint",
+    "perturb",
+    "scale",
+    "samples",
+    *STATISTICS,
+    "unperturbed_return",
+)
+SUMMARY_STATISTICS = (*STATISTICS, "unperturbed_return")
+KEY_COLUMNS = ("run", "env", "algo", "checkpoint", "perturb", "scale", "samples")
+
+
+def stats_rows(
+    run_dir: Path, threshold: float = 0.5, bins: int = 100, alpha: float = 0.1
+) -> list[dict]:
+    """Per-seed statistics of every PURD stored in ``run_dir`` (rows of ``COLUMNS``)."""
+    manifest = ckpt.read_manifest(run_dir)
+    rows = []
+    for key, seeds in store.stored_purds(run_dir).items():
+        result = store.load_purd_result(
+            run_dir, key.checkpoint, key.perturb, key.scale, sorted(seeds)
+        )
+        returns = result.arrays["undiscounted_return"]
+        for row_index, seed in enumerate(result.seeds):
+            rows.append(
+                {
+                    "run": Path(run_dir).resolve().name,
+                    "env": manifest["env"],
+                    "algo": manifest["algo"],
+                    "seed": int(seed),
+                    "checkpoint": key.checkpoint,
+                    "perturb": key.perturb,
+                    "scale": key.scale,
+                    "samples": returns.shape[1],
+                    **purd_statistics(returns[row_index], threshold, bins, alpha),
+                    "unperturbed_return": float(
+                        result.arrays["unperturbed_return"][row_index]
+                    ),
+                }
+            )
+    return rows
+
+
+def summary_rows(
+    rows: list[dict], confidence: float = 0.95, resamples: int = 10_000
+) -> list[dict]:
+    """Across seeds: each statistic's mean and bootstrap CI (``<stat>_low/_high``)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in KEY_COLUMNS), []).append(row)
+    summary = []
+    for key, members in groups.items():
+        entry = dict(zip(KEY_COLUMNS, key, strict=True))
+        entry["seeds"] = len(members)
+        for name in SUMMARY_STATISTICS:
+            values = np.array([m[name] for m in members], dtype=np.float64)
+            low, high = bootstrap_ci(values, np.mean, confidence, resamples)
+            entry[name] = float(values.mean())
+            entry[f"{name}_low"] = low
+            entry[f"{name}_high"] = high
+        summary.append(entry)
+    return summary
+
+
+def write_csv(path: Path, rows: list[dict], columns) -> None:
+    """Write ``rows`` as CSV with ``columns``, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    ckpt.atomic_write_text(Path(path), buffer.getvalue())
+
+
+def format_summary(summary: list[dict], confidence: float) -> str:
+    """A fixed-width table: one line per checkpoint x perturbation x scale."""
+
+    def cell(entry, name, digits):
+        value, low, high = entry[name], entry[f"{name}_low"], entry[f"{name}_high"]
+        if math.isnan(low):
+            return f"{value:.{digits}f}"
+        return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    header = (
+        f"{'checkpoint':>10} {'perturb':>12} {'scale':>8} {'seeds':>5} "
+        f"{'samples':>7} {'mean':>26} {'ltp':>20} {'cvar':>26} {'unperturbed':>26}"
+    )
+    lines = [header]
+    for e in summary:
+        lines.append(
+            f"{e['checkpoint']:>10} {e['perturb']:>12} {e['scale']:>8.2g} "
+            f"{e['seeds']:>5} {e['samples']:>7} {cell(e, 'mean', 1):>26} "
+            f"{cell(e, 'ltp', 3):>20} {cell(e, 'cvar', 1):>26} "
+            f"{cell(e, 'unperturbed_return', 1):>26}"
+        )
+    lines.append(
+        f"means over seeds with {confidence:.0%} bootstrap intervals across seeds"
+    )
+    return "\n".join(lines)
+
+
+def stats(config: StatsConfig | dict | None = None, **overrides) -> Path:
+    """Tabulate a run's PURD statistics; print the summary; write the CSV files.
+
+    Returns:
+      The path of ``stats.csv``.
+    """
+    cfg = resolve(StatsConfig, config, **overrides)
+    _check(cfg)
+    run_dir = Path(cfg.run)
+    rows = stats_rows(run_dir, cfg.threshold, cfg.bins, cfg.alpha)
+    if not rows:
+        raise LandscapeError(
+            f"{run_dir} has no PURD results yet: run 'landscape purd run={run_dir}' "
+            "first"
+        )
+    out = Path(cfg.out) if cfg.out else run_dir / store.LANDSCAPE_DIR / "stats.csv"
+    summary = summary_rows(rows, cfg.confidence, cfg.resamples)
+    write_csv(out, rows, COLUMNS)
+    summary_columns = [*KEY_COLUMNS, "seeds"]
+    for name in SUMMARY_STATISTICS:
+        summary_columns += [name, f"{name}_low", f"{name}_high"]
+    summary_path = out.with_name(out.stem + "_summary.csv")
+    write_csv(summary_path, summary, summary_columns)
+    print(format_summary(summary, cfg.confidence))
+    print(f"wrote {out} and {summary_path}", file=sys.stderr)
+    return out
+
+
+def _check(cfg: StatsConfig) -> None:
+    if not cfg.run:
+        raise LandscapeError(
+            "run= is required: pass the out= directory of a 'landscape train' run"
+        )
+    if cfg.bins < 1:
+        raise LandscapeError(f"bins={cfg.bins} must be at least 1")
+    if not 0 < cfg.alpha <= 1:
+        raise LandscapeError(f"alpha={cfg.alpha} must lie in (0, 1]")
+    if not 0 < cfg.confidence < 1:
+        raise LandscapeError(f"confidence={cfg.confidence} must lie in (0, 1)")
+    if cfg.resamples < 1:
+        raise LandscapeError(f"resamples={cfg.resamples} must be at least 1")

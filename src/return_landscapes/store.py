@@ -1,0 +1,237 @@
+"""The results store: landscape results as small HDF5 files inside the run directory.
+
+Layout under ``<run>/landscape/``::
+
+    purd/<perturb>/scale_<scale>/step_<checkpoint:09d>/seed_<seed:03d>.h5
+
+Each file is one *block* of a result: datasets with a leading seed axis, here
+``(1, num_samples)`` for one seed, with the provenance (perturbation, scale, samples,
+checkpoint step, seed, package versions, time, ...) in the file's attributes. Readers
+stack blocks into the package-wide convention ``(num_seeds, num_samples)``.
+
+Why one file per seed: every file is written under a temporary name and renamed into
+place, so a file that exists is complete, a killed job loses at most the block it was
+computing, a re-run skips the blocks that exist, and two jobs writing into the same run
+directory at once (a SLURM array) never write the same file or share one, so nothing
+is lost. Nothing appends to a shared file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import h5py
+import numpy as np
+
+from return_landscapes.checkpoint import atomic_write, git_commit, package_versions
+from return_landscapes.errors import LandscapeError
+
+RESULT_FORMAT = "return-landscapes/result"
+RESULT_FORMAT_VERSION = 1
+LANDSCAPE_DIR = "landscape"
+
+
+class Result(NamedTuple):
+    """A stored block: its datasets (numpy) and attributes (plain Python values)."""
+
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+
+def provenance() -> dict[str, Any]:
+    """Attributes every result carries: format, versions, commit, time."""
+    return {
+        "format": RESULT_FORMAT,
+        "format_version": RESULT_FORMAT_VERSION,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
+        "versions": json.dumps(package_versions()),
+        "git_commit": git_commit() or "",
+    }
+
+
+def write_result(
+    path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any]
+) -> None:
+    """Write one block atomically: a temporary file renamed onto ``path``."""
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w", locking=False) as f:
+            for name, value in {**provenance(), **attrs}.items():
+                f.attrs[name] = _attribute(value)
+            for name, array in arrays.items():
+                f.create_dataset(name, data=np.asarray(array))
+
+    atomic_write(Path(path), write)
+
+
+def _attribute(value):
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return value
+
+
+def read_result(path: Path) -> Result:
+    """Read one block; one-line errors for a missing, damaged or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise LandscapeError(f"{path} is missing: compute it first")
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            attrs = {name: _plain(value) for name, value in f.attrs.items()}
+            arrays = {name: f[name][()] for name in f}
+    except (OSError, KeyError, ValueError) as err:
+        raise LandscapeError(
+            f"{path} is corrupt or truncated ({str(err).splitlines()[0][:80]}): "
+            "delete it and re-run the command that wrote it"
+        ) from None
+    if attrs.get("format") != RESULT_FORMAT:
+        raise LandscapeError(f"{path} is not a return-landscapes result file")
+    version = attrs.get("format_version")
+    if version != RESULT_FORMAT_VERSION:
+        raise LandscapeError(
+            f"{path} has result format version {version}, this return-landscapes "
+            f"reads version {RESULT_FORMAT_VERSION}: install the version that wrote it"
+        )
+    return Result(arrays, attrs)
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ---------------------------------------------------------------------------- PURD
+
+
+def scale_name(scale: float) -> str:
+    """The folder name of a scale: ``scale_`` and the shortest exact decimal."""
+    return f"scale_{float(scale)!r}"
+
+
+def purd_dir(run_dir: Path, perturb: str, scale: float) -> Path:
+    """The folder of one perturbation and scale."""
+    return Path(run_dir) / LANDSCAPE_DIR / "purd" / perturb / scale_name(scale)
+
+
+def purd_path(run_dir: Path, perturb: str, scale: float, checkpoint: int, seed: int):
+    """The file of one seed's PURD at one checkpoint."""
+    return (
+        purd_dir(run_dir, perturb, scale)
+        / f"step_{checkpoint:09d}"
+        / f"seed_{seed:03d}.h5"
+    )
+
+
+class PurdKey(NamedTuple):
+    """What identifies a PURD result inside a run."""
+
+    perturb: str
+    scale: float
+    checkpoint: int
+
+
+def stored_purds(run_dir: Path) -> dict[PurdKey, dict[int, Path]]:
+    """Every PURD block file of a run: ``{(perturb, scale, checkpoint): {seed: path}}``.
+
+    Temporary files of interrupted writes (names starting with ``.``) are ignored.
+    """
+    root = Path(run_dir) / LANDSCAPE_DIR / "purd"
+    found: dict[PurdKey, dict[int, Path]] = {}
+    for path in sorted(root.glob("*/scale_*/step_*/seed_*.h5")):
+        step_dir = path.parent
+        scale_dir = step_dir.parent
+        key = PurdKey(
+            scale_dir.parent.name,
+            float(scale_dir.name.removeprefix("scale_")),
+            int(step_dir.name.removeprefix("step_")),
+        )
+        seed = int(path.stem.removeprefix("seed_"))
+        found.setdefault(key, {})[seed] = path
+    return dict(sorted(found.items()))
+
+
+class PurdResult(NamedTuple):
+    """A PURD stacked over seeds.
+
+    Attributes:
+      seeds: the seed indices, in the run's order, ``(num_seeds,)``.
+      arrays: ``undiscounted_return``, ``discounted_return``, ``length`` shaped
+        ``(num_seeds, num_samples)``; ``unperturbed_return``,
+        ``unperturbed_discounted_return``, ``unperturbed_length`` shaped
+        ``(num_seeds,)``.
+      attrs: the first block's attributes (provenance shared by every seed).
+    """
+
+    seeds: np.ndarray
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+
+def load_purd_result(
+    run_dir: Path,
+    checkpoint: int,
+    perturb: str,
+    scale: float,
+    seeds: list[int] | None = None,
+) -> PurdResult:
+    """Stack the stored blocks of one PURD (every stored seed, or ``seeds``)."""
+    stored = stored_purds(run_dir).get(PurdKey(perturb, float(scale), checkpoint), {})
+    wanted = sorted(stored) if seeds is None else list(seeds)
+    missing = [s for s in wanted if s not in stored]
+    if not wanted or missing:
+        have = _describe_stored(run_dir)
+        what = f"seed(s) {missing}" if missing else "no seed"
+        raise LandscapeError(
+            f"{run_dir} has {what} for the PURD perturb={perturb} scale={scale} "
+            f"checkpoint={checkpoint} (stored: {have}): run 'landscape purd' first"
+        )
+    blocks = [read_result(stored[s]) for s in wanted]
+    sizes = {b.attrs["samples"] for b in blocks}
+    if len(sizes) > 1:
+        raise LandscapeError(
+            f"the seeds of perturb={perturb} scale={scale} checkpoint={checkpoint} "
+            f"hold different sample counts {sorted(sizes)}: re-run 'landscape purd' "
+            "with overwrite=true"
+        )
+    arrays = {
+        name: np.concatenate([b.arrays[name] for b in blocks])
+        for name in blocks[0].arrays
+        if name != "seeds"
+    }
+    return PurdResult(np.asarray(wanted), arrays, blocks[0].attrs)
+
+
+def _describe_stored(run_dir: Path) -> str:
+    keys = list(stored_purds(run_dir))
+    if not keys:
+        return "none"
+    shown = [f"{k.perturb}/{k.scale!r}/{k.checkpoint}" for k in keys[:6]]
+    return ", ".join(shown) + (" ..." if len(keys) > 6 else "")
+
+
+def load_purd(
+    run_dir, checkpoint: int, perturb: str, scale: float, seeds: list[int] | None = None
+) -> np.ndarray:
+    """Undiscounted returns of a PURD, shaped ``(num_seeds, num_samples)``.
+
+    Args:
+      run_dir: the run directory (the ``out=`` of ``landscape train``).
+      checkpoint: the checkpoint step.
+      perturb: the perturbation name, e.g. ``"td3"``.
+      scale: the perturbation scale, e.g. ``3e-4``.
+      seeds: seed indices to load; by default every seed stored, in the run's order.
+
+    Raises:
+      LandscapeError: the result is not stored, or a file is damaged.
+    """
+    result = load_purd_result(Path(run_dir), checkpoint, perturb, scale, seeds)
+    return result.arrays["undiscounted_return"]
