@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from return_landscapes import train
@@ -32,3 +37,22 @@ TINY_TD3 = {
 def tiny_td3_run(tmp_path_factory):
     """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""
     return train(TINY_TD3, out=str(tmp_path_factory.mktemp("runs") / "tiny-td3"))
+
+
+def landscape(*args, cwd, env=None, wait=True):
+    """Run the ``landscape`` command in a subprocess (CPU only), as a user would."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
+    command = [sys.executable, "-m", "return_landscapes.cli", *args]
+    if not wait:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def copy_run(run_dir, destination):
+    """A copy of a run without its landscape results."""
+    shutil.copytree(run_dir, destination, ignore=shutil.ignore_patterns("landscape"))
+    return destination

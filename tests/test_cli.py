@@ -1,25 +1,9 @@
 """The ``landscape`` command as a user runs it (subprocesses)."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
+from conftest import landscape
 from return_landscapes import checkpoint as ckpt
-
-
-def landscape(*args, cwd):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.run(
-        [sys.executable, "-m", "return_landscapes.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
 
 TINY = [
     "env=hopper",

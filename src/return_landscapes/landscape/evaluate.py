@@ -8,9 +8,9 @@ vmapped over the K distinct parameter sets.
 
 K is cut into chunks so memory stays bounded. The chunk size is chosen automatically
 from XLA's own memory analysis of the compiled program (or given), and each chunk is
-sharded over ``jax.devices()`` when there is more than one. Every sample's randomness
-comes from its own key, so the results do not depend on the chunk size or the number of
-devices.
+split over ``jax.devices()`` when there is more than one. Every sample's randomness
+comes from its own key, and every sample is computed by the same program whatever the
+chunk size or device count, so the results depend on neither.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from return_landscapes.envs.brax import DEFAULT_GAMMA, DEFAULT_HORIZON, EpisodeStats
 from return_landscapes.errors import LandscapeError
@@ -114,29 +113,37 @@ def episodes(
 
 
 # ---------------------------------------------------------------------------- chunks
+#
+# Several devices: a chunk is split into equal slices, one per device, and every device
+# runs the same single-device program on its slice (placed with jax.sharding's
+# SingleDeviceSharding; dispatch is asynchronous, so the devices run at once). An SPMD
+# program (shard_map) would be the other way; on the CPU its last bits differed from
+# the single-device program's now and then, and the numbers must not depend on the
+# device count.
+
+GROUP = 8  # every device's slice is whole groups of this many samples
 
 
-def device_count() -> int:
-    return jax.device_count()
+def devices() -> list:
+    return jax.devices()
 
 
-def _mesh() -> Mesh:
-    return Mesh(np.array(jax.devices()), ("samples",))
+def round_chunk(chunk: int) -> int:
+    """Round a chunk size up to whole groups of ``GROUP`` samples per device.
+
+    XLA's CPU code for a batch axis depends on its length modulo the vector width
+    (and drops a length-1 axis altogether), which can change floating-point results
+    in the last bit. Whole groups of 8, together with ``group_map`` for stages whose
+    per-sample work contracts over the batch, keep every sample's numbers independent
+    of the chunk size and the device count.
+    """
+    per_device = GROUP * len(devices())
+    return max(per_device, math.ceil(chunk / per_device) * per_device)
 
 
-def shard_batch(tree):
-    """Place a batch (leading axis K, a multiple of the device count) on the devices."""
-    if device_count() == 1:
-        return jax.device_put(tree)
-    sharding = NamedSharding(_mesh(), PartitionSpec("samples"))
-    return jax.device_put(tree, sharding)
-
-
-def replicate(tree):
-    """Place arrays shared by every sample on every device."""
-    if device_count() == 1:
-        return jax.device_put(tree)
-    return jax.device_put(tree, NamedSharding(_mesh(), PartitionSpec()))
+def group_map(fn: Callable, *batched):
+    """``vmap(fn)`` over the leading axis, computed as a loop over groups of 8."""
+    return jax.lax.map(lambda xs: fn(*xs), batched, batch_size=GROUP)
 
 
 def _pad_rows(tree, rows: int):
@@ -156,18 +163,12 @@ def _rows(tree, start: int, stop: int):
     return jax.tree.map(lambda x: x[start:stop], tree)
 
 
-def round_chunk(chunk: int) -> int:
-    """Round a chunk size up to a multiple of the device count."""
-    devices = device_count()
-    return max(devices, math.ceil(chunk / devices) * devices)
-
-
 def memory_budget() -> int:
-    """Bytes one chunk's compiled program may use on the default device."""
+    """Bytes one chunk's compiled program may use on one device."""
     override = os.environ.get("LANDSCAPE_CHUNK_MEMORY")
     if override:
         return int(float(override))
-    device = jax.devices()[0]
+    device = devices()[0]
     if device.platform == "cpu":
         return CPU_MEMORY_BUDGET
     stats = device.memory_stats() or {}
@@ -176,7 +177,7 @@ def memory_budget() -> int:
 
 
 def program_bytes(compiled) -> int:
-    """Arguments, outputs and temporaries of a compiled XLA program (per device)."""
+    """Arguments, outputs and temporaries of a compiled XLA program."""
     analysis = compiled.memory_analysis()
     if analysis is None:
         return 0
@@ -189,10 +190,10 @@ def program_bytes(compiled) -> int:
 
 
 class ChunkPlan(NamedTuple):
-    """The chunk size and the compiled per-chunk stages for it."""
+    """The chunk size and, per device, the compiled per-chunk stages."""
 
-    chunk: int
-    stages: tuple  # compiled functions, applied in order to each chunk
+    chunk: int  # samples per chunk, over all devices
+    stages: list[tuple]  # stages[d]: the compiled stages for device d
 
 
 def plan_chunks(
@@ -207,48 +208,49 @@ def plan_chunks(
     Args:
       stages: jitted functions; stage ``i`` is called as ``stage(shared[i], x)`` where
         ``x`` is the chunk of batch inputs for the first stage and the previous stage's
-        output after that.
-      shared: one argument per stage that every sample shares (replicated).
+        output after that. Every stage must work sample by sample.
+      shared: one argument per stage that every sample shares.
       example_rows: the batch inputs (leading axis ``total``), for shapes.
       total: the number of samples K.
       chunk: a fixed chunk size, or ``None`` to fit the memory budget.
 
     Returns:
       A ``ChunkPlan``; with ``chunk=None`` the largest size up to ``min(total,
-      MAX_CHUNK)`` whose every stage fits ``memory_budget()``, halving as needed.
+      MAX_CHUNK)`` whose every stage fits ``memory_budget()`` on a device, shrinking
+      as needed (chunk sizes are rounded by ``round_chunk``).
     """
     if chunk is not None and chunk < 1:
         raise LandscapeError(f"chunk={chunk} must be at least 1 (or unset for auto)")
     size = round_chunk(chunk or min(total, MAX_CHUNK))
     budget = memory_budget()
+    count = len(devices())
     while True:
-        compiled = _compile_stages(stages, shared, example_rows, size)
-        used = max(program_bytes(c) for c in compiled)
-        if chunk is not None or used <= budget or size <= device_count():
-            return ChunkPlan(size, compiled)
+        first = _compile_stages(stages, shared, example_rows, size // count, 0)
+        used = max(program_bytes(c) for c in first)
+        if chunk is not None or used <= budget or size <= GROUP * count:
+            rest = [
+                _compile_stages(stages, shared, example_rows, size // count, d)
+                for d in range(1, count)
+            ]
+            return ChunkPlan(size, [first, *rest])
         size = round_chunk(max(1, size * budget // (2 * used)))
 
 
-def _compile_stages(stages, shared, example_rows, size):
-    sharding = None
-    if device_count() > 1:
-        sharding = NamedSharding(_mesh(), PartitionSpec("samples"))
+def _compile_stages(stages, shared, example_rows, size: int, device: int):
+    placement = jax.sharding.SingleDeviceSharding(devices()[device])
     rows = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(
-            (size, *np.shape(x)[1:]), np.asarray(x).dtype, sharding=sharding
+            (size, *np.shape(x)[1:]), np.asarray(x).dtype, sharding=placement
         ),
         example_rows,
     )
     compiled = []
     for stage, argument in zip(stages, shared, strict=True):
-        executable = stage.lower(replicate(argument), rows).compile()
-        compiled.append(executable)
+        argument = jax.device_put(argument, placement)
+        compiled.append(stage.lower(argument, rows).compile())
         rows = jax.tree.map(
-            lambda s, out_sharding: jax.ShapeDtypeStruct(
-                s.shape, s.dtype, sharding=out_sharding if sharding else None
-            ),
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=placement),
             jax.eval_shape(stage, argument, rows),
-            executable.output_shardings,
         )
     return tuple(compiled)
 
@@ -264,14 +266,27 @@ def run_chunks(
     The last chunk is padded by repeating its last row; the padding is dropped.
     """
     total = jax.tree.leaves(rows)[0].shape[0]
-    shared = tuple(replicate(s) for s in shared)
+    count = len(plan.stages)
+    per_device = plan.chunk // count
+    placed = [jax.device_put(shared, device) for device in devices()[:count]]
     outputs = []
     for start in range(0, total, plan.chunk):
         stop = min(start + plan.chunk, total)
-        x = shard_batch(_pad_rows(_rows(rows, start, stop), plan.chunk))
-        for stage, argument in zip(plan.stages, shared, strict=True):
-            x = stage(argument, x)
-        outputs.append(jax.tree.map(lambda a, n=stop - start: np.asarray(a)[:n], x))
+        chunk_rows = _pad_rows(_rows(rows, start, stop), plan.chunk)
+        slices = []
+        for d, (device, compiled) in enumerate(
+            zip(devices(), plan.stages, strict=False)
+        ):
+            x = jax.device_put(
+                _rows(chunk_rows, d * per_device, (d + 1) * per_device), device
+            )
+            for stage, argument in zip(compiled, placed[d], strict=True):
+                x = stage(argument, x)
+            slices.append(x)  # dispatched: the devices compute at once
+        merged = jax.tree.map(
+            lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *slices
+        )
+        outputs.append(jax.tree.map(lambda a, n=stop - start: a[:n], merged))
         if on_chunk is not None:
             on_chunk(stop - start)
     return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)

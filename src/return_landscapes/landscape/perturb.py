@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import jax
 
 from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.evaluate import group_map
 from return_landscapes.replay import replay_sample
 
 
@@ -179,6 +180,8 @@ def make_perturb_stage(perturbation: Perturbation, agent) -> Callable:
 
     def stage(shared, sample_keys):
         source, scale = shared
-        return jax.vmap(one_sample, in_axes=(None, None, 0))(source, scale, sample_keys)
+        # Groups of 8: the minibatch gradients contract over the batch, and XLA's code
+        # for that depends on how many samples share a call.
+        return group_map(lambda key: one_sample(source, scale, key), sample_keys)
 
     return jax.jit(stage)
