@@ -1,0 +1,251 @@
+"""PURD throughput: env-steps/s against this machine's limits and a naive loop.
+
+For each env and batch size K, with paper-sized TD3 networks (256x256) and the spring
+backend, measured in one process:
+
+* ``physics``: raw batched physics, K envs stepping with random actions (no policy);
+* ``forward``: the forward pass of K *distinct* actor parameter sets alone, on fresh
+  observations every step (each sample reads its own weights every step);
+* ``limit``: ``1 / (1/physics + 1/forward)``, both costs paid in sequence;
+* ``purd``: the engine (``td3`` perturbation of K samples + one episode each) through
+  the same chunked hot path ``landscape purd`` uses, one chunk of K;
+* ``naive``: what a user would write without the tool: per sample, one jitted actor
+  update, then one jitted single-env episode (``lax.scan``), one sample at a time.
+
+Episodes run the full ``--horizon`` (the envs are built with
+``terminate_when_unhealthy=False``), as a trained policy's would; the weights are a
+fresh initialisation and the replay buffer random rows (the cost does not depend on
+their values). Rates are medians over ``--repeats`` timed calls after a warm-up call.
+
+``--memory`` instead reports the peak resident memory of one process that computes a
+PURD of K=1000 samples on halfcheetah with the automatic chunk size.
+
+Usage:
+    python benchmarks/purd_throughput.py                    # JSON lines on stdout
+    python benchmarks/purd_throughput.py --envs hopper --batches 256 --horizon 100
+    python benchmarks/purd_throughput.py --memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes.agents.td3 import make_td3
+from return_landscapes.conf import TD3Config
+from return_landscapes.envs.brax import _import_brax_envs, _quiet, run_episode
+from return_landscapes.landscape.evaluate import (
+    EvaluationSetup,
+    make_episode_stage,
+    plan_chunks,
+    run_chunks,
+)
+from return_landscapes.landscape.perturb import (
+    MINIBATCH_SIZE,
+    CheckpointSource,
+    get_perturbation,
+    make_perturb_stage,
+)
+from return_landscapes.landscape.purd import policy_apply, sample_keys
+from return_landscapes.replay import replay_init
+
+REPLAY_ROWS = 10_000
+
+
+def full_horizon_env(name: str):
+    """The env with a fixed start state and no early termination."""
+    import inspect
+
+    envs = _import_brax_envs()
+    options = {"backend": "spring", "reset_noise_scale": 0.0}
+    if "terminate_when_unhealthy" in inspect.signature(envs._envs[name]).parameters:
+        options["terminate_when_unhealthy"] = False
+    with _quiet():
+        return envs.get_environment(name, **options)
+
+
+def median_seconds(fn, repeats: int, warm_up: bool = True) -> float:
+    if warm_up:
+        jax.block_until_ready(fn(0))
+    seconds = []
+    for i in range(repeats):
+        tic = time.perf_counter()
+        jax.block_until_ready(fn(i + 1))
+        seconds.append(time.perf_counter() - tic)
+    return statistics.median(seconds)
+
+
+def checkpoint_source(env, agent, key):
+    """A fresh TD3 state and a replay buffer of random rows."""
+    agent_state = agent.init(key)
+    replay = replay_init(REPLAY_ROWS, env.observation_size, env.action_size)
+    rows = jax.tree.map(lambda x: jax.random.normal(key, x.shape, x.dtype), replay.data)
+    replay = replay.replace(
+        data=rows,
+        position=jnp.zeros((), jnp.int32),
+        size=jnp.asarray(REPLAY_ROWS, jnp.int32),
+    )
+    return CheckpointSource(agent_state, replay)
+
+
+def physics_rate(env, count: int, horizon: int, repeats: int) -> float:
+    @jax.jit
+    def rollout(key):
+        states = jax.vmap(env.reset)(jax.random.split(key, count))
+
+        def step(states, step_key):
+            actions = jax.random.uniform(
+                step_key, (count, env.action_size), minval=-1.0, maxval=1.0
+            )
+            return jax.vmap(env.step)(states, actions), None
+
+        states, _ = jax.lax.scan(step, states, jax.random.split(key, horizon))
+        return states.reward
+
+    compiled = rollout.lower(jax.random.PRNGKey(0)).compile()
+    seconds = median_seconds(
+        lambda i: compiled(jax.random.PRNGKey(i)), repeats, warm_up=False
+    )
+    return count * horizon / seconds
+
+
+def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> float:
+    apply = jax.vmap(policy_apply(agent))
+    keys = jax.random.split(jax.random.PRNGKey(0), count)
+    params = jax.vmap(lambda k: agent.actor_params(agent.init(k)))(keys)
+
+    @jax.jit
+    def forward(params, key):
+        observations = jax.random.normal(key, (count, env.observation_size))
+
+        def step(observations, t):
+            actions = apply(params, observations + t)
+            return observations + 1e-3 * actions.sum(-1, keepdims=True), None
+
+        observations, _ = jax.lax.scan(step, observations, jnp.arange(horizon))
+        return observations
+
+    seconds = median_seconds(lambda i: forward(params, jax.random.PRNGKey(i)), repeats)
+    return count * horizon / seconds
+
+
+def purd_rate(env, agent, source, count: int, horizon: int, repeats: int) -> dict:
+    perturb_stage = make_perturb_stage(get_perturbation("td3"), agent)
+    setup = EvaluationSetup(env, policy_apply(agent), horizon)
+    episode_stage = make_episode_stage(setup)
+    shared = ((source, jnp.float32(3e-4)), jnp.float32(0.0))
+    keys = sample_keys(0, 0, 0, count)
+    plan = plan_chunks((perturb_stage, episode_stage), shared, keys, count, count)
+    lengths = []
+
+    def run(i):
+        stats = run_chunks(plan, shared, sample_keys(i, 0, 0, count))
+        lengths.append(stats.length)
+        return stats.undiscounted_return
+
+    seconds = median_seconds(run, repeats, warm_up=False)  # plan_chunks compiled
+    assert all((length == horizon).all() for length in lengths)
+    return {"purd": count * horizon / seconds, "purd_chunk": plan.chunk}
+
+
+def naive_rate(env, agent, source, horizon: int, policies: int) -> float:
+    @jax.jit
+    def one_sample(key):
+        batch_key, episode_key = jax.random.split(key)
+        rows = jax.random.randint(batch_key, (MINIBATCH_SIZE,), 0, REPLAY_ROWS)
+        batch = jax.tree.map(lambda x: x[rows], source.replay.data)
+        state = agent.actor_update(source.agent_state, batch, None, 3e-4)
+        policy = agent.policy(agent.actor_params(state), True)
+        return run_episode(env, policy, episode_key, horizon).undiscounted_return
+
+    def run(i):
+        keys = jax.random.split(jax.random.PRNGKey(i), policies if i else 1)
+        return [float(one_sample(k)) for k in keys]
+
+    seconds = median_seconds(run, 3)  # the warm-up call runs one policy
+    return policies * horizon / seconds
+
+
+def case(name: str, count: int, horizon: int, repeats: int, naive: int) -> dict:
+    env = full_horizon_env(name)
+    agent = make_td3(TD3Config(), env.observation_size, env.action_size)
+    source = checkpoint_source(env, agent, jax.random.PRNGKey(0))
+    physics = physics_rate(env, count, horizon, repeats)
+    forward = forward_rate(env, agent, count, horizon, repeats)
+    limit = 1.0 / (1.0 / physics + 1.0 / forward)
+    result = purd_rate(env, agent, source, count, horizon, repeats)
+    naive_steps = naive_rate(env, agent, source, horizon, naive)
+    return {
+        "env": name,
+        "backend": "spring",
+        "K": count,
+        "horizon": horizon,
+        "devices": [str(d) for d in jax.devices()],
+        "physics_steps_per_s": round(physics),
+        "forward_steps_per_s": round(forward),
+        "limit_steps_per_s": round(limit),
+        "purd_steps_per_s": round(result["purd"]),
+        "purd_chunk": result["purd_chunk"],
+        "naive_steps_per_s": round(naive_steps),
+        "purd_over_limit": round(result["purd"] / limit, 3),
+        "purd_over_physics": round(result["purd"] / physics, 3),
+        "purd_over_naive": round(result["purd"] / naive_steps, 1),
+        "physics_over_naive": round(physics / naive_steps, 1),
+    }
+
+
+def peak_memory(count: int, horizon: int) -> dict:
+    """Peak RSS of a K-sample halfcheetah PURD with the automatic chunk size."""
+    env = full_horizon_env("halfcheetah")
+    agent = make_td3(TD3Config(), env.observation_size, env.action_size)
+    source = checkpoint_source(env, agent, jax.random.PRNGKey(0))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    perturb_stage = make_perturb_stage(get_perturbation("td3"), agent)
+    episode_stage = make_episode_stage(
+        EvaluationSetup(env, policy_apply(agent), horizon)
+    )
+    shared = ((source, jnp.float32(3e-4)), jnp.float32(0.0))
+    keys = sample_keys(0, 0, 0, count)
+    plan = plan_chunks((perturb_stage, episode_stage), shared, keys, count)
+    stats = run_chunks(plan, shared, keys)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {
+        "env": "halfcheetah",
+        "K": count,
+        "horizon": horizon,
+        "auto_chunk": plan.chunk,
+        "samples_done": int(np.size(stats.length)),
+        "rss_before_gb": round(before, 2),
+        "peak_rss_gb": round(peak, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=["hopper", "halfcheetah"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[256, 1024])
+    parser.add_argument("--horizon", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--naive-policies", type=int, default=8)
+    parser.add_argument("--memory", action="store_true")
+    args = parser.parse_args()
+    if args.memory:
+        print(json.dumps(peak_memory(1000, args.horizon)), flush=True)
+        return
+    for name in args.envs:
+        for count in args.batches:
+            result = case(name, count, args.horizon, args.repeats, args.naive_policies)
+            print(json.dumps(result), flush=True)
+            print(f"done {name} K={count}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
