@@ -275,9 +275,11 @@ def _make_engine(job: PurdJob, start_noise: float | None) -> PurdEngine:
     )
 
 
-def _plan(engine: PurdEngine, name: str, stages, shared, rows, total, chunk):
+def _plan(engine: PurdEngine, name: str, stages, shared, rows, total, chunk, bar=None):
     key = (name, total, chunk)
     if key not in engine.plans:
+        if bar is not None:
+            bar.set_postfix_str("compiling", refresh=True)
         engine.plans[key] = plan_chunks(stages, shared, rows, total, chunk)
     return engine.plans[key]
 
@@ -304,7 +306,6 @@ def _block_key(sample_seed: int, seed: int, step: int) -> jax.Array:
 
 def _checkpoint_purds(job: PurdJob, engine: PurdEngine, step, seeds, bar) -> None:
     cfg, agent = job.cfg, engine.trainer.agent
-    bar.set_postfix(checkpoint=step)
     state = restore_without_replay_rows(engine.trainer, job.run_cfg, job.run_dir, step)
     agent_states = jax.tree.map(lambda x: jnp.asarray(x[np.array(seeds)]), state.agent)
     _check_finite(agent.actor_params(agent_states), job.run_dir, step, seeds)
@@ -328,7 +329,10 @@ def _checkpoint_purds(job: PurdJob, engine: PurdEngine, step, seeds, bar) -> Non
         noise = jnp.asarray(cfg.scale if job.perturbation.action_noise else 0.0)
         shared = ((source, jnp.asarray(cfg.scale, jnp.float32)), noise)
         stages = (engine.perturb_stage, engine.sample_stage)
-        plan = _plan(engine, "samples", stages, shared, keys, cfg.samples, cfg.chunk)
+        plan = _plan(
+            engine, "samples", stages, shared, keys, cfg.samples, cfg.chunk, bar
+        )
+        bar.set_postfix(checkpoint=step, seed=seed)
         stats = run_chunks(plan, shared, keys, on_chunk=bar.update)
         _write_block(
             job, step, seed, stats, jax.tree.map(lambda x, i=i: x[i], unperturbed)
