@@ -206,10 +206,12 @@ def save_checkpoint(run_dir: Path, step: int, state, replay_rows, rows_start: in
       run_dir: the run directory.
       step: env steps done by every seed.
       state: the training state (leading axis: seeds) without replay rows.
-      replay_rows: a pytree of arrays ``(num_seeds, step - rows_start, ...)``.
+      replay_rows: a pytree of arrays ``(num_seeds, step - rows_start, ...)``, or
+        ``None`` for agents without a replay buffer.
       rows_start: the step of the previous checkpoint (0 for the first).
     """
-    _save_npz(replay_rows_path(run_dir, rows_start, step), _flatten(replay_rows))
+    if replay_rows is not None:
+        _save_npz(replay_rows_path(run_dir, rows_start, step), _flatten(replay_rows))
     # The state file lands last: its presence marks a complete checkpoint.
     _save_npz(checkpoint_path(run_dir, step), _flatten(state))
 

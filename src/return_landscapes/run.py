@@ -30,6 +30,7 @@ from return_landscapes.train import (
     plan_blocks,
     restore_state,
     run_identity,
+    total_steps,
     validate,
     without_replay_rows,
 )
@@ -62,8 +63,8 @@ def train(
     run_dir = Path(cfg.out or f"runs/{cfg.env}-{Algo(cfg.algo).value}")
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     start = prepare_run_dir(run_dir, cfg, trainer)
-    if start >= cfg.steps:
-        print(f"{run_dir}: already trained to step {cfg.steps}", file=sys.stderr)
+    if start >= total_steps(cfg):
+        print(f"{run_dir}: already trained to step {start}", file=sys.stderr)
         return run_dir
     print(
         f"training {cfg.seeds} seed(s) of {Algo(cfg.algo).value} on {cfg.env}: "
@@ -139,7 +140,7 @@ def _manifest_fields(cfg: TrainConfig, trainer: Trainer) -> dict:
         "num_seeds": cfg.seeds,
         "seeds": list(range(cfg.seeds)),
         "base_seed": cfg.seed,
-        "steps": cfg.steps,
+        "steps": total_steps(cfg),
         "checkpoint_steps": checkpoint_steps(cfg),
         "horizon": cfg.horizon,
         "observation_size": int(trainer.env.observation_size),
@@ -154,7 +155,7 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
     if start == 0 and 0 in evaluations:
         _evaluate(cfg, trainer, state, 0, log)
     bar = tqdm(
-        total=cfg.steps,
+        total=total_steps(cfg),
         initial=start,
         unit="step",
         disable=not cfg.progress,
@@ -175,12 +176,14 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
         if end in evaluations:
             bar.set_postfix(eval_return=_evaluate(cfg, trainer, state, end, log))
         if end in checkpoints:
-            rows = trainer.replay_rows(state, previous_checkpoint, end)
+            rows = None
+            if trainer.replay_rows is not None:
+                rows = host(trainer.replay_rows(state, previous_checkpoint, end))
             ckpt.save_checkpoint(
                 run_dir,
                 end,
                 host(without_replay_rows(state)),
-                host(rows),
+                rows,
                 previous_checkpoint,
             )
             previous_checkpoint = end

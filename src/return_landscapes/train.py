@@ -56,43 +56,69 @@ class Block(NamedTuple):
 
 def agent_config(cfg: TrainConfig):
     """The hyper-parameter node of the configured algorithm."""
-    return cfg.td3 if Algo(cfg.algo) is Algo.td3 else cfg.sac
+    return {Algo.td3: cfg.td3, Algo.sac: cfg.sac, Algo.ppo: cfg.ppo}[Algo(cfg.algo)]
+
+
+def is_on_policy(cfg: TrainConfig) -> bool:
+    return Algo(cfg.algo) is Algo.ppo
+
+
+def step_unit(cfg: TrainConfig) -> int:
+    """Env steps that cannot be split: one PPO iteration, or one off-policy step."""
+    if is_on_policy(cfg):
+        return cfg.ppo.num_envs * cfg.ppo.unroll_length
+    return 1
+
+
+def _round_up(step: int, unit: int) -> int:
+    return -(-step // unit) * unit
+
+
+def total_steps(cfg: TrainConfig) -> int:
+    """``cfg.steps`` rounded up to whole units (PPO iterations)."""
+    return _round_up(cfg.steps, step_unit(cfg))
 
 
 def checkpoint_steps(cfg: TrainConfig) -> list[int]:
     """The run's checkpoint steps, ascending; the final step is always among them.
 
     Without an explicit list: the paper's schedule (50k, 150k, ..., 950k of 1M) scaled
-    to ``cfg.steps``.
+    to ``cfg.steps``. For PPO every step is rounded up to a whole iteration.
     """
     if cfg.checkpoints is None:
         scheduled = [round(cfg.steps * (2 * k + 1) / 20) for k in range(10)]
     else:
         scheduled = list(cfg.checkpoints)
-    return sorted({s for s in scheduled if s > 0} | {cfg.steps})
+    unit = step_unit(cfg)
+    rounded = {_round_up(s, unit) for s in scheduled if s > 0}
+    return sorted(rounded | {total_steps(cfg)})
 
 
 def evaluation_steps(cfg: TrainConfig) -> list[int]:
     """Steps at which every seed is evaluated: 0, each interval, and the end."""
     if cfg.eval_episodes == 0:
         return []
-    return sorted(set(range(0, cfg.steps, cfg.eval_interval)) | {cfg.steps})
+    unit, end = step_unit(cfg), total_steps(cfg)
+    steps = {_round_up(s, unit) for s in range(0, end, cfg.eval_interval)}
+    return sorted(steps | {end})
 
 
 def plan_blocks(cfg: TrainConfig) -> list[Block]:
-    """Cut ``[0, steps)`` into blocks of at most ``cfg.block`` steps.
+    """Cut ``[0, steps)`` into blocks of at most ``cfg.block`` steps (whole units).
 
     Every checkpoint, evaluation step and the end of the random phase is a block edge.
     """
-    learning_starts = agent_config(cfg).random_start_steps
-    edges = {0, cfg.steps, *checkpoint_steps(cfg), *evaluation_steps(cfg)}
-    if learning_starts < cfg.steps:
+    unit, end = step_unit(cfg), total_steps(cfg)
+    learning_starts = 0 if is_on_policy(cfg) else agent_config(cfg).random_start_steps
+    edges = {0, end, *checkpoint_steps(cfg), *evaluation_steps(cfg)}
+    if learning_starts < end:
         edges.add(learning_starts)
     edges = sorted(edges)
+    block = max(unit, cfg.block // unit * unit)
     blocks = []
-    for start, end in itertools.pairwise(edges):
-        for block_start in range(start, end, cfg.block):
-            length = min(cfg.block, end - block_start)
+    for start, stop in itertools.pairwise(edges):
+        for block_start in range(start, stop, block):
+            length = min(block, stop - block_start)
             blocks.append(Block(block_start, length, block_start >= learning_starts))
     return blocks
 
@@ -122,6 +148,84 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
     """
     if env is None:
         env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
+    if is_on_policy(cfg):
+        return make_ppo_trainer(cfg, env)
+    return make_off_policy_trainer(cfg, env)
+
+
+def make_evaluate(cfg: TrainConfig, env, agent):
+    """``evaluate(state, keys)``: deterministic episodes, ``(num_seeds, episodes)``."""
+    gamma = agent_config(cfg).gamma
+
+    @jax.jit
+    def evaluate(state: TrainState, keys: jax.Array):
+        def seed_episodes(agent_state, seed_keys):
+            policy = agent.policy(agent.actor_params(agent_state), True)
+            return jax.vmap(lambda k: run_episode(env, policy, k, cfg.horizon, gamma))(
+                seed_keys
+            )
+
+        return jax.vmap(seed_episodes)(state.agent, keys)
+
+    return evaluate
+
+
+def make_ppo_trainer(cfg: TrainConfig, env) -> Trainer:
+    """The PPO trainer: blocks of whole iterations (rollout, GAE, epochs)."""
+    from return_landscapes.agents.ppo import make_ppo
+
+    hyper = cfg.ppo
+    agent = make_ppo(hyper, env.observation_size, env.action_size, env, cfg.horizon)
+    unit = step_unit(cfg)
+
+    def init_seed(key: jax.Array) -> TrainState:
+        agent_key, env_key, loop_key = jax.random.split(key, 3)
+        env_keys = jax.random.split(env_key, hyper.num_envs)
+        carry = jax.vmap(functools.partial(reset_carry, env))(env_keys)
+        return TrainState(agent.init(agent_key), None, carry, loop_key)
+
+    def iteration_seed(state: TrainState):
+        key, rollout_key, update_key = jax.random.split(state.key, 3)
+        carry, data, episodes = agent.rollout(state.agent, state.env, rollout_key)
+        agent_state, metrics = agent.update(state.agent, data, update_key)
+        return state.replace(agent=agent_state, env=carry, key=key), {
+            **metrics,
+            **episodes,
+        }
+
+    def block_all(state: TrainState, start: jax.Array, length: int, learning: bool):
+        del start, learning
+
+        def body(state, _):
+            return jax.vmap(iteration_seed)(state)
+
+        state, metrics = jax.lax.scan(body, state, None, length // unit)
+        episodes = metrics.pop("episodes").sum(axis=0)
+        returns = metrics.pop("episode_return_sum").sum(axis=0)
+        summary = {name: value.mean(axis=0) for name, value in metrics.items()}
+        summary["episodes"] = episodes
+        summary["episode_return"] = jnp.where(
+            episodes > 0, returns / jnp.maximum(episodes, 1), jnp.nan
+        )
+        return state, summary
+
+    @functools.cache
+    def compiled_block(length: int, learning: bool):
+        block = functools.partial(block_all, length=length, learning=learning)
+        return jax.jit(block, donate_argnums=0)
+
+    def run_block(state: TrainState, block: Block):
+        return compiled_block(block.length, block.learning)(
+            state, jnp.asarray(block.start, jnp.int32)
+        )
+
+    init = jax.jit(jax.vmap(init_seed))
+    evaluate = make_evaluate(cfg, env, agent)
+    return Trainer(env, agent, init, run_block, compiled_block, evaluate, None)
+
+
+def make_off_policy_trainer(cfg: TrainConfig, env) -> Trainer:
+    """The TD3 / SAC trainer: blocks of env steps, one update per step."""
     agent = make_agent(cfg, env.observation_size, env.action_size)
     hyper = agent_config(cfg)
 
@@ -191,15 +295,7 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
             state, jnp.asarray(block.start, jnp.int32)
         )
 
-    @jax.jit
-    def evaluate(state: TrainState, keys: jax.Array):
-        def seed_episodes(agent_state, seed_keys):
-            policy = agent.policy(agent.actor_params(agent_state), deterministic=True)
-            return jax.vmap(
-                lambda k: run_episode(env, policy, k, cfg.horizon, hyper.gamma)
-            )(seed_keys)
-
-        return jax.vmap(seed_episodes)(state.agent, keys)
+    evaluate = make_evaluate(cfg, env, agent)
 
     @functools.partial(jax.jit, static_argnums=2)
     def gather_rows(state: TrainState, start: jax.Array, count: int):
@@ -276,31 +372,58 @@ def evaluation_keys(cfg: TrainConfig, step: int) -> jax.Array:
 def validate(cfg: TrainConfig) -> None:
     """Check sizes and schedules; raise a one-line ``LandscapeError`` if wrong."""
     hyper = agent_config(cfg)
+    name = Algo(cfg.algo).value
     positive = {
         "seeds": cfg.seeds,
         "steps": cfg.steps,
         "block": cfg.block,
         "horizon": cfg.horizon,
         "eval_interval": cfg.eval_interval,
-        f"{Algo(cfg.algo).value}.batch_size": hyper.batch_size,
-        f"{Algo(cfg.algo).value}.replay_capacity": hyper.replay_capacity,
     }
-    for name, value in positive.items():
+    if is_on_policy(cfg):
+        positive.update(
+            {
+                f"{name}.num_envs": hyper.num_envs,
+                f"{name}.unroll_length": hyper.unroll_length,
+                f"{name}.num_minibatches": hyper.num_minibatches,
+                f"{name}.epochs": hyper.epochs,
+            }
+        )
+    else:
+        positive.update(
+            {
+                f"{name}.batch_size": hyper.batch_size,
+                f"{name}.replay_capacity": hyper.replay_capacity,
+            }
+        )
+    for key, value in positive.items():
         if value <= 0:
-            raise LandscapeError(f"{name}={value} must be at least 1")
+            raise LandscapeError(f"{key}={value} must be at least 1")
     if cfg.eval_episodes < 0:
         raise LandscapeError(
             f"eval_episodes={cfg.eval_episodes} is negative: use 0 to turn "
             "evaluation off, or more"
         )
-    if hyper.random_start_steps < 0:
-        raise LandscapeError("random_start_steps must be 0 or more")
     for step in cfg.checkpoints or []:
         if not 0 < step <= cfg.steps:
             raise LandscapeError(
                 f"checkpoint step {step} is outside the budget steps={cfg.steps}: "
                 "use steps between 1 and the budget, or raise steps"
             )
+    if is_on_policy(cfg):
+        batch = hyper.num_envs * hyper.unroll_length
+        if batch % hyper.num_minibatches:
+            raise LandscapeError(
+                f"ppo.num_envs x ppo.unroll_length = {batch} does not split into "
+                f"ppo.num_minibatches={hyper.num_minibatches}: choose a divisor"
+            )
+        return
+    _validate_replay(cfg, hyper)
+
+
+def _validate_replay(cfg: TrainConfig, hyper) -> None:
+    if hyper.random_start_steps < 0:
+        raise LandscapeError("random_start_steps must be 0 or more")
     steps = [0, *checkpoint_steps(cfg)]
     widest = max(b - a for a, b in itertools.pairwise(steps))
     if widest > hyper.replay_capacity:
@@ -317,14 +440,17 @@ def host(tree) -> Any:
 
 def without_replay_rows(state: TrainState) -> TrainState:
     """The state with the replay rows dropped (they are saved separately)."""
+    if state.replay is None:
+        return state
     return state.replace(replay=state.replay.replace(data=None))
 
 
 def restore_state(trainer: Trainer, cfg: TrainConfig, run_dir, step: int) -> TrainState:
     """The exact training state of every seed at checkpoint ``step`` of ``run_dir``."""
     state = restore_without_replay_rows(trainer, cfg, run_dir, step)
-    data = restore_replay_rows(trainer, cfg, run_dir, step)
-    state = state.replace(replay=state.replay.replace(data=data))
+    if state.replay is not None:
+        data = restore_replay_rows(trainer, cfg, run_dir, step)
+        state = state.replace(replay=state.replay.replace(data=data))
     return jax.tree.map(jnp.asarray, state)
 
 

@@ -13,7 +13,9 @@ def make_agent(cfg: TrainConfig, observation_size: int, action_size: int):
     algo = Algo(cfg.algo)
     if algo is Algo.td3:
         return make_td3(cfg.td3, observation_size, action_size)
-    return make_sac(cfg.sac, observation_size, action_size)
+    if algo is Algo.sac:
+        return make_sac(cfg.sac, observation_size, action_size)
+    raise ValueError("PPO is built by train.make_ppo_trainer, which needs the env")
 
 
 __all__ = [

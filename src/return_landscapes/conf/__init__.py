@@ -19,6 +19,7 @@ class Algo(Enum):
 
     td3 = "td3"
     sac = "sac"
+    ppo = "ppo"
 
 
 @dataclass
@@ -52,6 +53,29 @@ class SACConfig(OffPolicyConfig):
     temperature_lr: float = 3e-4
     initial_temperature: float = 1.0
     target_entropy: float | None = None  # None: -action_size
+
+
+@dataclass
+class PPOConfig:
+    """PPO with GAE and observation normalization (paper defaults, Brax-style).
+
+    One iteration collects ``unroll_length`` steps from each of ``num_envs`` envs
+    (``num_envs * unroll_length`` env steps), then runs ``epochs`` passes over
+    ``num_minibatches`` minibatches. The paper trains for 60M env steps.
+    """
+
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    num_envs: int = 2048
+    unroll_length: int = 16
+    num_minibatches: int = 2
+    epochs: int = 4
+    learning_rate: float = 2.6e-3
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    entropy_cost: float = 0.0
+    value_cost: float = 2.0
+    max_grad_norm: float = 1.0
 
 
 @dataclass
@@ -89,6 +113,7 @@ class TrainConfig:
     progress: bool = True
     td3: TD3Config = field(default_factory=TD3Config)
     sac: SACConfig = field(default_factory=SACConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
 
