@@ -33,6 +33,28 @@ TINY_TD3 = {
 }
 
 
+# PPO: 16 envs x 8 steps = 128 env steps per iteration; 6 iterations.
+TINY_PPO = {
+    "env": "hopper",
+    "algo": "ppo",
+    "seeds": 2,
+    "steps": 768,
+    "checkpoints": [256, 512],
+    "block": 256,
+    "horizon": 50,
+    "eval_interval": 256,
+    "eval_episodes": 1,
+    "progress": False,
+    "ppo": {"num_envs": 16, "unroll_length": 8, "hidden_sizes": [16, 16]},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_ppo_run(tmp_path_factory):
+    """A finished 768-step, 2-seed PPO run on hopper, checkpoints 256, 512, 768."""
+    return train(TINY_PPO, out=str(tmp_path_factory.mktemp("runs") / "tiny-ppo"))
+
+
 @pytest.fixture(scope="session")
 def tiny_td3_run(tmp_path_factory):
     """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""

@@ -1,4 +1,4 @@
-"""TD3 and SAC learn: the trained deterministic return beats the untrained one.
+"""TD3, SAC and PPO learn: the trained deterministic return beats the untrained one.
 
 Task: ``PointReach`` (tests/toy_env.py), 50-step episodes. Untrained policies drift
 away from the goal (returns around -30 to -150); a policy that reaches the goal and
@@ -18,26 +18,30 @@ from return_landscapes.train import (
 )
 from toy_env import PointReach
 
+OFF_POLICY = {
+    "hidden_sizes": [64, 64],
+    "batch_size": 64,
+    "random_start_steps": 500,
+    "replay_capacity": 4000,
+}
+# PPO: 64 envs x 16 steps per iteration, 49 iterations (50,176 env steps).
+PPO = {"num_envs": 64, "unroll_length": 16, "learning_rate": 3e-3}
 
-@pytest.mark.parametrize("algo", ["td3", "sac"])
-def test_agent_learns_point_reach(algo):
-    agent = {
-        "hidden_sizes": [64, 64],
-        "batch_size": 64,
-        "random_start_steps": 500,
-        "replay_capacity": 4000,
-    }
+
+@pytest.mark.parametrize("algo, steps", [("td3", 4000), ("sac", 4000), ("ppo", 50000)])
+def test_agent_learns_point_reach(algo, steps):
     cfg = resolve(
         TrainConfig,
         env="point_reach",
         algo=algo,
         seeds=2,
-        steps=4000,
+        steps=steps,
         horizon=50,
         eval_episodes=8,
-        eval_interval=4000,
-        checkpoints=[4000],
-        **{algo: agent},
+        eval_interval=steps,
+        checkpoints=[steps],
+        block=steps,
+        **{algo: PPO if algo == "ppo" else OFF_POLICY},
     )
     trainer = make_trainer(cfg, env=PointReach())
     state = init_state(trainer, cfg)
