@@ -55,3 +55,56 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
         .std()
         > 0
     )
+
+
+def test_ppo_perturbation_at_rate_zero_is_the_unperturbed_policy_and_spreads_above(
+    tiny_ppo_run, tmp_path
+):
+    run = copy_run(tiny_ppo_run, tmp_path / "run")
+    for scale in (0.0, 1e-2):
+        purd(run=str(run), scale=scale, samples=8, checkpoints=[512], progress=False)
+    still = store.load_purd_result(run, 512, "ppo", 0.0)
+    assert still.attrs["perturbation"] == "ppo"
+    np.testing.assert_array_equal(
+        still.arrays["undiscounted_return"],
+        np.repeat(still.arrays["unperturbed_return"][:, None], 8, axis=1),
+    )
+    moved = store.load_purd_result(run, 512, "ppo", 1e-2).arrays["undiscounted_return"]
+    assert (moved.std(axis=1) > 0).all()
+
+
+def test_ppo_samples_see_different_fresh_batches_and_noise_spares_the_normalizer(
+    tiny_ppo_run,
+):
+    import jax
+    import jax.numpy as jnp
+
+    from return_landscapes.landscape.perturb import (
+        CheckpointSource,
+        get_perturbation,
+        make_perturb_stage,
+    )
+    from return_landscapes.run import load_run_config
+    from return_landscapes.train import get_trainer, restore_state
+
+    cfg = load_run_config(tiny_ppo_run)
+    trainer = get_trainer(cfg)
+    seed0 = jax.tree.map(lambda x: x[0], restore_state(trainer, cfg, tiny_ppo_run, 512))
+    source = CheckpointSource(seed0.agent, env=seed0.env)
+    keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    agent = trainer.agent
+    batches = [
+        agent.make_batch(seed0.agent, agent.rollout(seed0.agent, seed0.env, k)[1])
+        for k in keys[:2]
+    ]
+    assert not np.array_equal(batches[0].observation, batches[1].observation)
+    stage = make_perturb_stage(get_perturbation("ppo"), agent)
+    params, _ = stage((source, jnp.float32(1e-2)), keys)
+    kernel = np.asarray(params["policy"]["params"]["Dense_0"]["kernel"])
+    assert len({row.tobytes() for row in kernel}) == 8
+    noise = make_perturb_stage(get_perturbation("param_noise"), agent)
+    noisy, _ = noise((source, jnp.float32(0.1)), keys)
+    for name in ("count", "mean", "sum_squares"):
+        stored = getattr(seed0.agent.normalizer, name)
+        got = getattr(noisy["normalizer"], name)
+        np.testing.assert_array_equal(got, np.broadcast_to(stored, got.shape))

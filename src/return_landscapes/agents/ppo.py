@@ -111,8 +111,9 @@ class PPOAgent(NamedTuple):
     init: Any
     rollout: Any  # rollout(state, env_carry, key) -> (env_carry, Rollout, episodes)
     update: Any  # update(state, rollout, key) -> (state, metrics)
-    minibatch_step: Any  # minibatch_step(state, batch, learning_rate) -> state
+    minibatch_step: Any  # minibatch_step(state, batch, lr) -> (state, metrics)
     make_batch: Any  # make_batch(state, rollout) -> Batch (GAE, flattened)
+    minibatch_size: int
     actor_params: Any
     policy: Any  # policy(actor_params, deterministic) -> policy(obs, key) -> action
 
@@ -283,6 +284,14 @@ def make_ppo(
         state, metrics = jax.lax.scan(epoch, state, jax.random.split(key, cfg.epochs))
         return state, jax.tree.map(jnp.mean, metrics)
 
+    minibatch_size = cfg.num_envs * cfg.unroll_length // cfg.num_minibatches
     return PPOAgent(
-        init, rollout, update, minibatch_step, make_batch, actor_params, policy
+        init,
+        rollout,
+        update,
+        minibatch_step,
+        make_batch,
+        minibatch_size,
+        actor_params,
+        policy,
     )

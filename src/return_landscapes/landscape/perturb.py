@@ -30,11 +30,13 @@ from return_landscapes.replay import replay_sample
 class CheckpointSource(NamedTuple):
     """What a perturbation may read of one seed's checkpoint (a pytree).
 
-    ``replay`` is ``None`` unless the perturbation ``needs_replay``.
+    ``replay`` is ``None`` unless the perturbation ``needs_replay``; ``env`` (the
+    parallel training envs' carry) is ``None`` unless it ``needs_env_states``.
     """
 
     agent_state: Any
     replay: Any = None
+    env: Any = None
 
 
 PerturbFn = Callable[[Any, CheckpointSource, jax.Array, jax.Array], Any]
@@ -51,6 +53,7 @@ class Perturbation:
       perturb: builds the sample's actor parameters.
       algos: training algorithms it applies to; empty for any.
       needs_replay: ``perturb`` reads ``source.replay``.
+      needs_env_states: ``perturb`` reads ``source.env``.
       action_noise: evaluation adds Gaussian action noise of std ``scale``.
       start_state_noise: evaluation starts from start-state noise of scale ``scale``.
     """
@@ -60,6 +63,7 @@ class Perturbation:
     perturb: PerturbFn
     algos: tuple[str, ...] = ()
     needs_replay: bool = False
+    needs_env_states: bool = False
     action_noise: bool = False
     start_state_noise: bool = False
 
@@ -106,15 +110,39 @@ def actor_update_perturbation(agent, source: CheckpointSource, key, scale):
 
 
 def parameter_noise(agent, source: CheckpointSource, key, scale):
-    """Every actor weight plus Gaussian noise of std ``scale``."""
+    """Every actor weight plus Gaussian noise of std ``scale``.
+
+    Observation-normalizer statistics (a ``normalizer`` entry) are not weights and
+    stay as they are.
+    """
     params = agent.actor_params(source.agent_state)
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(key, len(leaves))
+    paths, treedef = jax.tree_util.tree_flatten_with_path(params)
+    keys = jax.random.split(key, len(paths))
     noisy = [
-        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
-        for leaf, k in zip(leaves, keys, strict=True)
+        leaf
+        if "normalizer" in jax.tree_util.keystr(path)
+        else leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+        for (path, leaf), k in zip(paths, keys, strict=True)
     ]
     return jax.tree.unflatten(treedef, noisy)
+
+
+def ppo_update_perturbation(agent, source: CheckpointSource, key, scale):
+    """One PPO minibatch step (lr ``scale``) on fresh experience from the checkpoint.
+
+    The experience: one unroll of every parallel env from its checkpointed state with
+    the stochastic policy, GAE as in training; the minibatch: a random
+    ``1/num_minibatches`` of it; the step: the training loss and the restored Adam
+    state. The observation normalizer stays as it was, so the update alone is the
+    perturbation.
+    """
+    rollout_key, order_key = jax.random.split(key)
+    _, data, _ = agent.rollout(source.agent_state, source.env, rollout_key)
+    batch = agent.make_batch(source.agent_state, data)
+    rows = jax.random.permutation(order_key, batch.advantage.shape[0])
+    minibatch = jax.tree.map(lambda x: x[rows[: agent.minibatch_size]], batch)
+    state, _ = agent.minibatch_step(source.agent_state, minibatch, scale)
+    return agent.actor_params(state)
 
 
 def unperturbed_actor(agent, source: CheckpointSource, key, scale):
@@ -139,6 +167,15 @@ register_perturbation(
         actor_update_perturbation,
         algos=("sac",),
         needs_replay=True,
+    )
+)
+register_perturbation(
+    Perturbation(
+        "ppo",
+        "one PPO minibatch step (restored Adam state, lr=scale, fresh experience)",
+        ppo_update_perturbation,
+        algos=("ppo",),
+        needs_env_states=True,
     )
 )
 register_perturbation(

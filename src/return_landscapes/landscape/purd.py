@@ -317,6 +317,10 @@ def _checkpoint_purds(job: PurdJob, engine: PurdEngine, step, seeds, bar) -> Non
         )
     for i, seed in enumerate(seeds):
         source = CheckpointSource(jax.tree.map(lambda x, i=i: x[i], agent_states))
+        if job.perturbation.needs_env_states:
+            source = source._replace(
+                env=jax.tree.map(lambda x, s=seed: jnp.asarray(x[s]), state.env)
+            )
         if rows is not None:
             source = source._replace(
                 replay=ReplayBuffer(
