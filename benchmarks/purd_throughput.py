@@ -20,10 +20,16 @@ their values). Rates are medians over ``--repeats`` timed calls after a warm-up 
 ``--memory`` instead reports the peak resident memory of one process that computes a
 PURD of K=1000 samples on halfcheetah with the automatic chunk size.
 
+``--ppo`` instead measures the ``ppo`` perturbation (paper PPO settings: each sample
+collects 2048 envs x 16 steps of fresh experience, then one minibatch step, then one
+evaluation episode): samples/s, env-steps/s counting both, the automatic chunk size
+and the process's peak resident memory, for ``--ppo-samples`` samples on hopper.
+
 Usage:
     python benchmarks/purd_throughput.py                    # JSON lines on stdout
     python benchmarks/purd_throughput.py --envs hopper --batches 256 --horizon 100
     python benchmarks/purd_throughput.py --memory
+    python benchmarks/purd_throughput.py --ppo --ppo-samples 64
 """
 
 from __future__ import annotations
@@ -228,6 +234,44 @@ def peak_memory(count: int, horizon: int) -> dict:
     }
 
 
+def ppo_purd(name: str, count: int, horizon: int) -> dict:
+    """Samples/s and peak memory of a PPO PURD from a fresh paper-sized PPO state."""
+    from return_landscapes.agents.ppo import make_ppo
+    from return_landscapes.conf import PPOConfig
+    from return_landscapes.envs.brax import reset_carry
+
+    env = full_horizon_env(name)
+    cfg = PPOConfig()
+    agent = make_ppo(cfg, env.observation_size, env.action_size, env, horizon)
+    key = jax.random.PRNGKey(0)
+    carry = jax.vmap(lambda k: reset_carry(env, k))(jax.random.split(key, cfg.num_envs))
+    source = CheckpointSource(agent.init(key), env=carry)
+    perturb_stage = make_perturb_stage(get_perturbation("ppo"), agent)
+    episode_stage = make_episode_stage(
+        EvaluationSetup(env, policy_apply(agent), horizon)
+    )
+    shared = ((source, jnp.float32(2.6e-3)), jnp.float32(0.0))
+    keys = sample_keys(0, 0, 0, count)
+    plan = plan_chunks((perturb_stage, episode_stage), shared, keys, count)
+    tic = time.perf_counter()
+    stats = run_chunks(plan, shared, keys)
+    seconds = time.perf_counter() - tic
+    steps_per_sample = cfg.num_envs * cfg.unroll_length + horizon
+    return {
+        "env": name,
+        "perturbation": "ppo",
+        "K": count,
+        "horizon": horizon,
+        "auto_chunk": plan.chunk,
+        "samples_per_s": round(count / seconds, 2),
+        "env_steps_per_s": round(count * steps_per_sample / seconds),
+        "samples_done": int(np.size(stats.length)),
+        "peak_rss_gb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=["hopper", "halfcheetah"])
@@ -236,7 +280,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--naive-policies", type=int, default=8)
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--ppo", action="store_true")
+    parser.add_argument("--ppo-samples", type=int, default=64)
     args = parser.parse_args()
+    if args.ppo:
+        for name in args.envs:
+            print(json.dumps(ppo_purd(name, args.ppo_samples, args.horizon)))
+        return
     if args.memory:
         print(json.dumps(peak_memory(1000, args.horizon)), flush=True)
         return

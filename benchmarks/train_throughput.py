@@ -8,8 +8,12 @@ of all seeds, ``per_seed`` one seed's.
 ``--fill STEPS`` instead trains one cheap config (64x64, batch 64) for STEPS steps and
 reports the rate per window, to check that it stays flat as the replay buffer fills.
 
+PPO (``--algos ppo``) runs blocks of whole iterations: ``--block-steps`` is rounded
+down to a multiple of 2048 envs x 16 steps (at least one iteration).
+
 Usage:
     python benchmarks/train_throughput.py                  # all cases, JSON on stdout
+    python benchmarks/train_throughput.py --algos ppo --seeds 1 4 --block-steps 327680
     python benchmarks/train_throughput.py --envs hopper --algos sac --seeds 1 8
     python benchmarks/train_throughput.py --fill 300000
 """
@@ -25,7 +29,7 @@ import time
 import jax
 
 from return_landscapes.conf import TrainConfig, resolve
-from return_landscapes.train import Block, init_state, make_trainer
+from return_landscapes.train import Block, init_state, make_trainer, step_unit
 
 
 def time_blocks(cfg: TrainConfig, block_steps: int, blocks: int) -> list[float]:
@@ -45,14 +49,10 @@ def time_blocks(cfg: TrainConfig, block_steps: int, blocks: int) -> list[float]:
 
 
 def throughput_case(env, algo, seeds, block_steps, blocks, capacity) -> dict:
-    cfg = resolve(
-        TrainConfig,
-        env=env,
-        algo=algo,
-        seeds=seeds,
-        progress=False,
-        **{algo: {"replay_capacity": capacity}},
-    )
+    hyper = {} if algo == "ppo" else {algo: {"replay_capacity": capacity}}
+    cfg = resolve(TrainConfig, env=env, algo=algo, seeds=seeds, progress=False, **hyper)
+    unit = step_unit(cfg)  # PPO: whole iterations (2048 envs x 16 steps)
+    block_steps = max(unit, block_steps // unit * unit)
     seconds = statistics.median(time_blocks(cfg, block_steps, blocks))
     return {
         "env": env,

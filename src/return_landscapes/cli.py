@@ -25,7 +25,7 @@ from return_landscapes.errors import LandscapeError
 USAGE = """usage: landscape <command> [key=value ...] [--multirun]
 
 commands:
-  train   train TD3 or SAC agents, many seeds vmapped, with checkpoints
+  train   train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
   purd    post-update return distributions of a run's checkpoints
           e.g. landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000

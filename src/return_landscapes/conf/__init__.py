@@ -11,7 +11,8 @@ from enum import Enum
 
 from hydra.core.config_store import ConfigStore
 
-PAPER_STEPS = 1_000_000
+PAPER_STEPS = 1_000_000  # TD3 and SAC
+PAPER_PPO_STEPS = 60_000_000
 
 
 class Algo(Enum):
@@ -92,15 +93,16 @@ class WandbConfig:
 class TrainConfig:
     """``landscape train``: N seeds of one algorithm on one env, vmapped.
 
-    ``checkpoints`` defaults to the paper's schedule scaled to ``steps`` (5%, 15%, ...,
-    95% of the budget); the final step is always checkpointed as well.
+    ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
+    PPO. ``checkpoints`` defaults to the paper's schedule scaled to ``steps`` (5%,
+    15%, ..., 95% of the budget); the final step is always checkpointed as well.
     """
 
     env: str = "hopper"
     algo: Algo = Algo.td3
     seeds: int = 4
     seed: int = 0
-    steps: int = PAPER_STEPS
+    steps: int | None = None
     checkpoints: list[int] | None = None
     out: str | None = None
     resume: bool = False
@@ -115,6 +117,11 @@ class TrainConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps is None:
+            ppo = Algo(self.algo) is Algo.ppo
+            self.steps = PAPER_PPO_STEPS if ppo else PAPER_STEPS
 
 
 @dataclass
