@@ -122,6 +122,8 @@ def snapshot_files(folder):
         ({"checkpoints": [100, 400]}, "checkpoint step 400 is outside the budget"),
         ({"seeds": 0}, "seeds=0 must be at least 1"),
         ({"seeds": -2}, "seeds=-2 must be at least 1"),
+        ({"num_checkpoints": 2}, "checkpoints and num_checkpoints are both set"),
+        ({"checkpoints": None, "num_checkpoints": 0}, "num_checkpoints=0 must be"),
         ({"steps": 200}, "different run (steps differ)"),
         ({}, "already holds a run: pass resume=true"),
     ],

@@ -61,3 +61,10 @@ def test_resume_equals_no_crash_and_same_seed_is_bit_identical(tiny_ppo_run, tmp
         for name in expected.files:
             assert np.array_equal(expected[name], got[name]), (step, name)
     assert eval_records(tiny_ppo_run) == eval_records(out)
+
+
+def test_num_checkpoints_spaces_them_evenly():
+    cfg = resolve(TrainConfig, steps=1000, num_checkpoints=4)
+    assert checkpoint_steps(cfg) == [250, 500, 750, 1000]
+    ppo = resolve(TrainConfig, TINY_PPO, checkpoints=None, num_checkpoints=3)
+    assert checkpoint_steps(ppo) == [256, 512, 768]

@@ -82,13 +82,17 @@ def total_steps(cfg: TrainConfig) -> int:
 def checkpoint_steps(cfg: TrainConfig) -> list[int]:
     """The run's checkpoint steps, ascending; the final step is always among them.
 
-    Without an explicit list: the paper's schedule (50k, 150k, ..., 950k of 1M) scaled
-    to ``cfg.steps``. For PPO every step is rounded up to a whole iteration.
+    ``cfg.checkpoints`` if given, else ``cfg.num_checkpoints`` evenly spaced, else the
+    paper's schedule (50k, 150k, ..., 950k of 1M) scaled to ``cfg.steps``. For PPO
+    every step is rounded up to a whole iteration.
     """
-    if cfg.checkpoints is None:
-        scheduled = [round(cfg.steps * (2 * k + 1) / 20) for k in range(10)]
-    else:
+    if cfg.checkpoints is not None:
         scheduled = list(cfg.checkpoints)
+    elif cfg.num_checkpoints:
+        count = cfg.num_checkpoints
+        scheduled = [round(cfg.steps * k / count) for k in range(1, count + 1)]
+    else:
+        scheduled = [round(cfg.steps * (2 * k + 1) / 20) for k in range(10)]
     unit = step_unit(cfg)
     rounded = {_round_up(s, unit) for s in scheduled if s > 0}
     return sorted(rounded | {total_steps(cfg)})
@@ -403,6 +407,15 @@ def validate(cfg: TrainConfig) -> None:
         raise LandscapeError(
             f"eval_episodes={cfg.eval_episodes} is negative: use 0 to turn "
             "evaluation off, or more"
+        )
+    if cfg.checkpoints is not None and cfg.num_checkpoints is not None:
+        raise LandscapeError(
+            "checkpoints and num_checkpoints are both set: give the list of steps or "
+            "the count of evenly spaced checkpoints, not both"
+        )
+    if cfg.num_checkpoints is not None and cfg.num_checkpoints <= 0:
+        raise LandscapeError(
+            f"num_checkpoints={cfg.num_checkpoints} must be at least 1 (or unset)"
         )
     for step in cfg.checkpoints or []:
         if not 0 < step <= cfg.steps:

@@ -94,8 +94,10 @@ class TrainConfig:
     """``landscape train``: N seeds of one algorithm on one env, vmapped.
 
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
-    PPO. ``checkpoints`` defaults to the paper's schedule scaled to ``steps`` (5%,
-    15%, ..., 95% of the budget); the final step is always checkpointed as well.
+    PPO. ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead
+    places N evenly spaced (``steps * k / N``); with neither, the paper's schedule
+    scaled to ``steps`` (5%, 15%, ..., 95% of the budget). The final step is always
+    checkpointed as well.
     """
 
     env: str = "hopper"
@@ -104,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     steps: int | None = None
     checkpoints: list[int] | None = None
+    num_checkpoints: int | None = None
     out: str | None = None
     resume: bool = False
     backend: str = "spring"
