@@ -215,7 +215,7 @@ def autoreset_step(
     Truncation at the horizon keeps ``discount = 1`` so value targets still bootstrap.
     """
     next_state = env.step(carry.state, action)
-    terminated = next_state.done > 0
+    terminated = jnp.asarray(next_state.done) > 0
     episode_return = carry.episode_return + next_state.reward
     finished = terminated | (carry.episode_step + 1 >= horizon)
     transition = Transition(
