@@ -80,9 +80,9 @@ def test_chunk_size_does_not_change_the_numbers(tiny_td3_run, td3_purd, tmp_path
 
 def test_two_devices_give_the_numbers_of_one(tiny_td3_run, td3_purd, tmp_path):
     run = copy_run(tiny_td3_run, tmp_path / "run")
-    code = (
-        "import jax; assert jax.device_count() == 2, jax.devices();"
+    code = (  # the package first: it sets XLA flags before JAX starts
         "from return_landscapes import purd;"
+        "import jax; assert jax.device_count() == 2, jax.devices();"
         f"purd(run={str(run)!r}, perturb='td3', scale=1e-2, samples=8, progress=False)"
     )
     env = {
