@@ -157,6 +157,26 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
     return make_off_policy_trainer(cfg, env)
 
 
+def block_runners(block_all):
+    """``(compiled_block, run_block)`` for ``block_all(state, start, length, ...)``.
+
+    One jitted function per (length, learning), compiled once and cached; the state is
+    donated so its buffers are updated in place.
+    """
+
+    @functools.cache
+    def compiled_block(length: int, learning: bool):
+        block = functools.partial(block_all, length=length, learning=learning)
+        return jax.jit(block, donate_argnums=0)
+
+    def run_block(state: TrainState, block: Block):
+        return compiled_block(block.length, block.learning)(
+            state, jnp.asarray(block.start, jnp.int32)
+        )
+
+    return compiled_block, run_block
+
+
 def make_evaluate(cfg: TrainConfig, env, agent):
     """``evaluate(state, keys)``: deterministic episodes, ``(num_seeds, episodes)``."""
     gamma = agent_config(cfg).gamma
@@ -213,15 +233,7 @@ def make_ppo_trainer(cfg: TrainConfig, env) -> Trainer:
         )
         return state, summary
 
-    @functools.cache
-    def compiled_block(length: int, learning: bool):
-        block = functools.partial(block_all, length=length, learning=learning)
-        return jax.jit(block, donate_argnums=0)
-
-    def run_block(state: TrainState, block: Block):
-        return compiled_block(block.length, block.learning)(
-            state, jnp.asarray(block.start, jnp.int32)
-        )
+    compiled_block, run_block = block_runners(block_all)
 
     init = jax.jit(jax.vmap(init_seed))
     evaluate = make_evaluate(cfg, env, agent)
@@ -289,15 +301,7 @@ def make_off_policy_trainer(cfg: TrainConfig, env) -> Trainer:
         state, metrics = jax.lax.scan(body, state, start + jnp.arange(length))
         return state, jax.vmap(summarize_block, in_axes=1)(metrics)
 
-    @functools.cache
-    def compiled_block(length: int, learning: bool):
-        block = functools.partial(block_all, length=length, learning=learning)
-        return jax.jit(block, donate_argnums=0)
-
-    def run_block(state: TrainState, block: Block):
-        return compiled_block(block.length, block.learning)(
-            state, jnp.asarray(block.start, jnp.int32)
-        )
+    compiled_block, run_block = block_runners(block_all)
 
     evaluate = make_evaluate(cfg, env, agent)
 
