@@ -48,6 +48,7 @@ import numpy as np
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.envs.brax import _import_brax_envs, _quiet, run_episode
+from return_landscapes.landscape.engine import policy_apply
 from return_landscapes.landscape.evaluate import (
     EvaluationSetup,
     make_episode_stage,
@@ -60,7 +61,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.landscape.purd import policy_apply, sample_keys
+from return_landscapes.landscape.purd import sample_keys
 from return_landscapes.replay import replay_init
 
 REPLAY_ROWS = 10_000
