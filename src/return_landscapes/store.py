@@ -3,11 +3,15 @@
 Layout under ``<run>/landscape/``::
 
     purd/<perturb>/scale_<scale>/step_<checkpoint:09d>/seed_<seed:03d>.h5
+    interpolate/<perturb>/scale_<scale>/<pair>.h5      (PURDs along the path)
+    interpolate/plain/<pair>.h5                        (plain returns only)
+    reject/<criterion>/step_<checkpoint:09d>/seed_<seed:03d>/repeat_<r:03d>.h5
 
-Each file is one *block* of a result: datasets with a leading seed axis, here
-``(1, num_samples)`` for one seed, with the provenance (perturbation, scale, samples,
-checkpoint step, seed, package versions, time, ...) in the file's attributes. Readers
-stack blocks into the package-wide convention ``(num_seeds, num_samples)``.
+Each file is one *block* of a result with the provenance (perturbation, scale,
+samples, checkpoint step, seed, package versions, time, ...) in its attributes. PURD
+blocks hold one seed, ``(1, num_samples)``; readers stack them into the package-wide
+convention ``(num_seeds, num_samples)``. An interpolation block holds one pair of
+checkpoints, ``(num_samples, num_points)``; a rejection block one repeat's trace.
 
 Why one file per seed: every file is written under a temporary name and renamed into
 place, so a file that exists is complete, a killed job loses at most the block it was
@@ -19,6 +23,7 @@ is lost. Nothing appends to a shared file.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -235,3 +240,147 @@ def load_purd(
     """
     result = load_purd_result(Path(run_dir), checkpoint, perturb, scale, seeds)
     return result.arrays["undiscounted_return"]
+
+
+# ------------------------------------------------------------------- interpolation
+
+
+class Endpoint(NamedTuple):
+    """One end of an interpolation path: a seed's checkpoint in a run."""
+
+    run_dir: Path
+    seed: int
+    checkpoint: int
+
+
+def pair_name(first: Endpoint, second: Endpoint) -> str:
+    """The file stem of a pair: seeds and steps, and the other run when it differs."""
+
+    def part(end: Endpoint) -> str:
+        return f"s{end.seed:03d}_c{end.checkpoint:09d}"
+
+    name = f"{part(first)}__{part(second)}"
+    if Path(first.run_dir).resolve() != Path(second.run_dir).resolve():
+        digest = hashlib.sha1(str(Path(second.run_dir).resolve()).encode()).hexdigest()
+        name = f"{part(first)}__run-{digest[:8]}_{part(second)}"
+    return name
+
+
+def interpolation_dir(run_dir: Path, perturb: str | None, scale: float) -> Path:
+    """The folder of one perturbation and scale's paths (``plain`` without one)."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "interpolate"
+    return root / "plain" if perturb is None else root / perturb / scale_name(scale)
+
+
+def interpolation_path(
+    first: Endpoint, second: Endpoint, perturb: str | None, scale: float
+) -> Path:
+    """The file of one path, stored in the first endpoint's run."""
+    folder = interpolation_dir(first.run_dir, perturb, scale)
+    return folder / f"{pair_name(first, second)}.h5"
+
+
+def stored_interpolations(run_dir: Path) -> list[Path]:
+    """Every interpolation file of a run (temporary files left out)."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "interpolate"
+    return sorted(p for p in root.glob("**/*.h5") if not p.name.startswith("."))
+
+
+class InterpolationResult(NamedTuple):
+    """One interpolation path.
+
+    Attributes:
+      alpha: the points ``a`` in [0, 1], ``(num_points,)``; the policy at ``a`` is
+        ``a * theta1 + (1 - a) * theta2``.
+      returns: undiscounted PURD returns ``(num_samples, num_points)`` (no rows when
+        ``samples=0``).
+      plain_return: the unperturbed policy's return at each point, ``(num_points,)``.
+      arrays: every stored array (discounted returns, lengths as well).
+      attrs: provenance: endpoints, perturbation, scale, settings, versions.
+    """
+
+    alpha: np.ndarray
+    returns: np.ndarray
+    plain_return: np.ndarray
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+
+def read_interpolation(path: Path) -> InterpolationResult:
+    """Read one interpolation file (one-line errors if missing or damaged)."""
+    result = read_result(path)
+    if result.attrs.get("kind") != "interpolation":
+        raise LandscapeError(f"{path} is not an interpolation result")
+    a = result.arrays
+    return InterpolationResult(
+        a["alpha"], a["undiscounted_return"], a["plain_return"], a, result.attrs
+    )
+
+
+def load_interpolation(
+    run_dir,
+    pair: tuple[int, int, int, int],
+    perturb: str | None = "param_noise",
+    scale: float = 3e-4,
+    other_run=None,
+) -> InterpolationResult:
+    """One stored interpolation path between two checkpoints.
+
+    Args:
+      run_dir: the run holding the first endpoint (where the result is stored).
+      pair: ``(seed1, checkpoint1, seed2, checkpoint2)``; ``theta1`` is at ``a=1``.
+      perturb: the perturbation of the PURDs along the path, or ``None`` for a path
+        computed with ``samples=0`` (plain returns only).
+      scale: the perturbation scale.
+      other_run: the run of the second endpoint, if another.
+
+    Returns:
+      ``InterpolationResult``: ``returns`` shaped ``(num_samples, num_points)``.
+    """
+    seed1, checkpoint1, seed2, checkpoint2 = pair
+    first = Endpoint(Path(run_dir), seed1, checkpoint1)
+    second = Endpoint(Path(other_run or run_dir), seed2, checkpoint2)
+    path = interpolation_path(first, second, perturb, scale)
+    if not path.is_file():
+        raise LandscapeError(
+            f"no interpolation stored for pair {list(pair)} perturb={perturb} "
+            f"scale={scale} in {run_dir}: run 'landscape interpolate' first"
+        )
+    return read_interpolation(path)
+
+
+# ----------------------------------------------------------------------- rejection
+
+
+def criterion_name(criterion: str, alpha: float, threshold: float) -> str:
+    """The folder of a criterion with its level: ``cvar_alpha_0.1``, ``none``."""
+    if criterion == "cvar":
+        return f"cvar_alpha_{float(alpha)!r}"
+    if criterion == "ltp":
+        return f"ltp_threshold_{float(threshold)!r}"
+    return criterion
+
+
+def rejection_path(
+    run_dir: Path, criterion: str, checkpoint: int, seed: int, repeat: int
+) -> Path:
+    """The file of one repeat of a rejection run (``criterion`` as a folder name)."""
+    return (
+        Path(run_dir)
+        / LANDSCAPE_DIR
+        / "reject"
+        / criterion
+        / f"step_{checkpoint:09d}"
+        / f"seed_{seed:03d}"
+        / f"repeat_{repeat:03d}.h5"
+    )
+
+
+def stored_rejections(run_dir: Path) -> list[Path]:
+    """Every rejection trace file of a run (temporary files left out)."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "reject"
+    return sorted(
+        p
+        for p in root.glob("*/step_*/seed_*/repeat_*.h5")
+        if not p.name.startswith(".")
+    )

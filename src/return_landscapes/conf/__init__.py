@@ -151,6 +151,86 @@ class PurdConfig:
     progress: bool = True
 
 
+class PairKind(Enum):
+    """Which checkpoint pairs an interpolation joins."""
+
+    same_seed = "same_seed"
+    cross_seed = "cross_seed"
+
+
+@dataclass
+class InterpolateConfig:
+    """``landscape interpolate``: returns along straight paths between checkpoints.
+
+    The policy at ``a`` is ``a * theta1 + (1 - a) * theta2`` for ``points`` values of
+    ``a`` from 0 to 1. ``pairs=same_seed`` joins every two checkpoints of each seed
+    (earlier checkpoint first); ``pairs=cross_seed`` joins seed ``s`` with seed ``s+1``
+    at every two checkpoints, equal steps included. ``other_run=DIR`` takes the second
+    policy of each pair from another run (same env, algorithm and network sizes).
+    ``between=[seed1,checkpoint1,seed2,checkpoint2]`` asks for one pair. At each point:
+    the plain return, and with ``samples > 0`` a PURD of that many samples under
+    ``perturb`` at ``scale`` (paper: 100 samples of parameter noise at 3e-4).
+    """
+
+    run: str | None = None
+    pairs: PairKind = PairKind.same_seed
+    other_run: str | None = None
+    between: list[int] | None = None
+    points: int = 100
+    samples: int = 100
+    perturb: str = "param_noise"
+    scale: float = 3e-4
+    checkpoints: list[int] | None = None
+    seeds: list[int] | None = None
+    chunk: int | None = None
+    overwrite: bool = False
+    horizon: int | None = None
+    gamma: float = 0.99
+    seed: int = 0
+    progress: bool = True
+
+
+class Criterion(Enum):
+    """When post-update rejection keeps a proposed update."""
+
+    cvar = "cvar"  # the PURD's CVaR did not fall
+    ltp = "ltp"  # the PURD's left-tail probability did not rise
+    none = "none"  # always (plain continued training, PURDs recorded)
+
+
+@dataclass
+class RejectConfig:
+    """``landscape reject``: post-update CVaR rejection (Algorithm 1 of the paper).
+
+    From checkpoint ``checkpoint`` of training seed ``seed``, continue training and,
+    every ``check_interval`` proposed updates, estimate the PURD of the new policy
+    (``samples`` samples of ``perturb``, default the run's algorithm, at ``scale``);
+    keep the updates if ``criterion`` holds against the last kept point, else restore
+    it. ``max_steps`` proposed updates per repeat; ``repeats`` independent repeats.
+    ``alpha`` is the CVaR level, ``threshold`` and ``bins`` define LTP.
+    """
+
+    run: str | None = None
+    checkpoint: int | None = None
+    seed: int = 0
+    criterion: Criterion = Criterion.cvar
+    alpha: float = 0.1
+    threshold: float = 0.5
+    bins: int = 100
+    max_steps: int = 40
+    check_interval: int = 1
+    samples: int = 1000
+    repeats: int = 10
+    perturb: str | None = None
+    scale: float = 3e-4
+    chunk: int | None = None
+    overwrite: bool = False
+    horizon: int | None = None
+    gamma: float = 0.99
+    sample_seed: int = 0
+    progress: bool = True
+
+
 @dataclass
 class StatsConfig:
     """``landscape stats``: a table of PURD statistics, written to ``stats.csv``.
@@ -175,6 +255,8 @@ def register_configs() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="purd_schema", node=PurdConfig)
     store.store(name="stats_schema", node=StatsConfig)
+    store.store(name="interpolate_schema", node=InterpolateConfig)
+    store.store(name="reject_schema", node=RejectConfig)
 
 
 def resolve(schema: type, config=None, **overrides):

@@ -1,0 +1,514 @@
+"""``landscape interpolate``: returns along straight paths between two checkpoints.
+
+The policy at ``a`` is ``theta(a) = a * theta1 + (1 - a) * theta2`` for ``points``
+values of ``a`` from 0 to 1. At each point the plain return of ``theta(a)`` is
+recorded and, with ``samples > 0``, a PURD of ``theta(a)``: every sample perturbed by
+a registered perturbation and evaluated for one episode through the hot path
+(``landscape/evaluate.py``), exactly as ``landscape purd`` does at a checkpoint.
+
+What is interpolated: every floating-point leaf of the agent's state (actor, critics,
+target networks, Adam moments, observation-normalizer statistics), so a perturbation
+that reads more than the actor (the ``td3`` update reads the critic and Adam's
+moments) sees a consistent state. What cannot be mixed comes from the nearer endpoint
+(``theta1`` for ``a >= 0.5``): integer leaves such as Adam's step count, the replay
+buffer, the parallel envs' states. At ``a = 1`` and ``a = 0`` the mixture is
+bit-for-bit the endpoint itself (``1 * x + 0 * y == x``).
+
+Randomness: sample ``j`` of a pair uses the same key at every point (common random
+numbers along the path), so differences between points are not sampling noise in the
+perturbation draws. One file per pair in the first endpoint's run (``store.py``),
+arrays ``(num_samples, num_points)``; finished pairs are skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes import store
+from return_landscapes.conf import Algo, InterpolateConfig, PairKind, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.engine import (
+    Engine,
+    check_episode_options,
+    check_finite,
+    check_perturbation_fits,
+    chosen_checkpoints,
+    chosen_seeds,
+    compiled_plan,
+    get_engine,
+    is_finished,
+    open_run,
+    progress_bar,
+    seed_source,
+)
+from return_landscapes.landscape.evaluate import group_map, run_chunks
+from return_landscapes.landscape.perturb import (
+    MINIBATCH_SIZE,
+    CheckpointSource,
+    Perturbation,
+    get_perturbation,
+)
+from return_landscapes.store import Endpoint
+from return_landscapes.train import (
+    get_trainer,
+    init_state,
+    restore_replay_rows,
+    restore_without_replay_rows,
+)
+
+
+def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> Path:
+    """Compute and store interpolation paths between checkpoints.
+
+    Args:
+      config: an ``InterpolateConfig`` (or a mapping of its keys).
+      **overrides: its keys, e.g. ``run="runs/h", pairs="cross_seed", points=21``.
+
+    Returns:
+      The folder holding this perturbation and scale's paths.
+
+    Raises:
+      LandscapeError: bad input; nothing stored is changed.
+    """
+    cfg = resolve(InterpolateConfig, config, **overrides)
+    job = plan_interpolation(cfg)
+    out = store.interpolation_dir(job.run_dir, job.perturb_name, cfg.scale)
+    what = (
+        "plain returns"
+        if job.perturb_name is None
+        else (
+            f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
+        )
+    )
+    print(
+        f"interpolate {len(job.pairs)} pair(s) ({cfg.pairs.value}), {cfg.points} "
+        f"points, {what}: writing {out}",
+        file=sys.stderr,
+    )
+    if len(job.todo) < len(job.pairs):
+        print(
+            f"skipping {len(job.pairs) - len(job.todo)} finished pair(s)",
+            file=sys.stderr,
+        )
+    if not job.todo:
+        return out
+    engine = get_engine(
+        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale
+    )
+    loader = EndpointLoader(job)
+    per_pair = cfg.points * (1 + cfg.samples)
+    with progress_bar(per_pair * len(job.todo), cfg.progress, "episode") as bar:
+        for pair in job.todo:
+            bar.set_postfix_str(store.pair_name(*pair.ends))
+            _compute_pair(job, engine, loader, pair, bar)
+    return out
+
+
+# ------------------------------------------------------------------------ the job
+
+
+class Pair(NamedTuple):
+    """Two endpoints and how they relate (``same_seed``, ``cross_seed``, ...)."""
+
+    first: Endpoint  # theta1, at a = 1
+    second: Endpoint  # theta2, at a = 0
+    kind: str
+
+    @property
+    def ends(self) -> tuple[Endpoint, Endpoint]:
+        return self.first, self.second
+
+
+class InterpolateJob(NamedTuple):
+    """A checked interpolation request: the pairs, and those still to compute."""
+
+    cfg: InterpolateConfig
+    run_dir: Path
+    run_cfg: Any
+    other_dir: Path
+    other_cfg: Any
+    perturbation: Perturbation
+    perturb_name: str | None  # None: plain returns only (samples=0)
+    horizon: int
+    pairs: list[Pair]
+    todo: list[Pair]
+
+
+def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
+    """Check the request against the run(s); list the pairs still to compute."""
+    run_dir, run_cfg = open_run(cfg.run)
+    other_dir, other_cfg = run_dir, run_cfg
+    if cfg.other_run:
+        other_dir, other_cfg = open_run(cfg.other_run, "other_run")
+        check_compatible(run_dir, run_cfg, other_dir, other_cfg)
+    algo = Algo(run_cfg.algo).value
+    perturbation = get_perturbation(cfg.perturb, algo)
+    if cfg.points < 2:
+        raise LandscapeError(
+            f"points={cfg.points} must be at least 2 (the two endpoints)"
+        )
+    if cfg.samples < 0:
+        raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
+    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
+    check_perturbation_fits(perturbation, run_cfg)
+    pairs = choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg)
+    perturb_name = perturbation.name if cfg.samples else None
+    job = InterpolateJob(
+        cfg,
+        run_dir,
+        run_cfg,
+        other_dir,
+        other_cfg,
+        perturbation,
+        perturb_name,
+        cfg.horizon or run_cfg.horizon,
+        pairs,
+        [],
+    )
+    for pair in pairs:
+        path = store.interpolation_path(*pair.ends, perturb_name, cfg.scale)
+        if not is_finished(path, _settings(job), cfg.overwrite):
+            job.todo.append(pair)
+    return job
+
+
+def check_compatible(run_dir, run_cfg, other_dir, other_cfg) -> None:
+    """Refuse to join runs whose policies do not live in the same parameter space."""
+    differences = []
+    if other_cfg.env != run_cfg.env:
+        differences.append(f"env {other_cfg.env} vs {run_cfg.env}")
+    if Algo(other_cfg.algo) is not Algo(run_cfg.algo):
+        differences.append(
+            f"algo {Algo(other_cfg.algo).value} vs {Algo(run_cfg.algo).value}"
+        )
+    if not differences:
+        shapes = [_agent_shapes(c) for c in (other_cfg, run_cfg)]
+        if shapes[0] != shapes[1]:
+            differences.append("network sizes (hidden_sizes) differ")
+    if differences:
+        raise LandscapeError(
+            f"other_run {other_dir} cannot be joined with {run_dir}: "
+            f"{'; '.join(differences)}; interpolation needs the same env, algorithm "
+            "and network sizes"
+        )
+
+
+def _agent_shapes(run_cfg):
+    one_seed = dataclasses.replace(run_cfg, seeds=1)
+    trainer = get_trainer(one_seed)
+    shapes = jax.eval_shape(lambda: init_state(trainer, one_seed))
+    return jax.tree.map(lambda s: (s.shape, str(s.dtype)), shapes.agent)
+
+
+def choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg) -> list[Pair]:
+    """The endpoint pairs a request names (see ``InterpolateConfig``)."""
+    cross_run = other_dir.resolve() != run_dir.resolve()
+    if cfg.between is not None:
+        return [_given_pair(cfg.between, run_dir, run_cfg, other_dir, other_cfg)]
+    steps = chosen_checkpoints(cfg.checkpoints, run_dir)
+    other_steps = chosen_checkpoints(cfg.checkpoints, other_dir) if cross_run else steps
+    seeds = chosen_seeds(cfg.seeds, run_cfg.seeds)
+    shift = 1 if cfg.pairs is PairKind.cross_seed else 0
+    kind = "cross_run" if cross_run else cfg.pairs.value
+    pairs = []
+    for seed in seeds:
+        partner = seed + shift
+        if partner >= other_cfg.seeds:
+            continue
+        for c1 in steps:
+            for c2 in other_steps:
+                # same seed, same run: the earlier checkpoint first, never a point
+                if c1 < c2 or (c1 == c2 and (shift or cross_run)):
+                    pairs.append(
+                        Pair(
+                            Endpoint(run_dir, seed, c1),
+                            Endpoint(other_dir, partner, c2),
+                            kind,
+                        )
+                    )
+    if not pairs:
+        raise LandscapeError(_no_pairs_message(cfg, steps, seeds, other_cfg.seeds))
+    return pairs
+
+
+def _no_pairs_message(cfg, steps, seeds, other_seeds) -> str:
+    if cfg.pairs is PairKind.cross_seed:
+        return (
+            f"pairs=cross_seed joins seed s with seed s+1, but seeds {seeds} have no "
+            f"partner below {other_seeds}: choose seeds with a next one, or "
+            "pairs=same_seed"
+        )
+    return (
+        f"pairs=same_seed needs two checkpoints, the run offers {steps}: choose at "
+        "least two, or pairs=cross_seed"
+    )
+
+
+def _given_pair(between, run_dir, run_cfg, other_dir, other_cfg) -> Pair:
+    if len(between) != 4:
+        raise LandscapeError(
+            f"between={list(between)} must be [seed1,checkpoint1,seed2,checkpoint2]"
+        )
+    seed1, step1, seed2, step2 = between
+    chosen_seeds([seed1], run_cfg.seeds)
+    chosen_seeds([seed2], other_cfg.seeds)
+    chosen_checkpoints([step1], run_dir)
+    chosen_checkpoints([step2], other_dir)
+    first, second = Endpoint(run_dir, seed1, step1), Endpoint(other_dir, seed2, step2)
+    if store.pair_name(first, second) == store.pair_name(first, first):
+        raise LandscapeError(
+            f"between={list(between)} joins a checkpoint with itself: choose two "
+            "different checkpoints or seeds"
+        )
+    return Pair(first, second, "given")
+
+
+def _settings(job: InterpolateJob) -> dict[str, Any]:
+    """The settings a stored path must match to count as finished."""
+    settings = {
+        "points": job.cfg.points,
+        "samples": job.cfg.samples,
+        "horizon": job.horizon,
+        "gamma": job.cfg.gamma,
+        "sample_seed": job.cfg.seed,
+    }
+    if job.perturb_name is not None and job.perturbation.needs_replay:
+        settings["minibatch_size"] = MINIBATCH_SIZE
+    return settings
+
+
+# ----------------------------------------------------------------------- the path
+
+
+def mix_states(state1, state2, nearer, a):
+    """``a * state1 + (1 - a) * state2`` per leaf; integer leaves from ``nearer``."""
+
+    def mix(x1, x2, x_near):
+        if jnp.issubdtype(x1.dtype, jnp.floating):
+            return a * x1 + (1 - a) * x2
+        return x_near
+
+    return jax.tree.map(mix, state1, state2, nearer)
+
+
+class PathStages(NamedTuple):
+    """Jitted stages building the parameter sets along a path."""
+
+    plain: Any  # ((state1, state2, nearer), (alphas, keys)) -> (params, keys)
+    perturbed: Any  # ((state1, state2, near source, scale), (alphas, keys)) -> ...
+
+
+_STAGES: dict[int, PathStages] = {}
+
+
+def path_stages(engine: Engine) -> PathStages:
+    """The path stages of an engine's agent and perturbation (built once)."""
+    if id(engine) not in _STAGES:
+        _STAGES[id(engine)] = _make_path_stages(engine)
+    return _STAGES[id(engine)]
+
+
+def _make_path_stages(engine: Engine) -> PathStages:
+    agent, perturbation = engine.trainer.agent, engine.perturbation
+
+    def plain(shared, rows):
+        state1, state2, nearer = shared
+        alphas, keys = rows
+
+        def point(a):
+            return agent.actor_params(mix_states(state1, state2, nearer, a))
+
+        return jax.vmap(point)(alphas), keys
+
+    def one_sample(shared, a, sample_key):
+        state1, state2, near, scale = shared
+        perturb_key, episode_key = jax.random.split(sample_key)
+        source = near._replace(
+            agent_state=mix_states(state1, state2, near.agent_state, a)
+        )
+        return perturbation.perturb(agent, source, perturb_key, scale), episode_key
+
+    def perturbed(shared, rows):
+        # Groups of 8, as for checkpoint PURDs: per-sample numbers must not depend
+        # on how many samples share a call.
+        return group_map(lambda a, k: one_sample(shared, a, k), *rows)
+
+    return PathStages(jax.jit(plain), jax.jit(perturbed))
+
+
+def path_alphas(points: int) -> np.ndarray:
+    """``points`` values of ``a`` from 0 to 1, both included exactly (float32)."""
+    return np.linspace(0.0, 1.0, points).astype(np.float32)
+
+
+def pair_key(sample_seed: int, pair: Pair) -> jax.Array:
+    """The root key of a pair: from the sample seed and the endpoints alone."""
+    key = jax.random.PRNGKey(sample_seed)
+    cross_run = pair.first.run_dir.resolve() != pair.second.run_dir.resolve()
+    for value in (*pair.first[1:], *pair.second[1:], int(cross_run)):
+        key = jax.random.fold_in(key, value)
+    return key
+
+
+def _fold(key: jax.Array, tag: int, count: int) -> jax.Array:
+    indices = jnp.arange(count, dtype=jnp.uint32)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
+        jax.random.fold_in(key, tag), indices
+    )
+
+
+class EndpointLoader:
+    """Restores endpoints' checkpoint sources, keeping the last few in memory."""
+
+    KEEP = 4
+
+    def __init__(self, job: InterpolateJob):
+        self.job = job
+        self.sources: dict[Endpoint, CheckpointSource] = {}
+
+    def __call__(self, end: Endpoint) -> CheckpointSource:
+        if end not in self.sources:
+            if len(self.sources) >= self.KEEP:
+                self.sources.pop(next(iter(self.sources)))
+            self.sources[end] = self._load(end)
+        return self.sources[end]
+
+    def _load(self, end: Endpoint) -> CheckpointSource:
+        job = self.job
+        same = end.run_dir.resolve() == job.run_dir.resolve()
+        run_cfg = job.run_cfg if same else job.other_cfg
+        trainer = get_trainer(run_cfg)
+        state = restore_without_replay_rows(
+            trainer, run_cfg, end.run_dir, end.checkpoint
+        )
+        agent_state = jax.tree.map(lambda x: x[end.seed], state.agent)
+        params = trainer.agent.actor_params(agent_state)
+        check_finite(
+            jax.tree.map(lambda x: x[None], params),
+            end.run_dir,
+            end.checkpoint,
+            [end.seed],
+        )
+        rows = None
+        if job.perturb_name is not None and job.perturbation.needs_replay:
+            rows = restore_replay_rows(
+                trainer, run_cfg, end.run_dir, end.checkpoint, [end.seed]
+            )
+        agent_state = jax.tree.map(jnp.asarray, agent_state)
+        perturbation = job.perturbation
+        if job.perturb_name is None:
+            perturbation = Perturbation("plain", "", perturbation.perturb)
+        return seed_source(perturbation, agent_state, state, rows, 0, end.seed)
+
+
+def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
+    cfg = job.cfg
+    source1, source2 = loader(pair.first), loader(pair.second)
+    alphas = path_alphas(cfg.points)
+    base = pair_key(cfg.seed, pair)
+    stages = path_stages(engine)
+    plain = _run_halves(
+        engine,
+        "path_plain",
+        (stages.plain, engine.plain_stage),
+        lambda near: (
+            (source1.agent_state, source2.agent_state, near.agent_state),
+            jnp.zeros((), jnp.float32),
+        ),
+        (source1, source2),
+        (alphas, _fold(base, 1, cfg.points)),
+        cfg.chunk,
+        bar,
+    )
+    samples = None
+    if cfg.samples:
+        noise = cfg.scale if job.perturbation.action_noise else 0.0
+        scale = jnp.asarray(cfg.scale, jnp.float32)
+        rows = (
+            np.repeat(alphas, cfg.samples),
+            jnp.tile(_fold(base, 0, cfg.samples), (cfg.points, 1)),
+        )
+        samples = _run_halves(
+            engine,
+            "path_samples",
+            (stages.perturbed, engine.sample_stage),
+            lambda near: (
+                (source1.agent_state, source2.agent_state, near, scale),
+                jnp.asarray(noise, jnp.float32),
+            ),
+            (source1, source2),
+            rows,
+            cfg.chunk,
+            bar,
+        )
+    _write_pair(job, pair, alphas, plain, samples)
+
+
+def _run_halves(engine, name, stages, shared_for, sources, rows, chunk, bar):
+    """Run ``rows`` (first leaf: the ``a`` of each row) in two calls by nearer end.
+
+    Rows with ``a >= 0.5`` take what cannot be mixed from the first endpoint, the
+    others from the second; the two calls share one compiled program.
+    """
+    alphas = np.asarray(rows[0])
+    total = alphas.shape[0]
+    plan = compiled_plan(
+        engine, name, stages, shared_for(sources[0]), rows, total, chunk, bar
+    )
+    nearer_first = alphas >= 0.5
+    outputs = []
+    for mask, near in ((nearer_first, sources[0]), (~nearer_first, sources[1])):
+        if mask.any():
+            part = jax.tree.map(lambda x, m=mask: np.asarray(x)[m], rows)
+            shared = shared_for(near)
+            outputs.append((mask, run_chunks(plan, shared, part, bar.update)))
+    merged = []
+    for field in range(len(outputs[0][1])):
+        values = np.empty(total, outputs[0][1][field].dtype)
+        for mask, stats in outputs:
+            values[mask] = stats[field]
+        merged.append(values)
+    return type(outputs[0][1])(*merged)
+
+
+def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None:
+    cfg = job.cfg
+    arrays = {
+        "alpha": alphas,
+        "plain_return": plain.undiscounted_return,
+        "plain_discounted_return": plain.discounted_return,
+        "plain_length": plain.length,
+    }
+    shape = (max(cfg.samples, 0), cfg.points)
+    for name in ("undiscounted_return", "discounted_return", "length"):
+        if samples is None:
+            dtype = np.int32 if name == "length" else np.float32
+            arrays[name] = np.zeros(shape, dtype)
+        else:
+            # rows are point-major: (points, samples) -> (samples, points)
+            arrays[name] = getattr(samples, name).reshape(cfg.points, -1).T
+    attrs = {
+        "kind": "interpolation",
+        "pair_kind": pair.kind,
+        "run": str(pair.first.run_dir.resolve()),
+        "other_run": str(pair.second.run_dir.resolve()),
+        "env": job.run_cfg.env,
+        "algo": Algo(job.run_cfg.algo).value,
+        "backend": job.run_cfg.backend,
+        "perturbation": job.perturb_name,
+        "scale": float(cfg.scale),
+        "seed1": pair.first.seed,
+        "checkpoint1": pair.first.checkpoint,
+        "seed2": pair.second.seed,
+        "checkpoint2": pair.second.checkpoint,
+        **_settings(job),
+    }
+    path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
+    store.write_result(path, arrays, attrs)
