@@ -15,7 +15,9 @@ import hydra
 from omegaconf import DictConfig
 
 from return_landscapes.conf import (
+    InterpolateConfig,
     PurdConfig,
+    RejectConfig,
     StatsConfig,
     TrainConfig,
     register_configs,
@@ -29,6 +31,11 @@ commands:
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
   purd    post-update return distributions of a run's checkpoints
           e.g. landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000
+  interpolate
+          returns and PURDs along straight paths between checkpoints
+          e.g. landscape interpolate run=runs/h pairs=cross_seed points=100
+  reject  post-update CVaR rejection (Algorithm 1) from a checkpoint
+          e.g. landscape reject run=runs/h checkpoint=150000 criterion=cvar
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
@@ -48,6 +55,18 @@ def _purd(cfg: DictConfig) -> None:
     purd(cfg)
 
 
+def _interpolate(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.interpolate import interpolate
+
+    interpolate(cfg)
+
+
+def _reject(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.reject import reject
+
+    reject(cfg)
+
+
 def _stats(cfg: DictConfig) -> None:
     from return_landscapes.landscape.stats_table import stats
 
@@ -57,6 +76,8 @@ def _stats(cfg: DictConfig) -> None:
 COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "train": (TrainConfig, _train),
     "purd": (PurdConfig, _purd),
+    "interpolate": (InterpolateConfig, _interpolate),
+    "reject": (RejectConfig, _reject),
     "stats": (StatsConfig, _stats),
 }
 

@@ -384,3 +384,28 @@ def stored_rejections(run_dir: Path) -> list[Path]:
         for p in root.glob("*/step_*/seed_*/repeat_*.h5")
         if not p.name.startswith(".")
     )
+
+
+def load_rejection(
+    run_dir,
+    checkpoint: int,
+    seed: int = 0,
+    criterion: str = "cvar",
+    alpha: float = 0.1,
+    threshold: float = 0.5,
+) -> list[Result]:
+    """Every stored repeat of one rejection experiment, in repeat order.
+
+    Each ``Result`` holds one repeat's trace (``arrays``: ``proposed_updates``,
+    ``accepted``, ``mean``, ``ltp``, ``cvar``, ``purd_returns`` shaped ``(checks,
+    num_samples)``, ...; row 0 is the root checkpoint) and its provenance.
+    """
+    name = criterion_name(criterion, alpha, threshold)
+    folder = rejection_path(run_dir, name, checkpoint, seed, 0).parent
+    paths = sorted(folder.glob("repeat_*.h5"))
+    if not paths:
+        raise LandscapeError(
+            f"no {name} rejection stored for checkpoint {checkpoint} seed {seed} in "
+            f"{run_dir}: run 'landscape reject' first"
+        )
+    return [read_result(p) for p in paths]

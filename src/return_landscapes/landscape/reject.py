@@ -1,0 +1,410 @@
+"""``landscape reject``: post-update CVaR rejection (Algorithm 1 of the paper).
+
+From one seed's checkpoint, training continues exactly as ``landscape train`` runs it
+(the trainer's own jitted block: env step, replay insert, agent update). After every
+``check_interval`` proposed updates the PURD of the new parameters is estimated
+through the PURD engine (``samples`` perturbations, one episode each, fixed start
+state) and the criterion compares it with the last kept point:
+
+* ``cvar``: keep if the PURD's CVaR at ``alpha`` did not fall;
+* ``ltp``: keep if its left-tail probability did not rise;
+* ``none``: always keep (plain continued training, PURDs recorded for comparison).
+
+A rejected proposal is undone exactly: the agent's parameters and optimizer states,
+the replay rows it wrote, and the replay position and size are restored bit for bit.
+The env and the training key go on (as the paper's code, whose simulator and random
+generator do not rewind): restoring them too would propose the same update again
+forever. Sample keys are the same at every check of a repeat (common random
+numbers), so two checks differ by the update, not by the draws.
+
+Each repeat starts from the checkpoint with its own training key and writes one trace
+file (``store.py``); finished repeats are skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes import store
+from return_landscapes.conf import Algo, Criterion, RejectConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.engine import (
+    Engine,
+    check_episode_options,
+    check_finite,
+    chosen_checkpoints,
+    chosen_seeds,
+    get_engine,
+    is_finished,
+    open_run,
+    perturbed_returns,
+    plain_returns,
+    progress_bar,
+)
+from return_landscapes.landscape.perturb import (
+    MINIBATCH_SIZE,
+    CheckpointSource,
+    Perturbation,
+    get_perturbation,
+)
+from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.replay import ReplayBuffer
+from return_landscapes.train import (
+    Block,
+    TrainState,
+    agent_config,
+    restore_replay_rows,
+    restore_without_replay_rows,
+)
+
+Accept = Callable[[dict, dict], bool]
+"""``accept(proposed_stats, last_kept_stats) -> keep?`` on ``purd_statistics``."""
+
+CRITERIA: dict[str, Accept] = {
+    "cvar": lambda proposed, kept: proposed["cvar"] >= kept["cvar"],
+    "ltp": lambda proposed, kept: proposed["ltp"] <= kept["ltp"],
+    "none": lambda proposed, kept: True,
+}
+
+TRACE_STATISTICS = ("mean", "std", "median", "mode", "ltp", "cvar")
+
+
+def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
+    """Run and store the repeats of a rejection experiment.
+
+    Args:
+      config: a ``RejectConfig`` (or a mapping of its keys).
+      **overrides: its keys, e.g. ``run="runs/h", checkpoint=150000,
+        criterion="cvar", max_steps=40, samples=1000, repeats=10``.
+
+    Returns:
+      The folder holding the repeats' trace files.
+
+    Raises:
+      LandscapeError: bad input; nothing stored is changed.
+    """
+    cfg = resolve(RejectConfig, config, **overrides)
+    job = plan_rejection(cfg)
+    out = store.rejection_path(
+        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, 0
+    ).parent
+    print(
+        f"reject {job.criterion} from checkpoint {cfg.checkpoint} of seed {cfg.seed}: "
+        f"{cfg.repeats} repeat(s) x {cfg.max_steps} proposed update(s), a PURD of "
+        f"{cfg.samples} {job.perturbation.name} samples per check: writing {out}",
+        file=sys.stderr,
+    )
+    if len(job.todo) < cfg.repeats:
+        print(
+            f"skipping {cfg.repeats - len(job.todo)} finished repeat(s)",
+            file=sys.stderr,
+        )
+    if not job.todo:
+        return out
+    engine = get_engine(
+        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale
+    )
+    root = root_state(job, engine)
+    checks = 1 + -(-cfg.max_steps // cfg.check_interval)
+    with progress_bar(cfg.samples * checks * len(job.todo), cfg.progress) as bar:
+        for repeat in job.todo:
+            _, trace = run_repeat(job, engine, root, repeat, bar=bar)
+            _write_repeat(job, repeat, trace)
+            _report(repeat, trace)
+    return out
+
+
+# ------------------------------------------------------------------------ the job
+
+
+class RejectJob(NamedTuple):
+    """A checked rejection request and the repeats still to compute."""
+
+    cfg: RejectConfig
+    run_dir: Path
+    run_cfg: Any
+    perturbation: Perturbation
+    criterion: str  # the store's folder name, e.g. "cvar_alpha_0.1"
+    horizon: int
+    todo: list[int]
+
+
+def plan_rejection(cfg: RejectConfig) -> RejectJob:
+    """Check the request against the run; find the repeats still to compute."""
+    run_dir, run_cfg = open_run(cfg.run)
+    algo = Algo(run_cfg.algo).value
+    if Algo(algo) is Algo.ppo:
+        raise LandscapeError(
+            "rejection continues off-policy training, this run is ppo: use a td3 "
+            "or sac run"
+        )
+    perturbation = get_perturbation(cfg.perturb or algo, algo)
+    if cfg.checkpoint is None:
+        have = ", ".join(map(str, chosen_checkpoints(None, run_dir)))
+        raise LandscapeError(f"checkpoint= is required: choose one of {have}")
+    chosen_checkpoints([cfg.checkpoint], run_dir)
+    chosen_seeds([cfg.seed], run_cfg.seeds)
+    _check_numbers(cfg)
+    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
+    if perturbation.start_state_noise:
+        raise LandscapeError(
+            "perturb=init_state does not change the policy, so it cannot judge an "
+            f"update: choose {algo}, param_noise or action_noise"
+        )
+    random_steps = agent_config(run_cfg).random_start_steps
+    if cfg.checkpoint < random_steps:
+        raise LandscapeError(
+            f"checkpoint {cfg.checkpoint} lies in the random-action phase (the first "
+            f"{random_steps} steps): choose a later checkpoint"
+        )
+    criterion = store.criterion_name(
+        Criterion(cfg.criterion).value, cfg.alpha, cfg.threshold
+    )
+    job = RejectJob(
+        cfg,
+        run_dir,
+        run_cfg,
+        perturbation,
+        criterion,
+        cfg.horizon or run_cfg.horizon,
+        [],
+    )
+    for repeat in range(cfg.repeats):
+        path = store.rejection_path(
+            run_dir, criterion, cfg.checkpoint, cfg.seed, repeat
+        )
+        if not is_finished(path, _settings(job), cfg.overwrite):
+            job.todo.append(repeat)
+    return job
+
+
+def _check_numbers(cfg: RejectConfig) -> None:
+    for name in ("samples", "repeats", "max_steps", "check_interval", "bins"):
+        if getattr(cfg, name) < 1:
+            raise LandscapeError(f"{name}={getattr(cfg, name)} must be at least 1")
+    if not 0 < cfg.alpha <= 1:
+        raise LandscapeError(f"alpha={cfg.alpha} must lie in (0, 1]")
+    if not 0 <= cfg.threshold <= 1:
+        raise LandscapeError(f"threshold={cfg.threshold} must lie in [0, 1]")
+
+
+def _settings(job: RejectJob) -> dict[str, Any]:
+    """The settings a stored repeat must match to count as finished."""
+    cfg = job.cfg
+    settings = {
+        "perturbation": job.perturbation.name,
+        "scale": float(cfg.scale),
+        "samples": cfg.samples,
+        "max_steps": cfg.max_steps,
+        "check_interval": cfg.check_interval,
+        "bins": cfg.bins,
+        "horizon": job.horizon,
+        "gamma": cfg.gamma,
+        "sample_seed": cfg.sample_seed,
+    }
+    if job.perturbation.needs_replay:
+        settings["minibatch_size"] = MINIBATCH_SIZE
+    return settings
+
+
+# -------------------------------------------------------------------- the repeats
+
+
+def root_state(job: RejectJob, engine: Engine) -> TrainState:
+    """The checkpointed training state of the chosen seed, with a seed axis of 1."""
+    cfg, trainer = job.cfg, engine.trainer
+    state = restore_without_replay_rows(
+        trainer, job.run_cfg, job.run_dir, cfg.checkpoint
+    )
+    one = jax.tree.map(lambda x: jnp.asarray(x[cfg.seed : cfg.seed + 1]), state)
+    check_finite(
+        trainer.agent.actor_params(one.agent), job.run_dir, cfg.checkpoint, [cfg.seed]
+    )
+    rows = restore_replay_rows(
+        trainer, job.run_cfg, job.run_dir, cfg.checkpoint, [cfg.seed]
+    )
+    data = jax.tree.map(jnp.asarray, rows)
+    return one.replace(replay=one.replay.replace(data=data))
+
+
+def repeat_start(root: TrainState, sample_seed: int, repeat: int) -> TrainState:
+    """The root state with the repeat's own training key."""
+    key = jax.random.fold_in(jax.random.fold_in(root.key[0], sample_seed), repeat)
+    return root.replace(key=key[None])
+
+
+def repeat_sample_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
+    """``(samples,)`` keys of every PURD estimate of one repeat."""
+    key = jax.random.PRNGKey(cfg.sample_seed)
+    for value in (cfg.seed, cfg.checkpoint, repeat):
+        key = jax.random.fold_in(key, value)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
+        key, jnp.arange(cfg.samples, dtype=jnp.uint32)
+    )
+
+
+class Estimate(NamedTuple):
+    """One PURD estimate of the current parameters."""
+
+    returns: np.ndarray  # (samples,)
+    statistics: dict[str, float]
+    unperturbed_return: float
+
+
+def run_repeat(
+    job: RejectJob,
+    engine: Engine,
+    root: TrainState,
+    repeat: int,
+    accept: Accept | None = None,
+    bar=None,
+) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """Run one repeat: propose, estimate, keep or undo, ``max_steps`` updates.
+
+    Args:
+      job: the checked request.
+      engine: the PURD engine of the run and perturbation.
+      root: ``root_state(job, engine)``; not modified.
+      repeat: the repeat index (its training key and sample keys).
+      accept: the keep rule; by default ``CRITERIA[cfg.criterion]``.
+      bar: a progress bar to advance by samples.
+
+    Returns:
+      The final training state (seed axis of 1) and the trace: one row per check,
+      row 0 the root (see ``_write_repeat`` for the arrays).
+    """
+    cfg = job.cfg
+    accept = accept or CRITERIA[Criterion(cfg.criterion).value]
+    state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat)
+    keys = repeat_sample_keys(cfg, repeat)
+    step = cfg.checkpoint  # env steps behind the kept parameters
+    kept = _estimate(job, engine, state, keys, bar)
+    rows = [(0, step, True, kept, 0)]
+    proposed = 0
+    while proposed < cfg.max_steps:
+        count = min(cfg.check_interval, cfg.max_steps - proposed)
+        snapshot = _snapshot(state, step, count)
+        state, _ = engine.trainer.run_block(state, Block(step, count, True))
+        proposed += count
+        estimate = _estimate(job, engine, state, keys, bar)
+        keep = bool(accept(estimate.statistics, kept.statistics))
+        if keep:
+            step, kept = step + count, estimate
+        else:
+            state = _restore(state, *snapshot)
+        rows.append((proposed, step, keep, estimate, step - cfg.checkpoint))
+        if bar is not None:
+            bar.set_postfix(repeat=repeat, kept=sum(r[2] for r in rows) - 1)
+    return state, _trace(rows)
+
+
+def _estimate(job: RejectJob, engine: Engine, state: TrainState, keys, bar) -> Estimate:
+    cfg, agent = job.cfg, engine.trainer.agent
+    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    source = CheckpointSource(agent_state)
+    if job.perturbation.needs_replay:
+        replay = state.replay
+        source = source._replace(
+            replay=ReplayBuffer(
+                jax.tree.map(lambda x: x[0], replay.data),
+                replay.position[0],
+                replay.size[0],
+            )
+        )
+    stats = perturbed_returns(engine, source, cfg.scale, keys, cfg.chunk, bar)
+    returns = np.asarray(stats.undiscounted_return)
+    statistics = purd_statistics(returns, cfg.threshold, cfg.bins, cfg.alpha)
+    plain = plain_returns(engine, agent.actor_params(state.agent), keys[:1])
+    return Estimate(returns, statistics, float(plain.undiscounted_return[0]))
+
+
+def _snapshot(state: TrainState, step: int, count: int):
+    """What a proposal of ``count`` steps from ``step`` overwrites (host copies)."""
+    capacity = state.replay.capacity
+    positions = (step + np.arange(count)) % capacity
+
+    def copy(x):
+        return np.array(x, copy=True)
+
+    return (
+        jax.tree.map(copy, state.agent),
+        jax.tree.map(lambda x: copy(x[:, positions]), state.replay.data),
+        positions,
+        copy(state.replay.position),
+        copy(state.replay.size),
+    )
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _restore(state: TrainState, agent, rows, positions, position, size) -> TrainState:
+    """Undo a proposal: agent, the replay rows it wrote, position and size."""
+    data = jax.tree.map(
+        lambda old, saved: old.at[:, positions].set(saved), state.replay.data, rows
+    )
+    replay = state.replay.replace(data=data, position=position, size=size)
+    return state.replace(agent=agent, replay=replay)
+
+
+def _trace(rows) -> dict[str, np.ndarray]:
+    """The stored trace, one row per check (row 0: the root checkpoint).
+
+    ``proposed_updates``: updates proposed so far; ``accepted``: whether the check
+    kept them (row 0: true); ``kept_updates`` and ``env_step``: updates kept so far
+    and the training step of the kept parameters after the check; ``purd_returns``
+    ``(checks, samples)`` and its ``mean``, ``std``, ``median``, ``mode``, ``ltp``,
+    ``cvar``: the PURD estimate of the proposed parameters; ``unperturbed_return``:
+    their plain return.
+    """
+    trace = {
+        "proposed_updates": np.array([r[0] for r in rows], np.int64),
+        "env_step": np.array([r[1] for r in rows], np.int64),
+        "accepted": np.array([r[2] for r in rows], bool),
+        "purd_returns": np.stack([r[3].returns for r in rows]),
+        "unperturbed_return": np.array([r[3].unperturbed_return for r in rows]),
+    }
+    for name in TRACE_STATISTICS:
+        trace[name] = np.array([r[3].statistics[name] for r in rows])
+    trace["kept_updates"] = np.array([r[4] for r in rows], np.int64)
+    return trace
+
+
+def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> None:
+    cfg = job.cfg
+    attrs = {
+        "kind": "rejection",
+        "run": str(job.run_dir.resolve()),
+        "env": job.run_cfg.env,
+        "algo": Algo(job.run_cfg.algo).value,
+        "backend": job.run_cfg.backend,
+        "criterion": Criterion(cfg.criterion).value,
+        "alpha": float(cfg.alpha),
+        "threshold": float(cfg.threshold),
+        "checkpoint": cfg.checkpoint,
+        "seed": cfg.seed,
+        "repeat": repeat,
+        **_settings(job),
+    }
+    path = store.rejection_path(
+        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, repeat
+    )
+    store.write_result(path, trace, attrs)
+
+
+def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:
+    last = np.flatnonzero(trace["accepted"])[-1]
+    print(
+        f"repeat {repeat}: kept {int(trace['accepted'][1:].sum())} of "
+        f"{len(trace['accepted']) - 1} checks; PURD mean "
+        f"{trace['mean'][0]:.1f} -> {trace['mean'][last]:.1f}, LTP "
+        f"{trace['ltp'][0]:.3f} -> {trace['ltp'][last]:.3f}, CVaR "
+        f"{trace['cvar'][0]:.1f} -> {trace['cvar'][last]:.1f}",
+        file=sys.stderr,
+    )
