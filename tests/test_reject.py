@@ -1,0 +1,168 @@
+"""Post-update rejection on a tiny trained TD3 run: exact undo, criteria, store."""
+
+import signal
+import time
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import copy_run, landscape
+from return_landscapes import LandscapeError, load_rejection, reject, store
+from return_landscapes.conf import RejectConfig
+from return_landscapes.landscape import reject as rejection
+from return_landscapes.landscape.engine import get_engine
+from return_landscapes.train import Block
+
+SMALL = {"checkpoint": 200, "seed": 1, "samples": 8, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_td3_run, tmp_path_factory):
+    """A run copy, and the job, engine and root state of checkpoint 200, seed 1."""
+    run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("reject") / "run")
+    cfg = RejectConfig(run=str(run), max_steps=4, repeats=1, scale=1e-2, **SMALL)
+    job = rejection.plan_rejection(cfg)
+    engine = get_engine(job.run_cfg, job.perturbation, job.horizon, 0.99, 1e-2)
+    return run, job, engine, rejection.root_state(job, engine)
+
+
+def assert_same(tree, other):
+    for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(other), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_rejecting_everything_restores_the_root_bit_for_bit(setup):
+    _, job, engine, root = setup
+    final, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: False)
+    assert trace["accepted"].tolist() == [True, False, False, False, False]
+    assert trace["kept_updates"].tolist() == [0, 0, 0, 0, 0]
+    # parameters, optimizer states, every replay row (the tiny buffer wraps), its
+    # position and size; the env and the training key go on
+    assert_same(final.agent, root.agent)
+    assert_same(final.replay, root.replay)
+    assert not np.array_equal(final.key, rejection.repeat_start(root, 0, 0).key)
+
+
+def test_criterion_none_is_plain_continued_training(setup):
+    _, job, engine, root = setup
+    final, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: True)
+    start = rejection.repeat_start(jax.tree.map(jnp.copy, root), 0, 0)
+    plain, _ = engine.trainer.run_block(start, Block(200, 4, True))
+    assert_same(final, plain)
+    assert trace["kept_updates"].tolist() == [0, 1, 2, 3, 4]
+    assert trace["env_step"].tolist() == [200, 201, 202, 203, 204]
+
+
+def kept_before(trace, row):
+    return np.flatnonzero(trace["accepted"][:row])[-1]
+
+
+@pytest.mark.parametrize("criterion", ["cvar", "ltp"])
+def test_the_criterion_holds_on_the_recorded_traces(setup, criterion):
+    run, *_ = setup
+    reject(
+        run=str(run),
+        criterion=criterion,
+        max_steps=6,
+        repeats=2,
+        scale=1e-2,
+        threshold=0.99,
+        **SMALL,
+    )
+    repeats = load_rejection(run, 200, 1, criterion, threshold=0.99)
+    assert [r.attrs["repeat"] for r in repeats] == [0, 1]
+    for result in repeats:
+        trace = result.arrays
+        assert trace["purd_returns"].shape == (7, 8)
+        for row in range(1, 7):
+            last = trace[criterion][kept_before(trace, row)]
+            if criterion == "cvar":
+                assert trace["accepted"][row] == (trace["cvar"][row] >= last)
+            else:
+                assert trace["accepted"][row] == (trace["ltp"][row] <= last)
+        for row in np.flatnonzero(trace["accepted"])[1:]:
+            assert trace["env_step"][row] == 200 + trace["kept_updates"][row]
+
+
+def test_check_interval_groups_the_proposed_updates(setup):
+    run, *_ = setup
+    reject(
+        run=str(run),
+        criterion="none",
+        max_steps=5,
+        check_interval=2,
+        **SMALL,
+        repeats=1,
+    )
+    (result,) = load_rejection(run, 200, 1, "none")
+    assert result.arrays["proposed_updates"].tolist() == [0, 2, 4, 5]
+    assert result.arrays["accepted"].all()
+    assert result.attrs["check_interval"] == 2 and result.attrs["criterion"] == "none"
+
+
+def test_bad_requests_are_refused(setup, tiny_ppo_run):
+    run, *_ = setup
+    cases = [
+        ({}, "checkpoint= is required: choose one of 100, 200, 300"),
+        ({"checkpoint": 150}, "no checkpoint at step(s) [150]"),
+        ({"checkpoint": 200, "seed": 4}, "seed(s) [4] not in this run"),
+        ({"checkpoint": 200, "samples": 0}, "samples=0 must be at least 1"),
+        ({"checkpoint": 200, "alpha": 0.0}, "alpha=0.0 must lie in (0, 1]"),
+        ({"checkpoint": 200, "perturb": "sac"}, "applies to sac runs"),
+        ({"checkpoint": 200, "perturb": "init_state"}, "cannot judge an update"),
+    ]
+    for overrides, fragment in cases:
+        with pytest.raises(LandscapeError) as error:
+            reject(run=str(run), progress=False, **overrides)
+        assert fragment in str(error.value)
+    with pytest.raises(LandscapeError, match="this run is ppo: use a td3 or sac run"):
+        reject(run=str(tiny_ppo_run), checkpoint=256)
+
+
+def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
+    tiny_td3_run, tmp_path
+):
+    run = copy_run(tiny_td3_run, tmp_path / "run")
+    args = ["reject", f"run={run}", "checkpoint=200", "max_steps=2", "repeats=3"]
+    args += ["samples=2000", "chunk=500", "progress=false"]
+    other = landscape(*args, "seed=0", cwd=tmp_path, wait=False)
+    job = landscape(*args, "seed=1", cwd=tmp_path, wait=False)
+    folder = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
+    deadline = time.time() + 400
+    while not list(folder.glob("repeat_*.h5")) and time.time() < deadline:
+        assert job.poll() is None, job.stderr.read().decode()
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    finished = len(list(folder.glob("repeat_*.h5")))
+    assert 1 <= finished < 3
+    assert other.wait(timeout=600) == 0, other.stderr.read().decode()
+    again = landscape(*args, "seed=1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"skipping {finished} finished" in again.stderr
+    for seed in (0, 1):
+        results = load_rejection(run, 200, seed)
+        assert [r.attrs["repeat"] for r in results] == [0, 1, 2]
+        for result in results:
+            assert result.arrays["purd_returns"].shape == (3, 2000)
+    path = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 2)
+    with h5py.File(path) as f:
+        assert f["accepted"].shape == (3,)
+
+
+def test_cli_bad_input_is_one_line_and_changes_nothing(setup):
+    run, *_ = setup
+    files = sorted((run / "landscape").rglob("*"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    result = landscape(
+        "reject", f"run={run}", "checkpoint=200", "criterion=cvr", cwd=run.parent
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "cvr" in lines[0] and "cvar" in lines[0]
+    assert sorted((run / "landscape").rglob("*")) == files
+    assert [f.stat().st_mtime_ns for f in files] == stamps
