@@ -87,9 +87,10 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
             f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
         )
     )
+    kind = PairKind(cfg.pairs).value
     print(
-        f"interpolate {len(job.pairs)} pair(s) ({cfg.pairs.value}), {cfg.points} "
-        f"points, {what}: writing {out}",
+        f"interpolate {len(job.pairs)} pair(s) ({kind}), {cfg.points} points, "
+        f"{what}: writing {out}",
         file=sys.stderr,
     )
     if len(job.todo) < len(job.pairs):
@@ -215,8 +216,9 @@ def choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg) -> list[Pair]:
     steps = chosen_checkpoints(cfg.checkpoints, run_dir)
     other_steps = chosen_checkpoints(cfg.checkpoints, other_dir) if cross_run else steps
     seeds = chosen_seeds(cfg.seeds, run_cfg.seeds)
-    shift = 1 if cfg.pairs is PairKind.cross_seed else 0
-    kind = "cross_run" if cross_run else cfg.pairs.value
+    pair_kind = PairKind(cfg.pairs)
+    shift = 1 if pair_kind is PairKind.cross_seed else 0
+    kind = "cross_run" if cross_run else pair_kind.value
     pairs = []
     for seed in seeds:
         partner = seed + shift
@@ -239,7 +241,7 @@ def choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg) -> list[Pair]:
 
 
 def _no_pairs_message(cfg, steps, seeds, other_seeds) -> str:
-    if cfg.pairs is PairKind.cross_seed:
+    if PairKind(cfg.pairs) is PairKind.cross_seed:
         return (
             f"pairs=cross_seed joins seed s with seed s+1, but seeds {seeds} have no "
             f"partner below {other_seeds}: choose seeds with a next one, or "
