@@ -1,10 +1,10 @@
-"""The episode-side perturbations and a SAC run through the PURD driver."""
+"""The episode-side perturbations; a SAC run through the PURD driver and rejection."""
 
 import numpy as np
 import pytest
 
 from conftest import TINY_AGENT, copy_run
-from return_landscapes import purd, store, train
+from return_landscapes import load_rejection, purd, reject, store, train
 
 
 @pytest.mark.parametrize("perturb", ["action_noise", "init_state"])
@@ -55,6 +55,20 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
         .std()
         > 0
     )
+    reject(
+        run=str(run),
+        checkpoint=100,
+        criterion="none",
+        max_steps=2,
+        samples=4,
+        repeats=1,
+        progress=False,
+    )
+    (trace,) = load_rejection(run, 100, 0, "none")
+    assert trace.attrs["perturbation"] == "sac" and trace.attrs["algo"] == "sac"
+    assert trace.arrays["accepted"].all()
+    assert trace.arrays["env_step"].tolist() == [100, 101, 102]
+    assert trace.arrays["purd_returns"].shape == (3, 4)
 
 
 def test_ppo_perturbation_at_rate_zero_is_the_unperturbed_policy_and_spreads_above(

@@ -48,7 +48,8 @@ def test_rejecting_everything_restores_the_root_bit_for_bit(setup):
 
 def test_criterion_none_is_plain_continued_training(setup):
     _, job, engine, root = setup
-    final, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: True)
+    accept = rejection.CRITERIA["none"]
+    final, trace = rejection.run_repeat(job, engine, root, 0, accept=accept)
     start = rejection.repeat_start(jax.tree.map(jnp.copy, root), 0, 0)
     plain, _ = engine.trainer.run_block(start, Block(200, 4, True))
     assert_same(final, plain)

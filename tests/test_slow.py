@@ -5,6 +5,7 @@ TD3 (100k env steps) and PPO (10M) on Brax hopper with the paper's hyper-paramet
 on a trained TD3 hopper. Printed: the evaluation curves and the landscape figures.
 """
 
+import itertools
 import json
 import os
 import time
@@ -66,10 +67,64 @@ def test_ppo_learns_hopper_in_10m_steps(tmp_path):
     assert np.all(final > np.maximum(150.0, 5 * initial)), (initial, final)
 
 
-def path_dip(result) -> float:
-    """Minimum plain return along a path over the lower endpoint's return."""
-    curve = result.plain_return
+def path_dip(curve: np.ndarray) -> float:
+    """Minimum return along a path over the lower endpoint's return."""
     return float(curve.min() / min(curve[0], curve[-1]))
+
+
+def path_figures(paths) -> dict:
+    """How far paths dip below their endpoints (plain returns and PURD means)."""
+    dips = np.array([path_dip(r.plain_return) for r in paths])
+    purd_dips = [path_dip(r.returns.mean(axis=0)) for r in paths]
+    return {
+        "pairs": len(paths),
+        "mean_min_over_endpoint": float(dips.mean()),
+        "share_of_paths_dipping_below_0.8": float(np.mean(dips < 0.8)),
+        "purd_mean_min_over_endpoint": float(np.mean(purd_dips)),
+    }
+
+
+def interpolation_figures(run, steps) -> dict:
+    """Same-seed vs cross-seed paths: all pairs, and the paper's comparison
+    (same seed, consecutive checkpoints; two seeds, the same checkpoint)."""
+    paths = [store.read_interpolation(p) for p in store.stored_interpolations(run)]
+    consecutive = set(itertools.pairwise(steps))
+    subsets = {
+        "same_seed": lambda a: a["pair_kind"] == "same_seed",
+        "cross_seed": lambda a: a["pair_kind"] == "cross_seed",
+        "same_seed_consecutive": lambda a: (
+            a["pair_kind"] == "same_seed"
+            and (a["checkpoint1"], a["checkpoint2"]) in consecutive
+        ),
+        "cross_seed_same_step": lambda a: (
+            a["pair_kind"] == "cross_seed" and a["checkpoint1"] == a["checkpoint2"]
+        ),
+    }
+    return {
+        name: path_figures([r for r in paths if chosen(r.attrs)])
+        for name, chosen in subsets.items()
+    }
+
+
+def kept_rows(trace) -> np.ndarray:
+    """For each check, the row of the parameters kept after it."""
+    rows = np.arange(len(trace["accepted"]))
+    return np.maximum.accumulate(np.where(trace["accepted"], rows, 0))
+
+
+def rejection_figures(repeats) -> dict:
+    """Root and final (kept parameters) PURD statistics, mean over repeats."""
+    figures = {"repeats": len(repeats)}
+    for name in ("mean", "ltp", "cvar", "unperturbed_return"):
+        finals = [r.arrays[name][kept_rows(r.arrays)[-1]] for r in repeats]
+        figures[f"root_{name}"] = float(repeats[0].arrays[name][0])
+        figures[f"final_{name}"] = float(np.mean(finals))
+        figures[f"final_{name}_per_repeat"] = [float(f) for f in finals]
+    figures["kept_updates"] = [int(r.arrays["kept_updates"][-1]) for r in repeats]
+    return figures
+
+
+STEPS = [25_000, 50_000, 75_000, 100_000]
 
 
 @pytest.mark.slow
@@ -77,8 +132,10 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     """Same-seed vs cross-seed paths; ``cvar`` vs ``none`` rejection over 40 steps.
 
     TD3 on hopper, 3 seeds, 100k steps (or a copy of ``LANDSCAPE_TRAINED_RUN``, a run
-    of those settings). Printed: the figures of the issue note. Asserted: what must
-    hold whatever the landscape looks like.
+    of those settings). Paths: 21 points, 20 ``param_noise`` samples at 3e-4 per
+    point. Rejection: 40 proposed updates, PURDs of 1000 ``td3`` samples at 3e-4,
+    3 repeats from seed 0's last checkpoint. Printed: the figures of the issue note.
+    Asserted: what must hold whatever the landscape looks like.
     """
     source = os.environ.get("LANDSCAPE_TRAINED_RUN")
     if source:
@@ -89,7 +146,7 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
             algo="td3",
             seeds=3,
             steps=100_000,
-            checkpoints=[25_000, 50_000, 75_000, 100_000],
+            checkpoints=STEPS,
             out=str(tmp_path / "run"),
         )
     figures = {}
@@ -97,66 +154,34 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     for kind in ("same_seed", "cross_seed"):
         interpolate(run=str(run), pairs=kind, points=21, samples=20)
     figures["interpolate_seconds"] = time.perf_counter() - tic
-    for kind in ("same_seed", "cross_seed"):
-        paths = [
-            store.read_interpolation(p)
-            for p in store.stored_interpolations(run)
-            if store.read_result(p).attrs["pair_kind"] == kind
-        ]
-        dips = [path_dip(r) for r in paths]
-        purd_dips = [
-            float(r.returns.mean(0).min() / min(r.returns.mean(0)[[0, -1]]))
-            for r in paths
-        ]
-        figures[kind] = {
-            "pairs": len(paths),
-            "mean_min_over_endpoint": float(np.mean(dips)),
-            "share_of_paths_dipping_below_0.8": float(np.mean(np.array(dips) < 0.8)),
-            "purd_mean_min_over_endpoint": float(np.mean(purd_dips)),
-        }
+    figures["interpolation"] = interpolation_figures(run, STEPS)
+    print(json.dumps(figures, indent=1), flush=True)
+    for result in map(store.read_interpolation, store.stored_interpolations(run)):
+        assert result.returns.shape == (20, 21)
     for criterion in ("cvar", "none"):
         tic = time.perf_counter()
         reject(
             run=str(run),
-            checkpoint=100_000,
+            checkpoint=STEPS[-1],
             seed=0,
             criterion=criterion,
             max_steps=40,
             samples=1000,
             repeats=3,
         )
-        repeats = load_rejection(run, 100_000, 0, criterion)
-        finals = [np.flatnonzero(r.arrays["accepted"])[-1] for r in repeats]
+        repeats = load_rejection(run, STEPS[-1], 0, criterion)
         figures[f"reject_{criterion}"] = {
             "seconds": time.perf_counter() - tic,
-            "root_ltp": float(repeats[0].arrays["ltp"][0]),
-            "root_cvar": float(repeats[0].arrays["cvar"][0]),
-            "final_ltp": float(
-                np.mean(
-                    [r.arrays["ltp"][i] for r, i in zip(repeats, finals, strict=True)]
-                )
-            ),
-            "final_cvar": float(
-                np.mean(
-                    [r.arrays["cvar"][i] for r, i in zip(repeats, finals, strict=True)]
-                )
-            ),
-            "final_mean": float(
-                np.mean(
-                    [r.arrays["mean"][i] for r, i in zip(repeats, finals, strict=True)]
-                )
-            ),
-            "kept_updates": [int(r.arrays["kept_updates"][-1]) for r in repeats],
+            **rejection_figures(repeats),
         }
+        print(json.dumps(figures[f"reject_{criterion}"], indent=1), flush=True)
         for result in repeats:
             trace = result.arrays
             assert trace["purd_returns"].shape == (41, 1000)
             if criterion == "none":
                 assert trace["accepted"].all()
-            for row in np.flatnonzero(trace["accepted"])[1:]:
-                last = np.flatnonzero(trace["accepted"][:row])[-1]
-                if criterion == "cvar":
-                    assert trace["cvar"][row] >= trace["cvar"][last]
+            kept = kept_rows(trace)
+            for row in range(1, 41):
+                if criterion == "cvar" and trace["accepted"][row]:
+                    assert trace["cvar"][row] >= trace["cvar"][kept[row - 1]]
     print(json.dumps(figures, indent=1))
-    for result in map(store.read_interpolation, store.stored_interpolations(run)):
-        assert result.returns.shape == (20, 21)
