@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -78,3 +80,30 @@ def copy_run(run_dir, destination):
     """A copy of a run without its landscape results."""
     shutil.copytree(run_dir, destination, ignore=shutil.ignore_patterns("landscape"))
     return destination
+
+
+def kill_when_files_land(job, folder, pattern, timeout=400) -> int:
+    """SIGKILL the running ``job`` once a file matching ``pattern`` lands in
+    ``folder``; returns how many such files had landed when it died."""
+    deadline = time.time() + timeout
+    while not list(folder.glob(pattern)) and time.time() < deadline:
+        assert job.poll() is None, job.stderr.read().decode()
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    return len(list(folder.glob(pattern)))
+
+
+def files_and_stamps(folder):
+    """Every path under ``folder`` with its modification time, to show nothing
+    changed."""
+    return [(path, path.stat().st_mtime_ns) for path in sorted(folder.rglob("*"))]
+
+
+def assert_one_error_line(result, *fragments):
+    """A CLI result that failed with exit status 2 and one ``error:`` line."""
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]

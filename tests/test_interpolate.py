@@ -1,15 +1,19 @@
 """Interpolation paths on a tiny trained TD3 run: exact endpoints, pairs, store."""
 
 import shutil
-import signal
-import time
 
 import h5py
 import numpy as np
 import pytest
 import yaml
 
-from conftest import copy_run, landscape
+from conftest import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    kill_when_files_land,
+    landscape,
+)
 from return_landscapes import (
     LandscapeError,
     interpolate,
@@ -165,13 +169,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     other = landscape(*args, "seeds=[0]", cwd=tmp_path, wait=False)
     job = landscape(*args, "seeds=[1]", cwd=tmp_path, wait=False)
     folder = store.interpolation_dir(run, "param_noise", 3e-4)
-    deadline = time.time() + 400
-    while not list(folder.glob("s001_*.h5")) and time.time() < deadline:
-        assert job.poll() is None, job.stderr.read().decode()
-        time.sleep(0.05)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    finished = len(list(folder.glob("s001_*.h5")))
+    finished = kill_when_files_land(job, folder, "s001_*.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
     again = landscape(*args, "seeds=[1]", cwd=tmp_path)
@@ -185,14 +183,9 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 
 
 def test_cli_bad_input_is_one_line_and_changes_nothing(paths):
-    files = sorted((paths / "landscape").rglob("*"))
-    stamps = [f.stat().st_mtime_ns for f in files]
+    before = files_and_stamps(paths / "landscape")
     result = landscape(
         "interpolate", f"run={paths}", "pairs=cross_sed", cwd=paths.parent
     )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "cross_sed" in lines[0] and "cross_seed" in lines[0]
-    assert sorted((paths / "landscape").rglob("*")) == files
-    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert_one_error_line(result, "cross_sed", "cross_seed")
+    assert files_and_stamps(paths / "landscape") == before

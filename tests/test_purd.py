@@ -1,16 +1,20 @@
 """The PURD driver and store on a tiny trained run: exactness, resume, concurrency."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import copy_run, landscape
+from conftest import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    kill_when_files_land,
+    landscape,
+)
 from return_landscapes import LandscapeError, load_purd, purd, store
 from return_landscapes.landscape.stats_table import COLUMNS
 
@@ -126,13 +130,7 @@ def test_a_killed_job_resumes_and_skips_what_it_finished(tiny_td3_run, tmp_path)
     args = ["purd", f"run={run}", "scale=1e-2", "samples=3000", "chunk=500"]
     job = landscape(*args, "progress=false", cwd=tmp_path, wait=False)
     folder = store.purd_dir(run, "td3", 1e-2)
-    deadline = time.time() + 300
-    while not list(folder.glob("step_*/seed_*.h5")) and time.time() < deadline:
-        assert job.poll() is None, job.stderr.read().decode()
-        time.sleep(0.05)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    finished = len(list(folder.glob("step_*/seed_*.h5")))
+    finished = kill_when_files_land(job, folder, "step_*/seed_*.h5")
     assert 1 <= finished < 6
     again = landscape(*args, "progress=false", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -178,17 +176,12 @@ def test_two_concurrent_writers_both_land(tiny_td3_run, tmp_path):
     ],
 )
 def test_bad_input_is_one_error_line_and_changes_nothing(td3_purd, args, fragment):
-    files = sorted(store.purd_dir(td3_purd, "td3", 1e-2).rglob("*"))
-    stamps = [f.stat().st_mtime_ns for f in files]
+    before = files_and_stamps(store.purd_dir(td3_purd, "td3", 1e-2))
     result = landscape(
         "purd", f"run={td3_purd}", "scale=1e-2", "samples=8", *args, cwd=td3_purd.parent
     )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert fragment in lines[0]
-    assert sorted(store.purd_dir(td3_purd, "td3", 1e-2).rglob("*")) == files
-    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert_one_error_line(result, fragment)
+    assert files_and_stamps(store.purd_dir(td3_purd, "td3", 1e-2)) == before
 
 
 def test_not_a_run_directory_is_one_error_line(tmp_path):

@@ -1,15 +1,18 @@
 """Post-update rejection on a tiny trained TD3 run: exact undo, criteria, store."""
 
-import signal
-import time
-
 import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import copy_run, landscape
+from conftest import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    kill_when_files_land,
+    landscape,
+)
 from return_landscapes import LandscapeError, load_rejection, reject, store
 from return_landscapes.conf import RejectConfig
 from return_landscapes.landscape import reject as rejection
@@ -132,13 +135,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     other = landscape(*args, "seed=0", cwd=tmp_path, wait=False)
     job = landscape(*args, "seed=1", cwd=tmp_path, wait=False)
     folder = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
-    deadline = time.time() + 400
-    while not list(folder.glob("repeat_*.h5")) and time.time() < deadline:
-        assert job.poll() is None, job.stderr.read().decode()
-        time.sleep(0.05)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    finished = len(list(folder.glob("repeat_*.h5")))
+    finished = kill_when_files_land(job, folder, "repeat_*.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
     again = landscape(*args, "seed=1", cwd=tmp_path)
@@ -156,14 +153,9 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 
 def test_cli_bad_input_is_one_line_and_changes_nothing(setup):
     run, *_ = setup
-    files = sorted((run / "landscape").rglob("*"))
-    stamps = [f.stat().st_mtime_ns for f in files]
+    before = files_and_stamps(run / "landscape")
     result = landscape(
         "reject", f"run={run}", "checkpoint=200", "criterion=cvr", cwd=run.parent
     )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "cvr" in lines[0] and "cvar" in lines[0]
-    assert sorted((run / "landscape").rglob("*")) == files
-    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert_one_error_line(result, "cvr", "cvar")
+    assert files_and_stamps(run / "landscape") == before
