@@ -14,8 +14,17 @@ import numpy as np
 import pytest
 
 from conftest import copy_run
-from return_landscapes import interpolate, load_rejection, reject, store, train
+from return_landscapes import (
+    interpolate,
+    load_purd,
+    load_rejection,
+    purd,
+    reject,
+    store,
+    train,
+)
 from return_landscapes.checkpoint import METRICS
+from return_landscapes.landscape.stats import purd_statistics
 
 
 @pytest.mark.slow
@@ -124,6 +133,22 @@ def rejection_figures(repeats) -> dict:
     return figures
 
 
+def heaviest_left_tail(run) -> tuple[int, int, dict]:
+    """The (seed, checkpoint) whose ``td3`` PURD (1000 samples at 3e-4) has the
+    largest LTP, and every checkpoint's LTP per seed: a root with a left tail for a
+    rejection to cut."""
+    purd(run=str(run), perturb="td3", scale=3e-4, samples=1000)
+    ltp = {
+        step: [purd_statistics(r)["ltp"] for r in load_purd(run, step, "td3", 3e-4)]
+        for step in STEPS
+    }
+    step, seed = max(
+        ((step, seed) for step in ltp for seed in range(len(ltp[step]))),
+        key=lambda pair: ltp[pair[0]][pair[1]],
+    )
+    return seed, step, ltp
+
+
 STEPS = [25_000, 50_000, 75_000, 100_000]
 
 
@@ -134,8 +159,8 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     TD3 on hopper, 3 seeds, 100k steps (or a copy of ``LANDSCAPE_TRAINED_RUN``, a run
     of those settings). Paths: 21 points, 20 ``param_noise`` samples at 3e-4 per
     point. Rejection: 40 proposed updates, PURDs of 1000 ``td3`` samples at 3e-4,
-    3 repeats from seed 0's last checkpoint. Printed: the figures of the issue note.
-    Asserted: what must hold whatever the landscape looks like.
+    3 repeats from the seed and checkpoint with the largest LTP. Printed: the figures
+    of the issue note. Asserted: what must hold whatever the landscape looks like.
     """
     source = os.environ.get("LANDSCAPE_TRAINED_RUN")
     if source:
@@ -158,18 +183,21 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     print(json.dumps(figures, indent=1), flush=True)
     for result in map(store.read_interpolation, store.stored_interpolations(run)):
         assert result.returns.shape == (20, 21)
+    seed, checkpoint, figures["purd_ltp"] = heaviest_left_tail(run)
+    figures["reject_root"] = {"seed": seed, "checkpoint": checkpoint}
+    print(json.dumps(figures["purd_ltp"], indent=1), flush=True)
     for criterion in ("cvar", "none"):
         tic = time.perf_counter()
         reject(
             run=str(run),
-            checkpoint=STEPS[-1],
-            seed=0,
+            checkpoint=checkpoint,
+            seed=seed,
             criterion=criterion,
             max_steps=40,
             samples=1000,
             repeats=3,
         )
-        repeats = load_rejection(run, STEPS[-1], 0, criterion)
+        repeats = load_rejection(run, checkpoint, seed, criterion)
         figures[f"reject_{criterion}"] = {
             "seconds": time.perf_counter() - tic,
             **rejection_figures(repeats),

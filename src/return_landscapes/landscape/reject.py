@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
 from return_landscapes import store
 from return_landscapes.conf import Algo, Criterion, RejectConfig, resolve
@@ -400,7 +401,7 @@ def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> 
 
 def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:
     last = np.flatnonzero(trace["accepted"])[-1]
-    print(
+    tqdm.write(
         f"repeat {repeat}: kept {int(trace['accepted'][1:].sum())} of "
         f"{len(trace['accepted']) - 1} checks; PURD mean "
         f"{trace['mean'][0]:.1f} -> {trace['mean'][last]:.1f}, LTP "
