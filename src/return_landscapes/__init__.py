@@ -8,6 +8,7 @@ from return_landscapes.errors import LandscapeError  # noqa: E402
 from return_landscapes.landscape.interpolate import interpolate  # noqa: E402
 from return_landscapes.landscape.purd import purd  # noqa: E402
 from return_landscapes.landscape.reject import reject  # noqa: E402
+from return_landscapes.report.build import report  # noqa: E402
 from return_landscapes.run import train  # noqa: E402
 from return_landscapes.store import (  # noqa: E402
     load_interpolation,
@@ -23,5 +24,6 @@ __all__ = [
     "load_rejection",
     "purd",
     "reject",
+    "report",
     "train",
 ]

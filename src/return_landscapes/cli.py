@@ -15,9 +15,11 @@ import hydra
 from omegaconf import DictConfig
 
 from return_landscapes.conf import (
+    DemoConfig,
     InterpolateConfig,
     PurdConfig,
     RejectConfig,
+    ReportConfig,
     StatsConfig,
     TrainConfig,
     register_configs,
@@ -27,6 +29,8 @@ from return_landscapes.errors import LandscapeError
 USAGE = """usage: landscape <command> [key=value ...] [--multirun]
 
 commands:
+  demo    the whole pipeline, small: train, PURD, paths, rejection, report
+          e.g. landscape demo            (writes demo/run and demo/report)
   train   train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
   purd    post-update return distributions of a run's checkpoints
@@ -39,6 +43,8 @@ commands:
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
+  report  an HTML page with figures, PNGs and the statistics as CSV
+          e.g. landscape report runs=[runs/h] out=report
 
 Options are Hydra overrides; `landscape <command> --cfg job` prints every option."""
 
@@ -73,12 +79,26 @@ def _stats(cfg: DictConfig) -> None:
     stats(cfg)
 
 
+def _report(cfg: DictConfig) -> None:
+    from return_landscapes.report.build import report
+
+    report(cfg)
+
+
+def _demo(cfg: DictConfig) -> None:
+    from return_landscapes.demo import demo
+
+    demo(cfg)
+
+
 COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "train": (TrainConfig, _train),
     "purd": (PurdConfig, _purd),
     "interpolate": (InterpolateConfig, _interpolate),
     "reject": (RejectConfig, _reject),
     "stats": (StatsConfig, _stats),
+    "report": (ReportConfig, _report),
+    "demo": (DemoConfig, _demo),
 }
 
 

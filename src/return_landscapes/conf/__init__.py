@@ -249,6 +249,59 @@ class StatsConfig:
     out: str | None = None
 
 
+@dataclass
+class ReportConfig:
+    """``landscape report``: an HTML page with figures, the PNGs and the stats CSV.
+
+    ``runs`` lists run directories; ``out`` is the report folder (``index.html``, one
+    PNG per figure, ``stats.csv`` and ``stats_summary.csv``). ``threshold``, ``bins``
+    and ``alpha`` define LTP and CVaR as for ``landscape stats``; ``confidence`` and
+    ``resamples`` the bootstrap intervals across seeds; ``max_seeds`` how many seeds a
+    PURD histogram figure shows.
+    """
+
+    runs: list[str] = field(default_factory=list)
+    out: str = "report"
+    threshold: float = 0.5
+    bins: int = 100
+    alpha: float = 0.1
+    confidence: float = 0.95
+    resamples: int = 10_000
+    max_seeds: int = 4
+
+
+@dataclass
+class DemoConfig:
+    """``landscape demo``: train, PURD, interpolate, reject and report, small.
+
+    The defaults finish in minutes on a 2-core CPU: TD3 on hopper with the paper's
+    networks and learning rates, ``seeds`` seeds for ``steps`` env steps
+    (``random_start_steps`` of them random), ``num_checkpoints`` checkpoints; a PURD
+    of ``samples`` samples of the run's own update at ``scale`` for every seed and
+    checkpoint; same-seed and cross-seed paths of ``points`` points with
+    ``path_samples`` parameter-noise samples each; ``cvar`` and ``none`` rejection of
+    ``reject_steps`` proposed updates, ``reject_samples`` samples per check,
+    ``repeats`` repeats, from the seed and checkpoint with the largest LTP. Writes
+    ``<out>/run`` and ``<out>/report``; a re-run reuses what is done.
+    """
+
+    out: str = "demo"
+    env: str = "hopper"
+    algo: Algo = Algo.td3
+    seeds: int = 3
+    steps: int = 30_000
+    num_checkpoints: int = 3
+    random_start_steps: int = 5_000
+    samples: int = 200
+    scale: float = 3e-4
+    points: int = 11
+    path_samples: int = 10
+    reject_steps: int = 10
+    reject_samples: int = 200
+    repeats: int = 2
+    progress: bool = True
+
+
 def register_configs() -> None:
     """Register the schemas that ``conf/<command>.yaml`` files extend."""
     store = ConfigStore.instance()
@@ -257,6 +310,8 @@ def register_configs() -> None:
     store.store(name="stats_schema", node=StatsConfig)
     store.store(name="interpolate_schema", node=InterpolateConfig)
     store.store(name="reject_schema", node=RejectConfig)
+    store.store(name="report_schema", node=ReportConfig)
+    store.store(name="demo_schema", node=DemoConfig)
 
 
 def resolve(schema: type, config=None, **overrides):

@@ -73,6 +73,36 @@ def stats_rows(
     return rows
 
 
+def heaviest_left_tail(
+    run_dir: Path,
+    perturb: str,
+    scale: float,
+    threshold: float = 0.5,
+    bins: int = 100,
+    from_step: int = 0,
+) -> dict:
+    """The stats row (seed x checkpoint) with the largest LTP of a stored PURD.
+
+    Ties go to the later checkpoint, then the lower seed; only checkpoints at or
+    after ``from_step`` count. A natural root for a rejection run: a policy with a
+    left tail.
+    """
+    rows = [
+        row
+        for row in stats_rows(run_dir, threshold, bins)
+        if row["perturb"] == perturb
+        and row["scale"] == float(scale)
+        and row["checkpoint"] >= from_step
+    ]
+    if not rows:
+        raise LandscapeError(
+            f"{run_dir} has no PURD perturb={perturb} scale={scale} from step "
+            f"{from_step} on: run 'landscape purd run={run_dir} perturb={perturb} "
+            f"scale={scale}' first"
+        )
+    return max(rows, key=lambda r: (r["ltp"], r["checkpoint"], -r["seed"]))
+
+
 def summary_rows(
     rows: list[dict], confidence: float = 0.95, resamples: int = 10_000
 ) -> list[dict]:

@@ -1,0 +1,163 @@
+"""``landscape demo``: the whole pipeline, small: train, PURD, paths, rejection, report.
+
+Every stage is the public command of the same name with small settings
+(``DemoConfig``), so the demo shows exactly what a user would run, and each stage
+skips what a previous demo in the same ``out`` already finished.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes.conf import Algo, DemoConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.interpolate import interpolate
+from return_landscapes.landscape.purd import purd
+from return_landscapes.landscape.reject import reject
+from return_landscapes.landscape.stats_table import heaviest_left_tail
+from return_landscapes.report.build import report
+from return_landscapes.run import train
+
+STAGES = 5
+TIMINGS = "timings.json"
+
+
+def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
+    """Run the demo; return the report's ``index.html``.
+
+    Args:
+      config: a ``DemoConfig`` (or a mapping of its keys).
+      **overrides: its keys, e.g. ``out="demo", steps=50_000``.
+
+    Raises:
+      LandscapeError: bad input.
+    """
+    cfg = resolve(DemoConfig, config, **overrides)
+    _check(cfg)
+    out = Path(cfg.out)
+    run_dir, report_dir = out / "run", out / "report"
+    algo = Algo(cfg.algo).value
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    with _stage(1, f"train {cfg.seeds} seeds of {algo} on {cfg.env}", timings):
+        train(_train_config(cfg, run_dir), resume=True)
+    with _stage(2, f"PURDs of {cfg.samples} {algo} samples", timings):
+        purd(
+            run=str(run_dir),
+            scale=cfg.scale,
+            samples=cfg.samples,
+            progress=cfg.progress,
+        )
+    with _stage(3, "same-seed and cross-seed interpolation paths", timings):
+        for pairs in ("same_seed", "cross_seed"):
+            interpolate(
+                run=str(run_dir),
+                pairs=pairs,
+                points=cfg.points,
+                samples=cfg.path_samples,
+                progress=cfg.progress,
+            )
+    with _stage(4, "post-update rejection, cvar vs none", timings):
+        _reject(cfg, run_dir, algo)
+    with _stage(5, "report", timings):
+        index = report(runs=[str(run_dir)], out=str(report_dir))
+    timings["total"] = time.perf_counter() - start
+    ckpt.atomic_write_text(out / TIMINGS, json.dumps(timings, indent=1) + "\n")
+    print(
+        f"demo done in {timings['total']:.0f} s: open {index} "
+        f"(run directory: {run_dir})",
+        file=sys.stderr,
+    )
+    return index
+
+
+def _check(cfg: DemoConfig) -> None:
+    if cfg.seeds < 2:
+        raise LandscapeError(
+            f"seeds={cfg.seeds}: the demo needs at least 2 seeds for cross-seed paths"
+        )
+    if cfg.num_checkpoints < 2:
+        raise LandscapeError(
+            f"num_checkpoints={cfg.num_checkpoints}: the demo needs at least 2 for "
+            "same-seed paths"
+        )
+    for name in ("samples", "reject_samples", "reject_steps", "repeats", "steps"):
+        if getattr(cfg, name) < 1:
+            raise LandscapeError(f"{name}={getattr(cfg, name)} must be at least 1")
+    out = Path(cfg.out)
+    if (out / ckpt.MANIFEST).is_file():
+        raise LandscapeError(
+            f"out={out} is a run directory; the demo writes <out>/run and "
+            "<out>/report: choose a new folder"
+        )
+
+
+def _train_config(cfg: DemoConfig, run_dir: Path) -> dict:
+    algo = Algo(cfg.algo).value
+    config = {
+        "env": cfg.env,
+        "algo": algo,
+        "seeds": cfg.seeds,
+        "steps": cfg.steps,
+        "num_checkpoints": cfg.num_checkpoints,
+        "eval_interval": max(cfg.steps // 10, 1),
+        "progress": cfg.progress,
+        "out": str(run_dir),
+    }
+    if algo != "ppo":
+        config[algo] = {"random_start_steps": cfg.random_start_steps}
+    return config
+
+
+def _reject(cfg: DemoConfig, run_dir: Path, algo: str) -> None:
+    if algo == "ppo":
+        print(
+            "rejection continues off-policy training: skipped for ppo", file=sys.stderr
+        )
+        return
+    root = heaviest_left_tail(
+        run_dir, algo, cfg.scale, from_step=cfg.random_start_steps
+    )
+    print(
+        f"root: seed {root['seed']} at checkpoint {root['checkpoint']} "
+        f"(LTP {root['ltp']:.3f}, the largest)",
+        file=sys.stderr,
+    )
+    for criterion in ("cvar", "none"):
+        reject(
+            run=str(run_dir),
+            checkpoint=root["checkpoint"],
+            seed=root["seed"],
+            criterion=criterion,
+            max_steps=cfg.reject_steps,
+            samples=cfg.reject_samples,
+            repeats=cfg.repeats,
+            progress=cfg.progress,
+        )
+
+
+class _stage:
+    """Prints ``[k/5] what`` on entry and the time taken on exit."""
+
+    def __init__(self, number: int, what: str, timings: dict[str, float]):
+        self.number, self.what, self.timings = number, what, timings
+
+    def __enter__(self):
+        print(f"[{self.number}/{STAGES}] {self.what}", file=sys.stderr, flush=True)
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        seconds = time.perf_counter() - self.start
+        self.timings[self.what] = seconds
+        if exc[0] is None:
+            print(
+                f"[{self.number}/{STAGES}] done in {seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        return False

@@ -1,0 +1,132 @@
+"""``landscape demo`` end to end (tiny), the report's figures, and a report of a run
+with missing pieces."""
+
+import base64
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+from conftest import assert_one_error_line, copy_run, files_and_stamps, landscape
+from return_landscapes import LandscapeError, report
+from return_landscapes.landscape.stats_table import COLUMNS
+
+TINY_DEMO = [
+    "seeds=2",
+    "steps=300",
+    "num_checkpoints=2",
+    "random_start_steps=100",
+    "samples=8",
+    "points=3",
+    "path_samples=2",
+    "reject_steps=2",
+    "reject_samples=8",
+    "repeats=1",
+    "progress=false",
+]
+
+EXPECTED_FIGURES = [
+    "learning_curves.png",
+    "purd_run_td3_0.0003.png",
+    "mean_vs_ltp_td3_0.0003.png",
+    "interpolation_run_param_noise_0.0003.png",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """A tiny demo through the command line, as a user runs it."""
+    where = tmp_path_factory.mktemp("demo")
+    result = landscape("demo", "out=demo", *TINY_DEMO, cwd=where)
+    assert result.returncode == 0, result.stderr
+    return where / "demo", result.stderr
+
+
+def embedded_images(html: str) -> dict[str, bytes]:
+    """``{file name: PNG bytes}`` of the images inlined in a report page."""
+    found = re.findall(
+        r'src="data:image/png;base64,([^"]+)"[^>]*data-file="([^"]+)"', html
+    )
+    return {name: base64.b64decode(data) for data, name in found}
+
+
+def assert_valid_png(data: bytes) -> None:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    pixels = image.imread(io.BytesIO(data), format="png")
+    assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert pixels.std() > 0  # not a blank canvas
+
+
+def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
+    out, stderr = demo_dir
+    for stage in range(1, 6):
+        assert f"[{stage}/5]" in stderr
+    assert "demo done in" in stderr and str(out / "report" / "index.html") in stderr
+    html = (out / "report" / "index.html").read_text()
+    images = embedded_images(html)
+    rejection = [n for n in images if n.startswith("rejection_run_")]
+    assert len(rejection) == 1
+    for name in [*EXPECTED_FIGURES, *rejection]:
+        assert name in images, sorted(images)
+        assert (out / "report" / name).read_bytes() == images[name]
+        assert_valid_png(images[name])
+    assert "Not available" not in html
+    with open(out / "report" / "stats.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(COLUMNS)
+    assert len(rows) == 2 * 2  # seeds x checkpoints
+    assert (out / "timings.json").is_file()
+
+
+def test_a_second_demo_reuses_what_is_done(demo_dir, tmp_path):
+    out, _ = demo_dir
+    copy = tmp_path / "demo"
+    shutil.copytree(out, copy)
+    results = copy / "run" / "landscape"
+    before = files_and_stamps(results)
+    again = landscape("demo", "out=demo", *TINY_DEMO, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "already trained" in again.stderr
+    assert files_and_stamps(results) == before
+
+
+def test_a_run_with_missing_pieces_still_gets_a_report(tiny_td3_run, tmp_path):
+    run = copy_run(tiny_td3_run, tmp_path / "bare")
+    index = report(runs=[str(run)], out=str(tmp_path / "report"))
+    html = index.read_text()
+    assert list(embedded_images(html)) == ["learning_curves.png"]
+    for what in ("no PURD", "no interpolation path", "no rejection trace"):
+        assert f"Not available: bare: {what}" in html
+    assert f"landscape purd run={run}" in html
+    assert not (tmp_path / "report" / "stats.csv").exists()
+
+
+def test_bad_report_requests_are_refused(tiny_td3_run, tmp_path):
+    with pytest.raises(LandscapeError, match="runs= is required"):
+        report(runs=[], out=str(tmp_path / "r"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LandscapeError, match="is a file: choose a folder"):
+        report(runs=[str(tiny_td3_run)], out=str(tmp_path / "file"))
+    with pytest.raises(LandscapeError, match="is a run directory"):
+        report(runs=[str(tiny_td3_run)], out=str(tiny_td3_run))
+    result = landscape("report", "runs=[nowhere]", cwd=tmp_path)
+    assert_one_error_line(result, "nowhere is not a run directory")
+
+
+def test_the_readme_example_loads_the_demo_results(demo_dir, tmp_path, monkeypatch):
+    """The README's Python example runs as printed, on the demo's output."""
+    out, _ = demo_dir
+    shutil.copytree(out, tmp_path / "demo")
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    match = re.search(r"<!-- example: results -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README lacks the results example"
+    namespace: dict = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)
+    returns = namespace["returns"]
+    assert isinstance(returns, np.ndarray) and returns.shape == (2, 8)
