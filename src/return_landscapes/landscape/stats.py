@@ -36,12 +36,15 @@ def _samples(returns) -> np.ndarray:
 def histogram_mode(returns, bins: int = DEFAULT_BINS) -> float:
     """Centre of the tallest of ``bins`` equal-width bins spanning the samples.
 
-    Ties go to the leftmost bin. If every sample is equal, that value is the mode.
+    Ties go to the leftmost bin. If every sample is equal, that value is the mode;
+    samples too close together for ``bins`` distinct bins give their midpoint.
     """
     values = _samples(returns)
     low, high = values.min(), values.max()
     if low == high:
         return float(low)
+    if not (high - low) / bins > 4 * np.spacing(max(abs(low), abs(high))):
+        return float((low + high) / 2)
     counts, edges = np.histogram(values, bins=bins, range=(low, high))
     tallest = int(np.argmax(counts))
     return float((edges[tallest] + edges[tallest + 1]) / 2)
