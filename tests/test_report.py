@@ -32,9 +32,9 @@ TINY_DEMO = [
 
 EXPECTED_FIGURES = [
     "learning_curves.png",
-    "purd_run_td3_0.0003.png",
+    "purd_hopper-td3_td3_0.0003.png",
     "mean_vs_ltp_td3_0.0003.png",
-    "interpolation_run_param_noise_0.0003.png",
+    "interpolation_hopper-td3_param_noise_0.0003.png",
 ]
 
 
@@ -69,7 +69,7 @@ def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
     assert "demo done in" in stderr and "open demo/report/index.html" in stderr
     html = (out / "report" / "index.html").read_text()
     images = embedded_images(html)
-    rejection = [n for n in images if n.startswith("rejection_run_")]
+    rejection = [n for n in images if n.startswith("rejection_hopper-td3_")]
     assert len(rejection) == 1
     for name in [*EXPECTED_FIGURES, *rejection]:
         assert name in images, sorted(images)
@@ -87,7 +87,7 @@ def test_a_second_demo_reuses_what_is_done(demo_dir, tmp_path):
     out, _ = demo_dir
     copy = tmp_path / "demo"
     shutil.copytree(out, copy)
-    results = copy / "run" / "landscape"
+    results = copy / "hopper-td3" / "landscape"
     before = files_and_stamps(results)
     again = landscape("demo", "out=demo", *TINY_DEMO, cwd=tmp_path)
     assert again.returncode == 0, again.stderr

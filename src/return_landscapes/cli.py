@@ -30,7 +30,7 @@ USAGE = """usage: landscape <command> [key=value ...] [--multirun]
 
 commands:
   demo    the whole pipeline, small: train, PURD, paths, rejection, report
-          e.g. landscape demo            (writes demo/run and demo/report)
+          e.g. landscape demo     (writes demo/hopper-td3 and demo/report)
   train   train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
   purd    post-update return distributions of a run's checkpoints

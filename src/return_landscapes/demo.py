@@ -39,8 +39,8 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(DemoConfig, config, **overrides)
     _check(cfg)
     out = Path(cfg.out)
-    run_dir, report_dir = out / "run", out / "report"
     algo = Algo(cfg.algo).value
+    run_dir, report_dir = out / f"{cfg.env}-{algo}", out / "report"
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
@@ -92,7 +92,7 @@ def _check(cfg: DemoConfig) -> None:
     out = Path(cfg.out)
     if (out / ckpt.MANIFEST).is_file():
         raise LandscapeError(
-            f"out={out} is a run directory; the demo writes <out>/run and "
+            f"out={out} is a run directory; the demo writes <out>/<env>-<algo> and "
             "<out>/report: choose a new folder"
         )
 

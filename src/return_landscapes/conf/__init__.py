@@ -282,7 +282,8 @@ class DemoConfig:
     ``path_samples`` parameter-noise samples each; ``cvar`` and ``none`` rejection of
     ``reject_steps`` proposed updates, ``reject_samples`` samples per check,
     ``repeats`` repeats, from the seed and checkpoint with the largest LTP. Writes
-    ``<out>/run`` and ``<out>/report``; a re-run reuses what is done.
+    ``<out>/<env>-<algo>`` (the run) and ``<out>/report``; a re-run reuses what is
+    done.
     """
 
     out: str = "demo"

@@ -1,0 +1,292 @@
+"""``landscape report``: one HTML page, the figures as PNG and the statistics as CSV.
+
+Each figure is drawn only when its data exists in the runs; what is missing is named
+on the page with the command that computes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes.conf import ReportConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.stats_table import (
+    COLUMNS,
+    KEY_COLUMNS,
+    SUMMARY_STATISTICS,
+    summary_rows,
+    write_csv,
+)
+from return_landscapes.report import figures
+from return_landscapes.report.data import RunData, load_run, missing_pieces
+from return_landscapes.report.html import Figure, Section, page, table
+
+INDEX = "index.html"
+
+
+def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
+    """Build the report of one or more runs.
+
+    Args:
+      config: a ``ReportConfig`` (or a mapping of its keys).
+      **overrides: its keys, e.g. ``runs=["runs/h"], out="report"``.
+
+    Returns:
+      The path of ``index.html``.
+
+    Raises:
+      LandscapeError: bad input; no run directory is changed.
+    """
+    cfg = resolve(ReportConfig, config, **overrides)
+    _check(cfg)
+    runs = [load_run(Path(r), cfg.threshold, cfg.bins, cfg.alpha) for r in cfg.runs]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"report of {len(runs)} run(s): writing {out}", file=sys.stderr)
+    builder = _Builder(cfg, runs, out)
+    sections = [
+        builder.learning_section(),
+        builder.stats_section(),
+        builder.purd_section(),
+        builder.scatter_section(),
+        builder.interpolation_section(),
+        builder.rejection_section(),
+    ]
+    missing = [line for run in runs for line in missing_pieces(run)]
+    if missing:
+        sections.append(Section("What this report lacks", missing=missing))
+    meta = [
+        f"Generated {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by "
+        f"return-landscapes {ckpt.package_versions().get('return-landscapes', '')}.",
+        f"LTP: fraction of samples below {cfg.threshold:g} x mode (mode: centre of "
+        f"the tallest of {cfg.bins} histogram bins); CVaR: mean of the worst "
+        f"{cfg.alpha:g} fraction; intervals: {cfg.confidence:.0%} percentile "
+        "bootstrap across seeds.",
+    ]
+    index = out / INDEX
+    text = page("Return landscapes report", meta, _runs_table(runs), sections)
+    ckpt.atomic_write_text(index, text)
+    for line in missing:
+        print(f"missing: {line}", file=sys.stderr)
+    print(f"wrote {index} and {len(builder.written)} figure(s)", file=sys.stderr)
+    return index
+
+
+def _check(cfg: ReportConfig) -> None:
+    if not cfg.runs:
+        raise LandscapeError(
+            "runs= is required: pass run directories, e.g. runs=[runs/hopper-td3]"
+        )
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise LandscapeError(f"out={out} is a file: choose a folder for the report")
+    if (out / ckpt.MANIFEST).is_file():
+        raise LandscapeError(
+            f"out={out} is a run directory: choose another folder for the report"
+        )
+    if cfg.bins < 1 or cfg.max_seeds < 1 or cfg.resamples < 1:
+        raise LandscapeError("bins, max_seeds and resamples must be at least 1")
+    if not 0 < cfg.alpha <= 1:
+        raise LandscapeError(f"alpha={cfg.alpha} must lie in (0, 1]")
+    if not 0 < cfg.confidence < 1:
+        raise LandscapeError(f"confidence={cfg.confidence} must lie in (0, 1)")
+
+
+def _runs_table(runs: list[RunData]) -> str:
+    rows = [
+        [
+            run.name,
+            run.manifest["env"],
+            run.manifest["algo"],
+            run.manifest["num_seeds"],
+            f"{run.manifest['steps']:,}",
+            ", ".join(f"{s:,}" for s in ckpt.completed_checkpoints(run.run_dir)),
+            str(run.run_dir),
+        ]
+        for run in runs
+    ]
+    columns = ["run", "env", "algo", "seeds", "steps", "checkpoints", "directory"]
+    return table(columns, rows, text_columns=3)
+
+
+def _slug(*parts) -> str:
+    text = "_".join(str(p) for p in parts)
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
+
+
+class _Builder:
+    """Draws each section's figures, saves them as PNG and keeps their bytes."""
+
+    def __init__(self, cfg: ReportConfig, runs: list[RunData], out: Path):
+        self.cfg, self.runs, self.out = cfg, runs, out
+        self.written: list[Path] = []
+        names = [r.name for r in runs]
+        self.names = {
+            id(r): r.name if names.count(r.name) == 1 else f"{i}-{r.name}"
+            for i, r in enumerate(runs)
+        }
+
+    def save(self, figure: MplFigure, filename: str, caption: str) -> Figure:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        png = buffer.getvalue()
+        ckpt.atomic_write(self.out / filename, lambda tmp: tmp.write_bytes(png))
+        self.written.append(self.out / filename)
+        return Figure(png, filename, caption)
+
+    def learning_section(self) -> Section:
+        section = Section(
+            "Learning curves",
+            "Evaluation return of the deterministic policy during training.",
+        )
+        if any(r.curve is not None for r in self.runs):
+            fig = figures.learning_curves(self.runs, self.cfg.confidence)
+            section.figures.append(
+                self.save(fig, "learning_curves.png", "Learning curves")
+            )
+        else:
+            section.missing.append("no run has evaluation records")
+        return section
+
+    def stats_section(self) -> Section:
+        rows = [row for run in self.runs for row in run.stats]
+        section = Section(
+            "PURD statistics",
+            "Per checkpoint, perturbation and scale: the mean over seeds of each "
+            "statistic with its bootstrap interval across seeds. Every seed's row is "
+            "in stats.csv, these means in stats_summary.csv.",
+        )
+        if not rows:
+            section.missing.append("no PURD in any run")
+            return section
+        summary = summary_rows(rows, self.cfg.confidence, self.cfg.resamples)
+        write_csv(self.out / "stats.csv", rows, COLUMNS)
+        columns = [*KEY_COLUMNS, "seeds"]
+        for name in SUMMARY_STATISTICS:
+            columns += [name, f"{name}_low", f"{name}_high"]
+        write_csv(self.out / "stats_summary.csv", summary, columns)
+        section.table = table(
+            ["run", "checkpoint", "perturb", "scale", "seeds", "samples", "mean",
+             "LTP", "CVaR", "unperturbed return"],
+            [_summary_cells(e) for e in summary],
+            text_columns=1,
+        )
+        return section
+
+    def purd_section(self) -> Section:
+        section = Section(
+            "Post-update return distributions",
+            "Histograms of the returns after one random update, one row per "
+            "checkpoint, one column per seed; lines mark the mode, the LTP threshold, "
+            "the CVaR and the unperturbed policy's return.",
+        )
+        for run in self.runs:
+            for group in run.purds:
+                fig = figures.purd_histograms(
+                    run,
+                    group,
+                    self.cfg.threshold,
+                    self.cfg.bins,
+                    self.cfg.alpha,
+                    self.cfg.max_seeds,
+                )
+                name = _slug("purd", self.names[id(run)], group.perturb, group.scale)
+                caption = (
+                    f"PURDs of {run.label}, perturb={group.perturb}, "
+                    f"scale={group.scale:g}"
+                )
+                section.figures.append(self.save(fig, f"{name}.png", caption))
+        if not section.figures:
+            section.missing.append("no PURD in any run")
+        return section
+
+    def scatter_section(self) -> Section:
+        section = Section(
+            "Mean vs left-tail probability",
+            "Each point is one seed at one checkpoint: policies with the same mean "
+            "can differ widely in how often one update makes them fail.",
+        )
+        groups = sorted({(g.perturb, g.scale) for r in self.runs for g in r.purds})
+        for perturb, scale in groups:
+            fig = figures.mean_vs_ltp(self.runs, perturb, scale)
+            section.figures.append(
+                self.save(
+                    fig,
+                    f"{_slug('mean_vs_ltp', perturb, scale)}.png",
+                    f"PURD mean vs LTP, perturb={perturb}, scale={scale:g}",
+                )
+            )
+        if not section.figures:
+            section.missing.append("no PURD in any run")
+        return section
+
+    def interpolation_section(self) -> Section:
+        section = Section(
+            "Interpolation paths",
+            "Return along the straight line a*theta1 + (1-a)*theta2 between two "
+            "checkpoints: between checkpoints of one seed (same-seed) and of two "
+            "seeds (cross-seed). Thin lines: pairs; thick: their mean.",
+        )
+        for run in self.runs:
+            groups: dict[tuple, list] = {}
+            for path in run.interpolations:
+                key = (path.attrs["perturbation"] or "plain", path.attrs["scale"])
+                groups.setdefault(key, []).append(path)
+            for (perturb, scale), paths in sorted(groups.items()):
+                fig = figures.interpolation_curves(run, paths)
+                name = _slug("interpolation", self.names[id(run)], perturb, scale)
+                caption = f"Interpolation paths of {run.label} ({perturb})"
+                section.figures.append(self.save(fig, f"{name}.png", caption))
+        if not section.figures:
+            section.missing.append("no interpolation path in any run")
+        return section
+
+    def rejection_section(self) -> Section:
+        section = Section(
+            "Post-update rejection",
+            "Training continued from a checkpoint; after each check the update is "
+            "kept or undone by the criterion (none: always kept). Curves show the "
+            "kept parameters' PURD statistics.",
+        )
+        for run in self.runs:
+            for root in run.rejections:
+                fig = figures.rejection_traces(run, root)
+                name = _slug(
+                    "rejection", self.names[id(run)], root.checkpoint, root.seed
+                )
+                caption = (
+                    f"Rejection traces of {run.label} from checkpoint "
+                    f"{root.checkpoint}, seed {root.seed}"
+                )
+                section.figures.append(self.save(fig, f"{name}.png", caption))
+        if not section.figures:
+            section.missing.append("no rejection trace in any run")
+        return section
+
+
+def _summary_cells(entry: dict) -> list[object]:
+    def interval(name, digits):
+        value, low, high = entry[name], entry[f"{name}_low"], entry[f"{name}_high"]
+        if np.isnan(low):
+            return f"{value:.{digits}f}"
+        return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    return [
+        entry["run"],
+        f"{entry['checkpoint']:,}",
+        entry["perturb"],
+        f"{entry['scale']:g}",
+        entry["seeds"],
+        entry["samples"],
+        interval("mean", 1),
+        interval("ltp", 3),
+        interval("cvar", 1),
+        interval("unperturbed_return", 1),
+    ]

@@ -1,0 +1,159 @@
+"""What a report shows, read from run directories: plain numpy, no drawing.
+
+``load_run`` gathers one run's learning curve (``metrics.jsonl``), PURDs, statistics
+rows, interpolation paths and rejection traces, each as stored, and lists what is
+missing so the report can say so (with the command that computes it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from return_landscapes import checkpoint as ckpt
+from return_landscapes import store
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.stats_table import stats_rows
+
+
+class LearningCurve(NamedTuple):
+    """Evaluation returns: ``steps`` ``(num_evals,)``, ``returns`` ``(num_evals,
+    num_seeds)`` (mean undiscounted return of each seed's evaluation episodes)."""
+
+    steps: np.ndarray
+    returns: np.ndarray
+
+
+class PurdGroup(NamedTuple):
+    """The PURDs of one perturbation and scale: ``{checkpoint: PurdResult}``."""
+
+    perturb: str
+    scale: float
+    results: dict[int, store.PurdResult]
+
+
+class RejectionRoot(NamedTuple):
+    """The repeats of every criterion run from one root (checkpoint, seed)."""
+
+    checkpoint: int
+    seed: int
+    repeats: dict[str, list[store.Result]]  # criterion folder name -> repeats
+
+
+class RunData(NamedTuple):
+    """Everything a report draws from one run directory."""
+
+    run_dir: Path
+    name: str
+    manifest: dict[str, Any]
+    curve: LearningCurve | None
+    purds: list[PurdGroup]
+    stats: list[dict]  # rows of stats_table.COLUMNS
+    interpolations: list[store.InterpolationResult]
+    rejections: list[RejectionRoot]
+
+    @property
+    def label(self) -> str:
+        """``name (env, algo)``, for legends and headings."""
+        return f"{self.name} ({self.manifest['env']}, {self.manifest['algo']})"
+
+
+def load_run(
+    run_dir: Path, threshold: float = 0.5, bins: int = 100, alpha: float = 0.1
+) -> RunData:
+    """Read what is stored in ``run_dir`` (one-line errors for a bad directory)."""
+    run_dir = Path(run_dir)
+    manifest = ckpt.read_manifest(run_dir)
+    return RunData(
+        run_dir,
+        run_dir.resolve().name,
+        manifest,
+        learning_curve(run_dir),
+        purd_groups(run_dir),
+        stats_rows(run_dir, threshold, bins, alpha),
+        [store.read_interpolation(p) for p in store.stored_interpolations(run_dir)],
+        rejection_roots(run_dir),
+    )
+
+
+def learning_curve(run_dir: Path) -> LearningCurve | None:
+    """The evaluation records of ``metrics.jsonl``, or ``None`` if it has none."""
+    path = Path(run_dir) / ckpt.METRICS
+    if not path.is_file():
+        return None
+    steps, returns = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise LandscapeError(
+                f"{path} line {number} is not JSON: the file is damaged; delete that "
+                "line (training logs are append-only records)"
+            ) from None
+        if record.get("kind") == "eval":
+            steps.append(record["step"])
+            returns.append([np.nan if r is None else r for r in record["return"]])
+    if not steps:
+        return None
+    return LearningCurve(np.asarray(steps), np.asarray(returns, dtype=np.float64))
+
+
+def purd_groups(run_dir: Path) -> list[PurdGroup]:
+    """Every stored PURD, grouped by perturbation and scale, checkpoints in order."""
+    groups: dict[tuple[str, float], dict[int, store.PurdResult]] = {}
+    for key in store.stored_purds(run_dir):
+        result = store.load_purd_result(run_dir, key.checkpoint, key.perturb, key.scale)
+        groups.setdefault((key.perturb, key.scale), {})[key.checkpoint] = result
+    return [
+        PurdGroup(perturb, scale, dict(sorted(results.items())))
+        for (perturb, scale), results in sorted(groups.items())
+    ]
+
+
+def rejection_roots(run_dir: Path) -> list[RejectionRoot]:
+    """Every stored rejection trace, grouped by root (checkpoint, seed)."""
+    roots: dict[tuple[int, int], dict[str, list[store.Result]]] = {}
+    for path in store.stored_rejections(run_dir):
+        result = store.read_result(path)
+        root = (int(result.attrs["checkpoint"]), int(result.attrs["seed"]))
+        criterion = path.parents[2].name
+        roots.setdefault(root, {}).setdefault(criterion, []).append(result)
+    return [
+        RejectionRoot(checkpoint, seed, dict(sorted(repeats.items())))
+        for (checkpoint, seed), repeats in sorted(roots.items())
+    ]
+
+
+def kept_rows(accepted: np.ndarray) -> np.ndarray:
+    """For each check of a rejection trace, the row of the parameters kept after it."""
+    rows = np.arange(len(accepted))
+    return np.maximum.accumulate(np.where(accepted, rows, 0))
+
+
+def missing_pieces(run: RunData) -> list[str]:
+    """What the run lacks for a full report, each with the command that adds it."""
+    where = f"run={run.run_dir}"
+    missing = []
+    if run.curve is None:
+        missing.append(
+            f"{run.name}: no evaluation records in metrics.jsonl (train with "
+            "eval_episodes > 0)"
+        )
+    if not run.purds:
+        missing.append(f"{run.name}: no PURD: landscape purd {where}")
+    if not run.interpolations:
+        missing.append(
+            f"{run.name}: no interpolation path: landscape interpolate {where} "
+            "pairs=same_seed (and pairs=cross_seed)"
+        )
+    if not run.rejections:
+        missing.append(
+            f"{run.name}: no rejection trace: landscape reject {where} "
+            "checkpoint=<step> criterion=cvar (and criterion=none)"
+        )
+    return missing

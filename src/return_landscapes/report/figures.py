@@ -1,0 +1,310 @@
+"""The report's figures (matplotlib, no pyplot: safe in any process, no display).
+
+Each function takes loaded data (``report/data.py``) and returns a ``Figure``, drawn in
+one style (``STYLE``). Returns are undiscounted episode returns; steps are env steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from return_landscapes.landscape.stats import (
+    bootstrap_ci,
+    cvar,
+    histogram_mode,
+    left_tail_probability,
+)
+from return_landscapes.report.data import (
+    LearningCurve,
+    PurdGroup,
+    RejectionRoot,
+    RunData,
+    kept_rows,
+)
+from return_landscapes.store import InterpolationResult
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 110,
+    "savefig.bbox": "tight",
+}
+COLORS = ["#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93", "#00798c", "#555555"]
+PAIR_COLORS = {
+    "same_seed": COLORS[0],
+    "cross_seed": COLORS[1],
+    "cross_run": COLORS[4],
+    "given": COLORS[6],
+}
+CRITERION_COLORS = {"cvar": COLORS[0], "ltp": COLORS[2], "none": COLORS[1]}
+RETURN = "return (undiscounted)"
+STEPS_FORMAT = mpl.ticker.FuncFormatter(
+    lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if x else "0"
+)
+
+
+def styled() -> contextlib.AbstractContextManager:
+    """The report's matplotlib style, for drawing inside a ``with`` block."""
+    return mpl.rc_context(STYLE)
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+# ------------------------------------------------------------------ learning curves
+
+
+def curve_band(
+    curve: LearningCurve, confidence: float = 0.95, resamples: int = 2000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds and its bootstrap interval across seeds, per evaluation."""
+    mean = np.nanmean(curve.returns, axis=1)
+    bounds = [bootstrap_ci(row, np.mean, confidence, resamples) for row in curve.returns]
+    low, high = np.array(bounds).T
+    return mean, low, high
+
+
+def learning_curves(runs: list[RunData], confidence: float = 0.95) -> Figure:
+    """Evaluation return vs env steps, one line per run, a band across seeds."""
+    with styled():
+        fig = _figure(6.4, 3.4)
+        ax = fig.add_subplot()
+        for color, run in zip(COLORS, (r for r in runs if r.curve), strict=False):
+            mean, low, high = curve_band(run.curve, confidence)
+            seeds = run.curve.returns.shape[1]
+            ax.plot(run.curve.steps, mean, color=color, label=f"{run.label}, {seeds} seeds")
+            if not np.isnan(low).all():
+                ax.fill_between(run.curve.steps, low, high, color=color, alpha=0.2)
+        ax.xaxis.set_major_formatter(STEPS_FORMAT)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(f"evaluation {RETURN}")
+        ax.set_title(
+            f"Learning curves: mean over seeds, {confidence:.0%} bootstrap interval"
+        )
+        ax.legend(loc="best")
+    return fig
+
+
+# --------------------------------------------------------------------------- PURDs
+
+
+def purd_histograms(
+    run: RunData,
+    group: PurdGroup,
+    threshold: float = 0.5,
+    bins: int = 100,
+    alpha: float = 0.1,
+    max_seeds: int = 4,
+) -> Figure:
+    """Small multiples: one row per checkpoint, one column per seed (at most
+    ``max_seeds``), each a histogram of the PURD with its mode, LTP threshold, CVaR
+    and the unperturbed return marked."""
+    checkpoints = list(group.results)
+    first = group.results[checkpoints[0]]
+    seeds = list(first.seeds[:max_seeds])
+    with styled():
+        fig = _figure(2.3 * len(seeds) + 0.6, 1.55 * len(checkpoints) + 0.9)
+        axes = fig.subplots(
+            len(checkpoints), len(seeds), squeeze=False, sharex=True
+        )
+        for row, step in enumerate(checkpoints):
+            result = group.results[step]
+            for column, seed in enumerate(seeds):
+                ax = axes[row, column]
+                index = list(result.seeds).index(seed) if seed in result.seeds else None
+                if index is None:
+                    ax.set_axis_off()
+                    continue
+                _purd_panel(
+                    ax,
+                    result.arrays["undiscounted_return"][index],
+                    float(result.arrays["unperturbed_return"][index]),
+                    threshold,
+                    bins,
+                    alpha,
+                )
+                if row == 0:
+                    ax.set_title(f"seed {seed}\n" + ax.get_title())
+                if column == 0:
+                    ax.set_ylabel(f"step {step:,}\ncount")
+                if row == len(checkpoints) - 1:
+                    ax.set_xlabel(RETURN)
+        shown = f"seeds {seeds[0]}-{seeds[-1]} of {len(first.seeds)}"
+        fig.suptitle(
+            f"PURDs of {run.name} ({shown})\nperturb={group.perturb}, "
+            f"scale={group.scale:g}, "
+            f"{first.arrays['undiscounted_return'].shape[1]} samples"
+        )
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=4)
+    return fig
+
+
+def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
+    mode = histogram_mode(returns, bins)
+    tail = left_tail_probability(returns, threshold, bins)
+    worst = cvar(returns, alpha)
+    returns = np.asarray(returns, dtype=np.float64)
+    low, high = returns.min(), returns.max()
+    if not high - low > 1e-9 * max(1.0, abs(high)):  # (nearly) one value
+        low, high = low - 0.5, high + 0.5
+    ax.hist(returns, bins=min(bins, 50), range=(low, high), color=COLORS[0], alpha=0.75)
+    ax.axvline(mode, color="black", lw=1.2, label="mode")
+    ax.axvline(
+        threshold * mode, color=COLORS[1], lw=1.2, ls="--", label=f"{threshold:g} x mode"
+    )
+    ax.axvline(worst, color=COLORS[4], lw=1.2, ls=":", label=f"CVaR {alpha:g}")
+    ax.axvline(unperturbed, color=COLORS[2], lw=1.2, ls="-.", label="unperturbed")
+    ax.set_title(f"LTP {tail:.3f}, CVaR {worst:.0f}")
+
+
+def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
+    """PURD mean vs LTP, one point per seed x checkpoint, coloured by checkpoint."""
+    with styled():
+        fig = _figure(5.6, 3.8)
+        ax = fig.add_subplot()
+        markers = "osD^vP*X"
+        rows = [
+            (run, row)
+            for run in runs
+            for row in run.stats
+            if row["perturb"] == perturb and row["scale"] == scale
+        ]
+        steps = [row["checkpoint"] for _, row in rows]
+        norm = mpl.colors.Normalize(min(steps), max(steps))
+        for marker, run in zip(markers, runs, strict=False):
+            mine = [row for r, row in rows if r is run]
+            if not mine:
+                continue
+            ax.scatter(
+                [row["mean"] for row in mine],
+                [row["ltp"] for row in mine],
+                c=[row["checkpoint"] for row in mine],
+                cmap="viridis",
+                norm=norm,
+                marker=marker,
+                edgecolors="black",
+                linewidths=0.4,
+                label=run.label,
+            )
+        colorbar = fig.colorbar(
+            mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax
+        )
+        colorbar.set_label("checkpoint (environment steps)")
+        colorbar.formatter = STEPS_FORMAT
+        colorbar.update_ticks()
+        top = max((row["ltp"] for _, row in rows), default=0.0)
+        ax.set_ylim(-0.02, max(0.1, 1.1 * top))
+        ax.set_xlabel(f"PURD mean {RETURN}")
+        ax.set_ylabel("left-tail probability (LTP)")
+        ax.set_title(
+            f"Mean vs LTP, perturb={perturb}, scale={scale:g} (one point per seed and "
+            "checkpoint)"
+        )
+        ax.legend(loc="best")
+    return fig
+
+
+# ------------------------------------------------------------------- interpolation
+
+
+def path_curve(path: InterpolationResult) -> np.ndarray:
+    """The curve drawn for a path: the PURD mean where sampled, else plain returns."""
+    if path.returns.shape[0]:
+        return path.returns.mean(axis=0)
+    return path.plain_return
+
+
+def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figure:
+    """Return along each path, one panel per pair kind (same-seed, cross-seed, ...)."""
+    kinds = [k for k in PAIR_COLORS if any(p.attrs["pair_kind"] == k for p in paths)]
+    sampled = paths[0].returns.shape[0] > 0
+    attrs = paths[0].attrs
+    with styled():
+        fig = _figure(3.3 * len(kinds) + 0.6, 3.2)
+        axes = fig.subplots(1, len(kinds), squeeze=False, sharey=True)[0]
+        for ax, kind in zip(axes, kinds, strict=True):
+            mine = [p for p in paths if p.attrs["pair_kind"] == kind]
+            color = PAIR_COLORS[kind]
+            for path in mine:
+                ax.plot(path.alpha, path_curve(path), color=color, alpha=0.35, lw=1)
+            ax.plot(
+                mine[0].alpha,
+                np.mean([path_curve(p) for p in mine], axis=0),
+                color=color,
+                lw=2.2,
+                label="mean over pairs",
+            )
+            ax.set_title(f"{kind.replace('_', '-')} paths ({len(mine)} pairs)")
+            ax.set_xlabel("a  (0: second checkpoint, 1: first)")
+            ax.legend(loc="best")
+        if sampled:
+            axes[0].set_ylabel(f"PURD mean {RETURN}")
+            what = (
+                f"mean of {attrs['samples']} {attrs['perturbation']} samples at "
+                f"scale {attrs['scale']:g} per point"
+            )
+        else:
+            axes[0].set_ylabel(f"plain {RETURN}")
+            what = "plain return per point"
+        fig.suptitle(f"Interpolation paths of {run.name}\n{what}")
+    return fig
+
+
+# ------------------------------------------------------------------------ rejection
+
+TRACE_PANELS = (
+    ("mean", f"PURD mean {RETURN}"),
+    ("ltp", "LTP"),
+    ("cvar", "CVaR"),
+)
+
+
+def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
+    """PURD mean, LTP and CVaR of the kept parameters after each check, per
+    criterion: thin lines per repeat, a thick line for their mean."""
+    with styled():
+        fig = _figure(9.6, 3.3)
+        axes = fig.subplots(1, len(TRACE_PANELS), squeeze=False)[0]
+        for criterion, repeats in root.repeats.items():
+            base = criterion.split("_")[0]
+            color = CRITERION_COLORS.get(base, COLORS[6])
+            for ax, (name, label) in zip(axes, TRACE_PANELS, strict=True):
+                curves = []
+                for repeat in repeats:
+                    trace = repeat.arrays
+                    kept = trace[name][kept_rows(trace["accepted"])]
+                    curves.append(kept)
+                    ax.plot(
+                        trace["proposed_updates"], kept, color=color, alpha=0.3, lw=0.8
+                    )
+                length = min(len(c) for c in curves)
+                ax.plot(
+                    repeats[0].arrays["proposed_updates"][:length],
+                    np.mean([c[:length] for c in curves], axis=0),
+                    color=color,
+                    lw=2,
+                    label=f"{criterion} ({len(repeats)} repeats)",
+                )
+                ax.set_xlabel("proposed updates")
+                ax.set_ylabel(label)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+        fig.suptitle(
+            f"Rejection from {run.name}, checkpoint {root.checkpoint:,}, seed "
+            f"{root.seed}: statistics of the kept parameters after each check"
+        )
+    return fig
