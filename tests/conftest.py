@@ -9,9 +9,35 @@ import subprocess
 import sys
 import time
 
+import jax
 import pytest
 
 from return_landscapes import train
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(tmp_path_factory):
+    """One persistent XLA compilation cache for the suite and the ``landscape``
+    processes it starts: a program compiled once is loaded, not compiled, when a
+    later test or subprocess builds it again (same program, same numbers)."""
+    folder = str(tmp_path_factory.mktemp("xla-cache"))
+    settings = {
+        "JAX_COMPILATION_CACHE_DIR": folder,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 TINY_AGENT = {
     "hidden_sizes": [16, 16],

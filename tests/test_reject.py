@@ -131,7 +131,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 ):
     run = copy_run(tiny_td3_run, tmp_path / "run")
     args = ["reject", f"run={run}", "checkpoint=200", "max_steps=2", "repeats=3"]
-    args += ["samples=2000", "chunk=500", "progress=false"]
+    args += ["samples=1000", "chunk=500", "progress=false"]
     other = landscape(*args, "seed=0", cwd=tmp_path, wait=False)
     job = landscape(*args, "seed=1", cwd=tmp_path, wait=False)
     folder = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
@@ -145,7 +145,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
         results = load_rejection(run, 200, seed)
         assert [r.attrs["repeat"] for r in results] == [0, 1, 2]
         for result in results:
-            assert result.arrays["purd_returns"].shape == (3, 2000)
+            assert result.arrays["purd_returns"].shape == (3, 1000)
     path = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 2)
     with h5py.File(path) as f:
         assert f["accepted"].shape == (3,)
