@@ -105,13 +105,20 @@ def _train_config(cfg: DemoConfig, run_dir: Path) -> dict:
         "seeds": cfg.seeds,
         "steps": cfg.steps,
         "num_checkpoints": cfg.num_checkpoints,
-        "eval_interval": max(cfg.steps // 10, 1),
+        "eval_interval": _eval_interval(cfg.steps),
         "progress": cfg.progress,
         "out": str(run_dir),
     }
     if algo != "ppo":
         config[algo] = {"random_start_steps": cfg.random_start_steps}
     return config
+
+
+def _eval_interval(steps: int) -> int:
+    """About ten evaluations; whole training blocks (1000 steps) when that allows,
+    so every block has one length and compiles once."""
+    interval = max(steps // 10, 1)
+    return interval // 1000 * 1000 if interval >= 1000 else interval
 
 
 def _reject(cfg: DemoConfig, run_dir: Path, algo: str) -> None:

@@ -290,15 +290,15 @@ class DemoConfig:
     env: str = "hopper"
     algo: Algo = Algo.td3
     seeds: int = 3
-    steps: int = 30_000
-    num_checkpoints: int = 3
-    random_start_steps: int = 5_000
+    steps: int = 20_000
+    num_checkpoints: int = 4
+    random_start_steps: int = 4_000
     samples: int = 200
     scale: float = 3e-4
     points: int = 11
     path_samples: int = 10
     reject_steps: int = 10
-    reject_samples: int = 200
+    reject_samples: int = 100
     repeats: int = 2
     progress: bool = True
 

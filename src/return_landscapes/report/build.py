@@ -173,8 +173,18 @@ class _Builder:
             columns += [name, f"{name}_low", f"{name}_high"]
         write_csv(self.out / "stats_summary.csv", summary, columns)
         section.table = table(
-            ["run", "checkpoint", "perturb", "scale", "seeds", "samples", "mean",
-             "LTP", "CVaR", "unperturbed return"],
+            [
+                "run",
+                "checkpoint",
+                "perturb",
+                "scale",
+                "seeds",
+                "samples",
+                "mean",
+                "LTP",
+                "CVaR",
+                "unperturbed return",
+            ],
             [_summary_cells(e) for e in summary],
             text_columns=1,
         )

@@ -72,7 +72,9 @@ def curve_band(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds and its bootstrap interval across seeds, per evaluation."""
     mean = np.nanmean(curve.returns, axis=1)
-    bounds = [bootstrap_ci(row, np.mean, confidence, resamples) for row in curve.returns]
+    bounds = [
+        bootstrap_ci(row, np.mean, confidence, resamples) for row in curve.returns
+    ]
     low, high = np.array(bounds).T
     return mean, low, high
 
@@ -84,8 +86,8 @@ def learning_curves(runs: list[RunData], confidence: float = 0.95) -> Figure:
         ax = fig.add_subplot()
         for color, run in zip(COLORS, (r for r in runs if r.curve), strict=False):
             mean, low, high = curve_band(run.curve, confidence)
-            seeds = run.curve.returns.shape[1]
-            ax.plot(run.curve.steps, mean, color=color, label=f"{run.label}, {seeds} seeds")
+            label = f"{run.label}, {run.curve.returns.shape[1]} seeds"
+            ax.plot(run.curve.steps, mean, color=color, label=label)
             if not np.isnan(low).all():
                 ax.fill_between(run.curve.steps, low, high, color=color, alpha=0.2)
         ax.xaxis.set_major_formatter(STEPS_FORMAT)
@@ -117,9 +119,7 @@ def purd_histograms(
     seeds = list(first.seeds[:max_seeds])
     with styled():
         fig = _figure(2.3 * len(seeds) + 0.6, 1.55 * len(checkpoints) + 0.9)
-        axes = fig.subplots(
-            len(checkpoints), len(seeds), squeeze=False, sharex=True
-        )
+        axes = fig.subplots(len(checkpoints), len(seeds), squeeze=False, sharex=True)
         for row, step in enumerate(checkpoints):
             result = group.results[step]
             for column, seed in enumerate(seeds):
@@ -163,9 +163,8 @@ def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
         low, high = low - 0.5, high + 0.5
     ax.hist(returns, bins=min(bins, 50), range=(low, high), color=COLORS[0], alpha=0.75)
     ax.axvline(mode, color="black", lw=1.2, label="mode")
-    ax.axvline(
-        threshold * mode, color=COLORS[1], lw=1.2, ls="--", label=f"{threshold:g} x mode"
-    )
+    label = f"{threshold:g} x mode"
+    ax.axvline(threshold * mode, color=COLORS[1], lw=1.2, ls="--", label=label)
     ax.axvline(worst, color=COLORS[4], lw=1.2, ls=":", label=f"CVaR {alpha:g}")
     ax.axvline(unperturbed, color=COLORS[2], lw=1.2, ls="-.", label="unperturbed")
     ax.set_title(f"LTP {tail:.3f}, CVaR {worst:.0f}")
@@ -200,9 +199,7 @@ def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
                 linewidths=0.4,
                 label=run.label,
             )
-        colorbar = fig.colorbar(
-            mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax
-        )
+        colorbar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax)
         colorbar.set_label("checkpoint (environment steps)")
         colorbar.formatter = STEPS_FORMAT
         colorbar.update_ticks()

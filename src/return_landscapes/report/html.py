@@ -87,7 +87,7 @@ def page(title: str, meta: list[str], runs_table: str, sections: list[Section]) 
     metas = "".join(f'<p class="meta">{html.escape(m)}</p>' for m in meta)
     body = "\n".join(_section(s) for s in sections)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{metas}{runs_table}\n{body}\n</body></html>\n"
     )
