@@ -130,3 +130,17 @@ def test_the_readme_example_loads_the_demo_results(demo_dir, tmp_path, monkeypat
     exec(compile(match.group(1), "README.md", "exec"), namespace)
     returns = namespace["returns"]
     assert isinstance(returns, np.ndarray) and returns.shape == (2, 8)
+
+
+def test_bad_demo_requests_are_refused(tiny_td3_run, tmp_path):
+    from return_landscapes.demo import demo
+
+    for overrides, fragment in [
+        ({"seeds": 1}, "needs at least 2 seeds for cross-seed paths"),
+        ({"num_checkpoints": 1}, "needs at least 2 for same-seed paths"),
+        ({"samples": 0}, "samples=0 must be at least 1"),
+        ({"out": str(tiny_td3_run)}, "is a run directory"),
+    ]:
+        with pytest.raises(LandscapeError, match=re.escape(fragment)):
+            demo(**{"out": str(tmp_path / "demo"), **overrides})
+    assert not (tmp_path / "demo").exists()

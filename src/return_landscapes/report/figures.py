@@ -119,7 +119,8 @@ def purd_histograms(
     seeds = list(first.seeds[:max_seeds])
     with styled():
         fig = _figure(2.3 * len(seeds) + 0.6, 1.55 * len(checkpoints) + 0.9)
-        axes = fig.subplots(len(checkpoints), len(seeds), squeeze=False, sharex=True)
+        # each panel its own x range: a narrow PURD must not shrink to a spike
+        axes = fig.subplots(len(checkpoints), len(seeds), squeeze=False)
         for row, step in enumerate(checkpoints):
             result = group.results[step]
             for column, seed in enumerate(seeds):
