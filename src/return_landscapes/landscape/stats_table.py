@@ -133,6 +133,32 @@ def write_csv(path: Path, rows: list[dict], columns) -> None:
     ckpt.atomic_write_text(Path(path), buffer.getvalue())
 
 
+def write_tables(path: Path, rows: list[dict], summary: list[dict]) -> Path:
+    """Write the per-seed ``rows`` to ``path`` and the ``summary`` beside it as
+    ``<stem>_summary.csv``; returns the summary's path."""
+    write_csv(path, rows, COLUMNS)
+    columns = [*KEY_COLUMNS, "seeds"]
+    for name in SUMMARY_STATISTICS:
+        columns += [name, f"{name}_low", f"{name}_high"]
+    summary_path = Path(path).with_name(Path(path).stem + "_summary.csv")
+    write_csv(summary_path, summary, columns)
+    return summary_path
+
+
+def check_statistic_options(
+    bins: int, alpha: float, confidence: float, resamples: int
+) -> None:
+    """One-line errors for statistics options out of range."""
+    if bins < 1:
+        raise LandscapeError(f"bins={bins} must be at least 1")
+    if not 0 < alpha <= 1:
+        raise LandscapeError(f"alpha={alpha} must lie in (0, 1]")
+    if not 0 < confidence < 1:
+        raise LandscapeError(f"confidence={confidence} must lie in (0, 1)")
+    if resamples < 1:
+        raise LandscapeError(f"resamples={resamples} must be at least 1")
+
+
 def format_summary(summary: list[dict], confidence: float) -> str:
     """A fixed-width table: one line per checkpoint x perturbation x scale."""
 
@@ -177,12 +203,7 @@ def stats(config: StatsConfig | dict | None = None, **overrides) -> Path:
         )
     out = Path(cfg.out) if cfg.out else run_dir / store.LANDSCAPE_DIR / "stats.csv"
     summary = summary_rows(rows, cfg.confidence, cfg.resamples)
-    write_csv(out, rows, COLUMNS)
-    summary_columns = [*KEY_COLUMNS, "seeds"]
-    for name in SUMMARY_STATISTICS:
-        summary_columns += [name, f"{name}_low", f"{name}_high"]
-    summary_path = out.with_name(out.stem + "_summary.csv")
-    write_csv(summary_path, summary, summary_columns)
+    summary_path = write_tables(out, rows, summary)
     print(format_summary(summary, cfg.confidence))
     print(f"wrote {out} and {summary_path}", file=sys.stderr)
     return out
@@ -193,11 +214,4 @@ def _check(cfg: StatsConfig) -> None:
         raise LandscapeError(
             "run= is required: pass the out= directory of a 'landscape train' run"
         )
-    if cfg.bins < 1:
-        raise LandscapeError(f"bins={cfg.bins} must be at least 1")
-    if not 0 < cfg.alpha <= 1:
-        raise LandscapeError(f"alpha={cfg.alpha} must lie in (0, 1]")
-    if not 0 < cfg.confidence < 1:
-        raise LandscapeError(f"confidence={cfg.confidence} must lie in (0, 1)")
-    if cfg.resamples < 1:
-        raise LandscapeError(f"resamples={cfg.resamples} must be at least 1")
+    check_statistic_options(cfg.bins, cfg.alpha, cfg.confidence, cfg.resamples)

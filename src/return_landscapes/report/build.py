@@ -18,11 +18,9 @@ from return_landscapes import checkpoint as ckpt
 from return_landscapes.conf import ReportConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.stats_table import (
-    COLUMNS,
-    KEY_COLUMNS,
-    SUMMARY_STATISTICS,
+    check_statistic_options,
     summary_rows,
-    write_csv,
+    write_tables,
 )
 from return_landscapes.report import figures
 from return_landscapes.report.data import RunData, load_run, missing_pieces
@@ -91,12 +89,9 @@ def _check(cfg: ReportConfig) -> None:
         raise LandscapeError(
             f"out={out} is a run directory: choose another folder for the report"
         )
-    if cfg.bins < 1 or cfg.max_seeds < 1 or cfg.resamples < 1:
-        raise LandscapeError("bins, max_seeds and resamples must be at least 1")
-    if not 0 < cfg.alpha <= 1:
-        raise LandscapeError(f"alpha={cfg.alpha} must lie in (0, 1]")
-    if not 0 < cfg.confidence < 1:
-        raise LandscapeError(f"confidence={cfg.confidence} must lie in (0, 1)")
+    if cfg.max_seeds < 1:
+        raise LandscapeError(f"max_seeds={cfg.max_seeds} must be at least 1")
+    check_statistic_options(cfg.bins, cfg.alpha, cfg.confidence, cfg.resamples)
 
 
 def _runs_table(runs: list[RunData]) -> str:
@@ -167,11 +162,7 @@ class _Builder:
             section.missing.append("no PURD in any run")
             return section
         summary = summary_rows(rows, self.cfg.confidence, self.cfg.resamples)
-        write_csv(self.out / "stats.csv", rows, COLUMNS)
-        columns = [*KEY_COLUMNS, "seeds"]
-        for name in SUMMARY_STATISTICS:
-            columns += [name, f"{name}_low", f"{name}_high"]
-        write_csv(self.out / "stats_summary.csv", summary, columns)
+        write_tables(self.out / "stats.csv", rows, summary)
         section.table = table(
             [
                 "run",
