@@ -76,6 +76,8 @@ def train(
         print(f"resuming from step {start}", file=sys.stderr)
     else:
         state = init_state(trainer, cfg)
+    if trainer.restart_envs is not None:
+        state = trainer.restart_envs(state, start)
     log = MetricsLog(
         run_dir / ckpt.METRICS, cfg.wandb, run_dir.name, as_plain_dict(cfg)
     )
@@ -189,6 +191,8 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
             previous_checkpoint = end
             if end == stop_at:
                 break
+            if trainer.restart_envs is not None:
+                state = trainer.restart_envs(state, end)
     if pending is not None:
         _log_block(log, bar, *pending)
     bar.close()

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.agents import make_agent
-from return_landscapes.conf import Algo, TrainConfig
+from return_landscapes.conf import Algo, TrainConfig, is_atari
 from return_landscapes.envs.brax import (
     EnvCarry,
     autoreset_step,
@@ -55,7 +55,9 @@ class Block(NamedTuple):
 
 
 def agent_config(cfg: TrainConfig):
-    """The hyper-parameter node of the configured algorithm."""
+    """The hyper-parameter node of the configured algorithm (``atari`` on Atari)."""
+    if is_atari(cfg.env):
+        return cfg.atari
     return {Algo.td3: cfg.td3, Algo.sac: cfg.sac, Algo.ppo: cfg.ppo}[Algo(cfg.algo)]
 
 
@@ -66,7 +68,8 @@ def is_on_policy(cfg: TrainConfig) -> bool:
 def step_unit(cfg: TrainConfig) -> int:
     """Env steps that cannot be split: one PPO iteration, or one off-policy step."""
     if is_on_policy(cfg):
-        return cfg.ppo.num_envs * cfg.ppo.unroll_length
+        hyper = agent_config(cfg)
+        return hyper.num_envs * hyper.unroll_length
     return 1
 
 
@@ -142,6 +145,9 @@ class Trainer(NamedTuple):
     compiled_block: Any  # compiled_block(length, learning) -> jitted block function
     evaluate: Any  # evaluate(state, keys) -> EpisodeStats (num_seeds, episodes)
     replay_rows: Any  # replay_rows(state, start, end) -> rows (num_seeds, n, ...)
+    # restart_envs(state, step) -> state with fresh envs seeded from (seed, step):
+    # for envs whose state cannot be saved (Atari), at the start and every checkpoint.
+    restart_envs: Any = None
 
 
 def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
@@ -150,6 +156,10 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
     ``env`` replaces the Brax env named by ``cfg`` (any object with ``reset``,
     ``step``, ``observation_size`` and ``action_size`` in Brax's form).
     """
+    if is_atari(cfg.env):
+        from return_landscapes.train_atari import make_atari_trainer
+
+        return make_atari_trainer(cfg)
     if env is None:
         env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
     if is_on_policy(cfg):
@@ -379,8 +389,9 @@ def evaluation_keys(cfg: TrainConfig, step: int) -> jax.Array:
 
 def validate(cfg: TrainConfig) -> None:
     """Check sizes and schedules; raise a one-line ``LandscapeError`` if wrong."""
+    check_env_fits_algo(cfg)
     hyper = agent_config(cfg)
-    name = Algo(cfg.algo).value
+    name = "atari" if is_atari(cfg.env) else Algo(cfg.algo).value
     positive = {
         "seeds": cfg.seeds,
         "steps": cfg.steps,
@@ -431,11 +442,26 @@ def validate(cfg: TrainConfig) -> None:
         batch = hyper.num_envs * hyper.unroll_length
         if batch % hyper.num_minibatches:
             raise LandscapeError(
-                f"ppo.num_envs x ppo.unroll_length = {batch} does not split into "
-                f"ppo.num_minibatches={hyper.num_minibatches}: choose a divisor"
+                f"{name}.num_envs x {name}.unroll_length = {batch} does not split "
+                f"into {name}.num_minibatches={hyper.num_minibatches}: choose a "
+                "divisor"
             )
         return
     _validate_replay(cfg, hyper)
+
+
+def check_env_fits_algo(cfg: TrainConfig) -> None:
+    """Atari games train with PPO only; unknown games are named with the choices."""
+    if not is_atari(cfg.env):
+        return
+    from return_landscapes.envs.atari import task_id
+
+    task_id(cfg.env)
+    if Algo(cfg.algo) is not Algo.ppo:
+        raise LandscapeError(
+            f"algo={Algo(cfg.algo).value} does not apply to {cfg.env} (discrete "
+            "actions): use algo=ppo, the one algorithm for Atari games"
+        )
 
 
 def _validate_replay(cfg: TrainConfig, hyper) -> None:

@@ -13,6 +13,18 @@ from hydra.core.config_store import ConfigStore
 
 PAPER_STEPS = 1_000_000  # TD3 and SAC
 PAPER_PPO_STEPS = 60_000_000
+ATARI_STEPS = 10_000_000  # cleanrl's ppo_atari_envpool budget (agent steps)
+ATARI_PREFIX = "atari:"
+ATARI_FRAME_SKIP = 4
+BRAX_HORIZON = 1000
+ATARI_FRAME_CAP = 108_000  # frames of an Atari evaluation episode at most
+BRAX_EVAL_INTERVAL = 10_000
+ATARI_EVAL_INTERVAL = 250_000
+
+
+def is_atari(env: str) -> bool:
+    """Whether ``env`` names an Atari game (``atari:Breakout-v5``)."""
+    return str(env).startswith(ATARI_PREFIX)
 
 
 class Algo(Enum):
@@ -80,6 +92,39 @@ class PPOConfig:
 
 
 @dataclass
+class AtariConfig:
+    """PPO on Atari (envpool), cleanrl's ``ppo_atari_envpool`` defaults.
+
+    One iteration collects ``unroll_length`` steps from each of ``num_envs`` envs per
+    seed; the learning rate falls linearly to 0 over the run when ``anneal_lr``.
+    Training envs use envpool's v5 preprocessing (84x84 grey, 4 stacked frames, frame
+    skip 4, up to ``noop_max`` no-op starts, no sticky actions) with episodic life and
+    clipped rewards. Evaluation episodes play the full game with raw rewards, greedy
+    actions and ``eval_noops`` no-op steps first (derived from ``eval_env_seed``).
+    """
+
+    num_envs: int = 8
+    unroll_length: int = 128
+    num_minibatches: int = 4
+    epochs: int = 4
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    adam_eps: float = 1e-5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.1
+    clip_value_loss: bool = True
+    entropy_cost: float = 0.01
+    value_cost: float = 0.5
+    max_grad_norm: float = 0.5
+    noop_max: int = 30
+    episodic_life: bool = True
+    reward_clip: bool = True
+    eval_env_seed: int = 0
+    num_threads: int = 0
+
+
+@dataclass
 class WandbConfig:
     """Optional Weights & Biases logging; local files stay the source of truth."""
 
@@ -94,10 +139,13 @@ class TrainConfig:
     """``landscape train``: N seeds of one algorithm on one env, vmapped.
 
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
-    PPO. ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead
-    places N evenly spaced (``steps * k / N``); with neither, the paper's schedule
-    scaled to ``steps`` (5%, 15%, ..., 95% of the budget). The final step is always
-    checkpointed as well.
+    PPO, 10M agent steps (40M frames) for PPO on Atari (``env=atari:Breakout-v5``).
+    ``horizon`` caps evaluation episodes: 1000 steps on Brax, 27,000 agent steps
+    (108,000 frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k
+    (Atari) steps. ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N``
+    instead places N evenly spaced (``steps * k / N``); with neither, the paper's
+    schedule scaled to ``steps`` (5%, 15%, ..., 95% of the budget). The final step is
+    always checkpointed as well.
     """
 
     env: str = "hopper"
@@ -110,21 +158,32 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     backend: str = "spring"
-    horizon: int = 1000
+    horizon: int | None = None
     reset_noise_scale: float | None = None
-    eval_interval: int = 10_000
+    eval_interval: int | None = None
     eval_episodes: int = 5
     block: int = 1000
     progress: bool = True
     td3: TD3Config = field(default_factory=TD3Config)
     sac: SACConfig = field(default_factory=SACConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    atari: AtariConfig = field(default_factory=AtariConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
     def __post_init__(self) -> None:
+        atari = is_atari(self.env)
         if self.steps is None:
             ppo = Algo(self.algo) is Algo.ppo
-            self.steps = PAPER_PPO_STEPS if ppo else PAPER_STEPS
+            if atari:
+                self.steps = ATARI_STEPS
+            else:
+                self.steps = PAPER_PPO_STEPS if ppo else PAPER_STEPS
+        if self.horizon is None:
+            self.horizon = (
+                ATARI_FRAME_CAP // ATARI_FRAME_SKIP if atari else BRAX_HORIZON
+            )
+        if self.eval_interval is None:
+            self.eval_interval = ATARI_EVAL_INTERVAL if atari else BRAX_EVAL_INTERVAL
 
 
 @dataclass

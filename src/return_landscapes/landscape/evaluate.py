@@ -39,7 +39,10 @@ class EvaluationSetup(NamedTuple):
     """What an evaluation episode is: env, policy, horizon, discount, action noise.
 
     ``action_noise`` (static) adds Gaussian noise of std ``action_noise_std`` (a call
-    argument) to every action before clipping to [-1, 1].
+    argument) to every action before clipping to [-1, 1]. ``policy_factory``,
+    ``sampled_actions`` and ``per_sample_env_seeds`` serve envs that step on the host
+    (Atari): the agent's ``policy(params, deterministic)``, whether actions are
+    sampled instead of greedy, and whether every sample draws its own env seed.
     """
 
     env: Any
@@ -47,6 +50,50 @@ class EvaluationSetup(NamedTuple):
     horizon: int = DEFAULT_HORIZON
     gamma: float = DEFAULT_GAMMA
     action_noise: bool = False
+    policy_factory: Any = None
+    sampled_actions: bool = False
+    per_sample_env_seeds: bool = False
+
+
+class HostStage:
+    """A pipeline stage that steps host envs (envpool) around jitted pieces.
+
+    ``plan_chunks`` and ``run_chunks`` take it where they take a jitted stage: it is
+    called as ``stage(shared, rows)`` on one chunk and returns numpy outputs shaped
+    like ``output_shape(shared, rows)``; ``bytes_per_row`` sizes the chunk against
+    the memory budget. Its envs are built on the first call.
+    """
+
+    def __call__(self, shared, rows):
+        raise NotImplementedError
+
+    def output_shape(self, shared, rows):
+        raise NotImplementedError
+
+    def bytes_per_row(self, shared, rows) -> int:
+        raise NotImplementedError
+
+
+class MemoryEstimate(NamedTuple):
+    """A host stage's memory in the fields of XLA's memory analysis."""
+
+    argument_size_in_bytes: int
+    output_size_in_bytes: int = 0
+    temp_size_in_bytes: int = 0
+    alias_size_in_bytes: int = 0
+
+
+class BoundHostStage(NamedTuple):
+    """A host stage bound to one chunk shape, standing in for a compiled program."""
+
+    stage: HostStage
+    bytes_needed: int
+
+    def __call__(self, shared, rows):
+        return self.stage(shared, rows)
+
+    def memory_analysis(self) -> MemoryEstimate:
+        return MemoryEstimate(self.bytes_needed)
 
 
 def episodes(
@@ -247,10 +294,17 @@ def _compile_stages(stages, shared, example_rows, size: int, device: int):
     compiled = []
     for stage, argument in zip(stages, shared, strict=True):
         argument = jax.device_put(argument, placement)
-        compiled.append(stage.lower(argument, rows).compile())
+        if isinstance(stage, HostStage):
+            compiled.append(
+                BoundHostStage(stage, size * stage.bytes_per_row(argument, rows))
+            )
+            shapes = stage.output_shape(argument, rows)
+        else:
+            compiled.append(stage.lower(argument, rows).compile())
+            shapes = jax.eval_shape(stage, argument, rows)
         rows = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=placement),
-            jax.eval_shape(stage, argument, rows),
+            shapes,
         )
     return tuple(compiled)
 
@@ -293,7 +347,13 @@ def run_chunks(
 
 
 def make_episode_stage(setup: EvaluationSetup):
-    """The jitted evaluation stage: ``stage(noise_std, (params, keys)) -> stats``."""
+    """The evaluation stage: ``stage(noise_std, (params, keys)) -> stats``.
+
+    Jitted for envs written in JAX (Brax); an env that steps on the host supplies its
+    own ``HostStage`` through ``env.episode_stage(setup)``.
+    """
+    if hasattr(setup.env, "episode_stage"):
+        return setup.env.episode_stage(setup)
 
     def stage(action_noise_std, batch):
         params, episode_keys = batch
