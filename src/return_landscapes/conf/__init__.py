@@ -193,7 +193,9 @@ class PurdConfig:
     ``perturb`` defaults to the run's own algorithm (``td3`` or ``sac``);
     ``checkpoints`` and ``seeds`` default to every checkpoint and seed of the run;
     ``horizon`` to the run's training horizon; ``chunk`` to the largest number of
-    samples per compiled call that fits the memory budget.
+    samples per compiled call that fits the memory budget. On Atari runs, episodes
+    are greedy with one no-op start shared by all samples unless
+    ``sampled_actions`` / ``per_sample_env_seeds``.
     """
 
     run: str | None = None
@@ -207,6 +209,8 @@ class PurdConfig:
     horizon: int | None = None
     gamma: float = 0.99
     seed: int = 0
+    sampled_actions: bool = False
+    per_sample_env_seeds: bool = False
     progress: bool = True
 
 
@@ -246,6 +250,8 @@ class InterpolateConfig:
     horizon: int | None = None
     gamma: float = 0.99
     seed: int = 0
+    sampled_actions: bool = False
+    per_sample_env_seeds: bool = False
     progress: bool = True
 
 

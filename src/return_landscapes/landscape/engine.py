@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from return_landscapes import checkpoint as ckpt
 from return_landscapes import store
+from return_landscapes.conf import is_atari
 from return_landscapes.envs.brax import has_start_state_noise, make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.evaluate import (
@@ -102,12 +103,41 @@ def check_episode_options(
 
 
 def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
-    """Refuse ``init_state`` on an env without start-state noise."""
+    """Refuse ``init_state`` on an env without start-state noise, and action noise
+    on Atari (discrete actions)."""
+    if perturbation.action_noise and is_atari(run_cfg.env):
+        raise LandscapeError(
+            f"perturb={perturbation.name} needs continuous actions and {run_cfg.env} "
+            "has discrete ones: choose ppo or param_noise"
+        )
     if perturbation.start_state_noise and not has_start_state_noise(run_cfg.env):
         raise LandscapeError(
             f"env '{run_cfg.env}' has no start-state noise option, so perturb="
             "init_state cannot apply: choose another perturbation"
         )
+
+
+class EpisodeOptions(NamedTuple):
+    """How Atari evaluation episodes act and start (defaults: deterministic)."""
+
+    sampled_actions: bool = False  # sample actions instead of the greedy ones
+    per_sample_env_seeds: bool = False  # each sample its own no-op start
+
+
+def episode_options(cfg, run_cfg) -> EpisodeOptions:
+    """The Atari episode options of a command's config; refused on other envs."""
+    options = EpisodeOptions(cfg.sampled_actions, cfg.per_sample_env_seeds)
+    if any(options) and not is_atari(run_cfg.env):
+        raise LandscapeError(
+            "sampled_actions and per_sample_env_seeds apply to Atari runs only: for "
+            f"{run_cfg.env} use perturb=action_noise or perturb=init_state"
+        )
+    return options
+
+
+def option_settings(options: EpisodeOptions, run_cfg) -> dict[str, bool]:
+    """The episode options a stored Atari result records (none for Brax runs)."""
+    return options._asdict() if is_atari(run_cfg.env) else {}
 
 
 def check_finite(actor_params, run_dir, step: int, seeds: list[int]) -> None:
@@ -170,21 +200,40 @@ _ENGINES: dict[str, Engine] = {}
 
 
 def get_engine(
-    run_cfg, perturbation: Perturbation, horizon: int, gamma: float, scale: float
+    run_cfg,
+    perturbation: Perturbation,
+    horizon: int,
+    gamma: float,
+    scale: float,
+    options: EpisodeOptions | None = None,
 ) -> Engine:
     """Build (or reuse, within this process) the jitted stages of one setup."""
+    options = options or EpisodeOptions()
     start_noise = scale if perturbation.start_state_noise else None
     key = json.dumps(
-        [run_identity(run_cfg), perturbation.name, horizon, gamma, start_noise],
+        [
+            run_identity(run_cfg),
+            perturbation.name,
+            horizon,
+            gamma,
+            start_noise,
+            options,
+        ],
         sort_keys=True,
     )
     if key not in _ENGINES:
-        _ENGINES[key] = _make_engine(run_cfg, perturbation, horizon, gamma, start_noise)
+        _ENGINES[key] = _make_engine(
+            run_cfg, perturbation, horizon, gamma, start_noise, options
+        )
     return _ENGINES[key]
 
 
 def evaluation_env(run_cfg, start_noise: float | None = None):
     """The env of evaluation episodes: a fixed start state unless ``start_noise``."""
+    if is_atari(run_cfg.env):
+        from return_landscapes.envs.atari import make_atari_env
+
+        return make_atari_env(run_cfg.env, run_cfg.atari)
     if start_noise is None:
         start_noise = 0.0 if has_start_state_noise(run_cfg.env) else None
     return make_env(run_cfg.env, run_cfg.backend, start_noise)
@@ -195,19 +244,35 @@ def policy_apply(agent):
     return lambda params, observation: agent.policy(params, True)(observation, None)
 
 
-def _make_engine(run_cfg, perturbation, horizon, gamma, start_noise) -> Engine:
+def _make_engine(
+    run_cfg, perturbation, horizon, gamma, start_noise, options: EpisodeOptions
+) -> Engine:
     trainer = get_trainer(run_cfg)
     apply = policy_apply(trainer.agent)
-    plain = EvaluationSetup(evaluation_env(run_cfg), apply, horizon, gamma)
+    plain = EvaluationSetup(
+        evaluation_env(run_cfg),
+        apply,
+        horizon,
+        gamma,
+        policy_factory=trainer.agent.policy,
+        sampled_actions=options.sampled_actions,
+        per_sample_env_seeds=options.per_sample_env_seeds,
+    )
     sample = plain
     if perturbation.start_state_noise:
         sample = plain._replace(env=evaluation_env(run_cfg, start_noise))
     if perturbation.action_noise:
         sample = sample._replace(action_noise=True)
+    if is_atari(run_cfg.env) and perturbation.needs_env_states:
+        from return_landscapes.landscape.perturb_atari import AtariPPOPerturbation
+
+        perturb_stage = AtariPPOPerturbation(plain.env, trainer.agent)
+    else:
+        perturb_stage = make_perturb_stage(perturbation, trainer.agent)
     return Engine(
         trainer,
         perturbation,
-        make_perturb_stage(perturbation, trainer.agent),
+        perturb_stage,
         make_episode_stage(sample),
         make_episode_stage(plain),
         {},

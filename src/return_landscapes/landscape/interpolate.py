@@ -42,9 +42,11 @@ from return_landscapes.landscape.engine import (
     chosen_checkpoints,
     chosen_seeds,
     compiled_plan,
+    episode_options,
     get_engine,
     is_finished,
     open_run,
+    option_settings,
     progress_bar,
     seed_source,
 )
@@ -101,7 +103,12 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     if not job.todo:
         return out
     engine = get_engine(
-        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale
+        job.run_cfg,
+        job.perturbation,
+        job.horizon,
+        cfg.gamma,
+        cfg.scale,
+        episode_options(cfg, job.run_cfg),
     )
     loader = EndpointLoader(job)
     per_pair = cfg.points * (1 + cfg.samples)
@@ -159,6 +166,7 @@ def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
         raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
     check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
     check_perturbation_fits(perturbation, run_cfg)
+    episode_options(cfg, run_cfg)
     pairs = choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg)
     perturb_name = perturbation.name if cfg.samples else None
     job = InterpolateJob(
@@ -280,6 +288,7 @@ def _settings(job: InterpolateJob) -> dict[str, Any]:
         "horizon": job.horizon,
         "gamma": job.cfg.gamma,
         "sample_seed": job.cfg.seed,
+        **option_settings(episode_options(job.cfg, job.run_cfg), job.run_cfg),
     }
     if job.perturb_name is not None and job.perturbation.needs_replay:
         settings["minibatch_size"] = MINIBATCH_SIZE

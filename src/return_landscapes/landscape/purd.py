@@ -27,9 +27,11 @@ from return_landscapes.landscape.engine import (
     check_perturbation_fits,
     chosen_checkpoints,
     chosen_seeds,
+    episode_options,
     get_engine,
     is_finished,
     open_run,
+    option_settings,
     perturbed_returns,
     plain_returns,
     progress_bar,
@@ -73,7 +75,12 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     if not todo:
         return out
     engine = get_engine(
-        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale
+        job.run_cfg,
+        job.perturbation,
+        job.horizon,
+        cfg.gamma,
+        cfg.scale,
+        episode_options(cfg, job.run_cfg),
     )
     bar = progress_bar(cfg.samples * sum(len(s) for _, s in todo), cfg.progress)
     with bar:
@@ -109,6 +116,7 @@ def plan_job(cfg: PurdConfig) -> PurdJob:
     checkpoints = chosen_checkpoints(cfg.checkpoints, run_dir)
     seeds = chosen_seeds(cfg.seeds, run_cfg.seeds)
     check_perturbation_fits(perturbation, run_cfg)
+    episode_options(cfg, run_cfg)
     horizon = cfg.horizon or run_cfg.horizon
     job = PurdJob(cfg, run_dir, run_cfg, perturbation, checkpoints, seeds, horizon, {})
     for step in checkpoints:
@@ -123,6 +131,7 @@ def _settings(job: PurdJob) -> dict[str, Any]:
         "horizon": job.horizon,
         "gamma": job.cfg.gamma,
         "sample_seed": job.cfg.seed,
+        **option_settings(episode_options(job.cfg, job.run_cfg), job.run_cfg),
     }
     if job.perturbation.needs_replay:
         settings["minibatch_size"] = MINIBATCH_SIZE

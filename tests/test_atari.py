@@ -1,0 +1,167 @@
+"""Atari PPO on envpool: runs, exact checkpoints, resume, PURD and paths, bad input."""
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_error_line, landscape
+from return_landscapes import checkpoint as ckpt
+from return_landscapes import load_purd, train
+from return_landscapes.conf import TrainConfig, resolve
+from return_landscapes.envs.atari import game_names
+from return_landscapes.landscape.interpolate import interpolate
+from return_landscapes.landscape.purd import purd
+from return_landscapes.run import load_run_config
+from return_landscapes.store import load_interpolation, read_result
+from return_landscapes.train import (
+    get_trainer,
+    host,
+    init_state,
+    plan_blocks,
+    restore_state,
+)
+from test_train import assert_trees_equal, eval_records, saved_state
+
+TINY_ATARI = {
+    "env": "atari:Breakout-v5",
+    "algo": "ppo",
+    "seeds": 2,
+    "steps": 768,
+    "checkpoints": [256, 512],
+    "block": 256,
+    "horizon": 120,
+    "eval_interval": 256,
+    "eval_episodes": 1,
+    "progress": False,
+    "atari": {"num_envs": 4, "unroll_length": 32, "num_minibatches": 2, "epochs": 2},
+}
+STEPS = (256, 512, 768)
+
+
+@pytest.fixture(scope="session")
+def tiny_atari_run(tmp_path_factory):
+    return train(TINY_ATARI, out=str(tmp_path_factory.mktemp("atari") / "run"))
+
+
+def test_atari_run_directory_and_defaults(tiny_atari_run):
+    manifest = ckpt.read_manifest(tiny_atari_run)
+    assert manifest["env"] == "atari:Breakout-v5" and manifest["algo"] == "ppo"
+    assert manifest["checkpoint_steps"] == list(STEPS)
+    assert ckpt.completed_checkpoints(tiny_atari_run) == list(STEPS)
+    assert [r["step"] for r in eval_records(tiny_atari_run)] == [0, *STEPS]
+    assert not (tiny_atari_run / "replay").exists()
+    defaults = resolve(TrainConfig, env="atari:Pong-v5", algo="ppo")
+    assert defaults.steps == 10_000_000 and defaults.horizon == 108_000 // 4
+    assert (defaults.atari.num_envs, defaults.atari.unroll_length) == (8, 128)
+    assert resolve(TrainConfig).horizon == 1000  # Brax keeps its horizon
+
+
+def test_atari_checkpoints_restore_every_leaf(tiny_atari_run):
+    cfg = load_run_config(tiny_atari_run)
+    trainer = get_trainer(cfg)
+    state = trainer.restart_envs(init_state(trainer, cfg), 0)
+    snapshots = {}
+    for block in plan_blocks(cfg):
+        state, _ = trainer.run_block(state, block)
+        end = block.start + block.length
+        if end in STEPS:
+            snapshots[end] = host(state)
+            state = trainer.restart_envs(state, end)
+    for step, expected in snapshots.items():
+        assert_trees_equal(restore_state(trainer, cfg, tiny_atari_run, step), expected)
+    assert snapshots[256].env.observation.shape == (2, 4, 4, 84, 84)
+
+
+def test_atari_resume_equals_no_crash(tiny_atari_run, tmp_path):
+    out = tmp_path / "resumed"
+    train(TINY_ATARI, out=str(out), stop_at=256)
+    train(TINY_ATARI, out=str(out), resume=True)
+    for step in STEPS:
+        expected, got = saved_state(tiny_atari_run, step), saved_state(out, step)
+        assert expected.files == got.files
+        for name in expected.files:
+            assert np.array_equal(expected[name], got[name]), (step, name)
+    assert eval_records(tiny_atari_run) == eval_records(out)
+
+
+def test_ppo_perturbation_at_rate_zero_repeats_the_checkpoint(tiny_atari_run):
+    purd(
+        run=str(tiny_atari_run),
+        perturb="ppo",
+        scale=0.0,
+        samples=8,
+        checkpoints=[768],
+        progress=False,
+    )
+    returns = load_purd(tiny_atari_run, 768, "ppo", 0.0)
+    assert returns.shape == (2, 8)
+    for seed in range(2):
+        result = read_result(
+            tiny_atari_run
+            / "landscape/purd/ppo/scale_0.0/step_000000768"
+            / f"seed_{seed:03d}.h5"
+        )
+        assert np.all(returns[seed] == result.arrays["unperturbed_return"])
+        assert np.all(result.arrays["length"] == result.arrays["unperturbed_length"])
+
+
+def test_ppo_perturbation_spreads_the_returns(tiny_atari_run):
+    # This barely trained policy scores 0 whatever a 3e-4 step does to it within a
+    # short horizon; a larger step shows the spread (the slow test checks 3e-4 on a
+    # trained Breakout policy).
+    purd(
+        run=str(tiny_atari_run),
+        perturb="ppo",
+        scale=0.03,
+        samples=8,
+        horizon=300,
+        checkpoints=[768],
+        progress=False,
+    )
+    root = tiny_atari_run / "landscape/purd/ppo/scale_0.03/step_000000768"
+    spread = []
+    for seed in range(2):
+        result = read_result(root / f"seed_{seed:03d}.h5").arrays
+        episode = np.stack([result["discounted_return"][0], result["length"][0]])
+        spread.append(len({tuple(column) for column in episode.T}))
+    assert max(spread) > 1, spread
+
+
+def test_atari_interpolation_endpoints_equal_checkpoint_returns(tiny_atari_run):
+    interpolate(
+        run=str(tiny_atari_run),
+        pairs="same_seed",
+        points=3,
+        samples=0,
+        checkpoints=[512, 768],
+        seeds=[0],
+        progress=False,
+    )
+    purd(
+        run=str(tiny_atari_run),
+        perturb="param_noise",
+        samples=8,
+        checkpoints=[512, 768],
+        seeds=[0],
+        progress=False,
+    )
+    path = load_interpolation(tiny_atari_run, (0, 512, 0, 768), None, 3e-4)
+    unperturbed = {}
+    for step in (512, 768):
+        result = read_result(
+            tiny_atari_run
+            / f"landscape/purd/param_noise/scale_0.0003/step_{step:09d}"
+            / "seed_000.h5"
+        )
+        unperturbed[step] = result.arrays["unperturbed_discounted_return"][0]
+    plain = path.arrays["plain_discounted_return"]
+    assert plain[-1] == unperturbed[512] and plain[0] == unperturbed[768]
+
+
+def test_atari_bad_input_gets_one_line(tmp_path):
+    assert "atari:Pong-v5" in game_names()
+    unknown = landscape("train", "env=atari:Nope-v5", "algo=ppo", cwd=tmp_path)
+    assert_one_error_line(unknown, "unknown Atari game", "Breakout-v5", "Pong-v5")
+    for algo in ("td3", "sac"):
+        wrong = landscape("train", "env=atari:Pong-v5", f"algo={algo}", cwd=tmp_path)
+        assert_one_error_line(wrong, f"algo={algo}", "algo=ppo")
+    assert not any(tmp_path.iterdir())
