@@ -213,3 +213,74 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
                 if criterion == "cvar" and trace["accepted"][row]:
                     assert trace["cvar"][row] >= trace["cvar"][kept[row - 1]]
     print(json.dumps(figures, indent=1))
+
+
+def _training_scores(run_dir):
+    """Per block: (step, mean game score over seeds) of the training episodes."""
+    rows = [json.loads(line) for line in (run_dir / METRICS).read_text().splitlines()]
+    return [
+        (r["step"], float(np.nanmean(r["episode_return"])))
+        for r in rows
+        if r["kind"] == "train"
+    ]
+
+
+@pytest.mark.slow
+def test_atari_breakout_learns_in_2m_frames_and_has_a_purd(tmp_path):
+    """PPO on Breakout, cleanrl's defaults, 2 seeds, 500,736 agent steps (2.0M
+    frames), then a PURD of 100 ``ppo`` samples at 3e-4 at the last checkpoint.
+
+    ``LANDSCAPE_ATARI_OUT`` keeps the run there (a re-run resumes or reuses it).
+    """
+    out = os.environ.get("LANDSCAPE_ATARI_OUT") or str(tmp_path / "breakout")
+    tic = time.perf_counter()
+    run_dir = train(
+        env="atari:Breakout-v5",
+        algo="ppo",
+        seeds=2,
+        steps=500_000,
+        num_checkpoints=4,
+        eval_interval=250_000,
+        eval_episodes=2,
+        horizon=5_000,
+        block=16_384,
+        out=out,
+        resume=True,
+    )
+    train_seconds = time.perf_counter() - tic
+    scores = _training_scores(run_dir)
+    curve = {
+        f"{4 * step / 1e6:.2f}M frames": round(score, 2)
+        for step, score in scores[:: max(1, len(scores) // 10)] + scores[-1:]
+    }
+    print(json.dumps({"train_seconds": train_seconds, "training_scores": curve}))
+    last = scores[-1][0]
+    first = np.mean([s for _, s in scores[:2]])
+    final = np.mean([s for _, s in scores[-3:]])
+    assert final > max(5.0, 2 * first), (first, final)
+
+    tic = time.perf_counter()
+    purd(run=str(run_dir), perturb="ppo", samples=100, checkpoints=[last])
+    purd_seconds = time.perf_counter() - tic
+    returns = load_purd(run_dir, last, "ppo", 3e-4)
+    path = store.purd_path(run_dir, "ppo", 3e-4, last, 0).parent
+    unperturbed = [
+        float(
+            store.read_result(path / f"seed_{s:03d}.h5").arrays["unperturbed_return"][0]
+        )
+        for s in range(2)
+    ]
+    stats = [purd_statistics(row) for row in returns]
+    print(
+        json.dumps(
+            {
+                "purd_seconds": purd_seconds,
+                "checkpoint": last,
+                "unperturbed_return": unperturbed,
+                "purd": [{k: float(v) for k, v in s.items()} for s in stats],
+                "distinct_returns": [len(set(row.tolist())) for row in returns],
+            }
+        )
+    )
+    assert returns.shape == (2, 100)
+    assert max(len(set(row.tolist())) for row in returns) > 1
