@@ -8,6 +8,7 @@ from return_landscapes import checkpoint as ckpt
 from return_landscapes import load_purd, train
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.atari import game_names
+from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.interpolate import interpolate
 from return_landscapes.landscape.purd import purd
 from return_landscapes.run import load_run_config
@@ -155,6 +156,29 @@ def test_atari_interpolation_endpoints_equal_checkpoint_returns(tiny_atari_run):
         unperturbed[step] = result.arrays["unperturbed_discounted_return"][0]
     plain = path.arrays["plain_discounted_return"]
     assert plain[-1] == unperturbed[512] and plain[0] == unperturbed[768]
+
+
+def test_episode_options_are_recorded_and_atari_only(tiny_atari_run, tiny_td3_run):
+    options = {"sampled_actions": True, "per_sample_env_seeds": True}
+    common = {"perturb": "param_noise", "scale": 0.0, "samples": 8, "horizon": 60}
+    purd(
+        run=str(tiny_atari_run),
+        checkpoints=[256],
+        seeds=[1],
+        progress=False,
+        **common,
+        **options,
+    )
+    result = read_result(
+        tiny_atari_run
+        / "landscape/purd/param_noise/scale_0.0/step_000000256"
+        / "seed_001.h5"
+    )
+    assert result.attrs["sampled_actions"] and result.attrs["per_sample_env_seeds"]
+    with pytest.raises(LandscapeError, match="overwrite=true"):
+        purd(run=str(tiny_atari_run), checkpoints=[256], seeds=[1], **common)
+    with pytest.raises(LandscapeError, match="apply to Atari runs only"):
+        purd(run=str(tiny_td3_run), **common, **options)
 
 
 def test_atari_bad_input_gets_one_line(tmp_path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -264,13 +264,3 @@ def env_seed_list(base_seed: int, seed_index: int, num_envs: int, step: int):
 def frames(steps: int) -> int:
     """Atari frames of ``steps`` agent steps (frame skip 4)."""
     return steps * FRAME_SKIP
-
-
-__all__: list[Any] = [
-    "AtariEnv",
-    "AtariEpisodes",
-    "game_names",
-    "make_atari_env",
-    "task_id",
-    "training_pool",
-]
