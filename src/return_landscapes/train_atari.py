@@ -4,12 +4,14 @@ Same shape as the Brax trainers (``Trainer``: init, run_block, evaluate), so the
 directory, manifest, checkpoints, resume and the landscape commands are shared. The
 envs step on the host: each iteration runs ``unroll_length`` steps of every seed's
 ``num_envs`` envs (one envpool batch of ``seeds x num_envs``), the policy of every seed
-acting in one jitted call per step, then one jitted update per seed.
+acting in one jitted call per step, then each seed's minibatch steps, one jitted call
+each.
 
 Why a host loop: envpool's XLA interface does run a rollout inside ``jit``/``scan``
-with this JAX, but it binds the compiled program to one pool, so every new pool (each
-checkpoint, each evaluation batch) would recompile; and on a CPU the env and the CNN,
-not Python, bound the rate (``benchmarks/atari_throughput.py`` measures both ways).
+with this JAX, and runs a bare rollout faster, but it binds the compiled program to
+one pool, so every new pool (each checkpoint, each evaluation batch) would recompile;
+and the CNN's minibatch updates, not the rollout, bound the training rate
+(``benchmarks/atari_throughput.py`` measures both ways).
 
 Envpool's env states cannot be saved, so every checkpoint step starts fresh envs
 seeded from (seed, step) alone. A run that resumes from a checkpoint therefore
