@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import optax
 
 from return_landscapes.networks import make_policy
@@ -52,3 +53,26 @@ def adam_step(adam: optax.GradientTransformation, grads, opt_state, params, lr):
 def soft_update(target, online, tau: float):
     """Polyak averaging: ``target <- (1 - tau) * target + tau * online``."""
     return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def gae_advantages(deltas, continues, gamma: float, gae_lambda: float):
+    """Generalized advantage estimates over the leading (time) axis.
+
+    ``advantage[t] = delta[t] + gamma * lambda * continue[t] * advantage[t + 1]``,
+    with ``continues`` 0 where an episode is cut after step ``t``.
+    """
+
+    def backward(advantage, inputs):
+        delta, keep = inputs
+        advantage = delta + gamma * gae_lambda * keep * advantage
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(deltas[0]), (deltas, continues), reverse=True
+    )
+    return advantages
+
+
+def flatten_time_and_envs(x):
+    """``(unroll, envs, ...)`` -> ``(unroll * envs, ...)``."""
+    return x.reshape(-1, *x.shape[2:])

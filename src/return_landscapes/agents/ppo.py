@@ -19,7 +19,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from return_landscapes.agents.common import adam_step
+from return_landscapes.agents.common import (
+    adam_step,
+    flatten_time_and_envs,
+    gae_advantages,
+)
 from return_landscapes.conf import PPOConfig
 from return_landscapes.envs.brax import EnvCarry, autoreset_step
 
@@ -210,17 +214,8 @@ def make_ppo(
         deltas = data.reward + cfg.gamma * data.discount * next_values - values
         continues = 1.0 - data.finished.astype(jnp.float32)
 
-        def backward(advantage, inputs):
-            delta, keep = inputs
-            advantage = delta + cfg.gamma * cfg.gae_lambda * keep * advantage
-            return advantage, advantage
-
-        _, advantages = jax.lax.scan(
-            backward, jnp.zeros_like(deltas[0]), (deltas, continues), reverse=True
-        )
-
-        def flat(x):
-            return x.reshape(-1, *x.shape[2:])
+        advantages = gae_advantages(deltas, continues, cfg.gamma, cfg.gae_lambda)
+        flat = flatten_time_and_envs
 
         return Batch(
             flat(data.observation),

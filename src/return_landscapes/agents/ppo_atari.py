@@ -23,7 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from return_landscapes.agents.common import adam_step
+from return_landscapes.agents.common import (
+    adam_step,
+    flatten_time_and_envs,
+    gae_advantages,
+)
 from return_landscapes.conf import AtariConfig
 
 
@@ -157,20 +161,8 @@ def make_atari_ppo(
         ).astype(jnp.float32)
         deltas = data.reward + cfg.gamma * next_values * next_nonterminal - data.value
 
-        def backward(advantage, inputs):
-            delta, keep = inputs
-            advantage = delta + cfg.gamma * cfg.gae_lambda * keep * advantage
-            return advantage, advantage
-
-        _, advantages = jax.lax.scan(
-            backward,
-            jnp.zeros_like(deltas[0]),
-            (deltas, next_nonterminal),
-            reverse=True,
-        )
-
-        def flat(x):
-            return x.reshape(-1, *x.shape[2:])
+        advantages = gae_advantages(deltas, next_nonterminal, cfg.gamma, cfg.gae_lambda)
+        flat = flatten_time_and_envs
 
         return AtariBatch(
             flat(data.observation),
