@@ -10,7 +10,8 @@ Prints one JSON object:
   after one warm-up iteration;
 * ``purd``: ``ppo`` perturbation samples/s (fresh experience, one step, one episode of
   at most ``--horizon`` steps) after a warm-up chunk;
-* ``peak_rss_gb``: the process's peak resident memory.
+* ``peak_rss_gb``: the process's peak resident memory; ``peak_device_gb``: the
+  accelerator's peak bytes in use (absent on the CPU).
 
 Usage: ``python benchmarks/atari_throughput.py --seeds 1 4 --iterations 3``.
 """
@@ -153,6 +154,9 @@ def main() -> None:
         "horizon": args.horizon,
     }
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    device_stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in device_stats:
+        out["peak_device_gb"] = device_stats["peak_bytes_in_use"] / 1e9
     print(json.dumps(out))
 
 

@@ -12,8 +12,9 @@ starts are taken explicitly: the first ``n`` actions of an episode are NOOP, ``n
 drawn from the episode's key (or from ``eval_env_seed`` for all samples at once).
 
 Envs step on the host, so the evaluation of K parameter sets is a ``HostStage``: K
-envs in one envpool batch, the policy forward vmapped over the K parameter sets and
-jitted, one step at a time until every episode has ended or reached the horizon.
+envs in one envpool batch, the policy forward jitted over the K parameter sets (see
+``weight_set_batch``), one step at a time until every episode has ended or reached
+the horizon.
 """
 
 from __future__ import annotations
@@ -29,10 +30,21 @@ import numpy as np
 from return_landscapes.conf import ATARI_PREFIX, AtariConfig, is_atari
 from return_landscapes.envs.brax import EpisodeStats
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.evaluate import HostStage
+from return_landscapes.landscape.evaluate import GROUP, HostStage
 
 FRAME_SKIP = 4
 NOOP = 0  # action 0 is NOOP in every game's minimal action set
+
+
+def weight_set_batch() -> int | None:
+    """How many parameter sets one forward call vmaps over (``lax.map``'s batch).
+
+    Groups of ``GROUP`` on accelerators, where a convolution vmapped over weight sets
+    is one grouped convolution; one at a time on the CPU, where XLA stalls on such
+    convolutions (JAX 0.10.2). Either way every sample's program is the same whatever
+    the chunk size, because chunks are whole groups.
+    """
+    return None if jax.default_backend() == "cpu" else GROUP
 
 
 @functools.cache
@@ -197,10 +209,11 @@ class AtariEpisodes(HostStage):
             def one(p, o, k):
                 return policy(p, deterministic)(o, jax.random.fold_in(k, t))
 
-            # One parameter set after another: XLA's CPU backend stalls on
-            # convolutions vmapped over weight sets (JAX 0.10.2), and a loop gives
-            # every sample the same program whatever the chunk size.
-            actions = jax.lax.map(lambda x: one(*x), (params, observation, key))
+            actions = jax.lax.map(
+                lambda x: one(*x),
+                (params, observation, key),
+                batch_size=weight_set_batch(),
+            )
             return jnp.where(t < noops, NOOP, actions)
 
         self.choose = jax.jit(choose)
