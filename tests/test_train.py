@@ -1,5 +1,9 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -172,3 +176,50 @@ def test_training_block_never_copies_the_replay_buffer():
     ]
     assert "dynamic-update-slice" in hlo or "scatter" in hlo
     assert buffer_copies == []
+
+
+def train_point_reach(seeds: int, path: str) -> None:
+    """Every block of a tiny TD3 run on ``PointReach``, then an evaluation; saves the
+    final state's leaves and the evaluation returns to ``path`` (npz)."""
+    from return_landscapes.train import evaluation_keys, make_trainer
+    from toy_env import PointReach
+
+    cfg = resolve(TrainConfig, {**TINY_TD3, "seeds": seeds})
+    trainer = make_trainer(cfg, env=PointReach())
+    state = init_state(trainer, cfg)
+    for block in plan_blocks(cfg):
+        state, metrics = trainer.run_block(state, block)
+    stats = trainer.evaluate(state, evaluation_keys(cfg, cfg.steps))
+    used = jax.tree.leaves(state)[0].sharding.device_set
+    assert len(used) == jax.device_count(), used  # the seeds were split
+    leaves = [*jax.tree.leaves(host(state)), *jax.tree.leaves(host((metrics, stats)))]
+    np.savez(path, *leaves)
+
+
+def test_two_devices_give_the_training_numbers_of_one(tmp_path):
+    """16 seeds over 2 forced host devices (8 each) equal 16 seeds on one device:
+    every leaf of the training state, the block metrics and the evaluation."""
+    train_point_reach(16, str(tmp_path / "one.npz"))
+    code = (  # the package first: it sets XLA flags before JAX starts
+        "import sys; import return_landscapes; import jax;"
+        "assert jax.device_count() == 2, jax.devices();"
+        "from test_train import train_point_reach;"
+        "train_point_reach(16, sys.argv[1])"
+    )
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "two.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    assert one.files == two.files and len(one.files) > 30
+    for leaf in one.files:
+        assert np.array_equal(one[leaf], two[leaf], equal_nan=True), leaf

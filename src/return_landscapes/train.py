@@ -4,7 +4,8 @@ The host loop only walks a fixed plan of blocks. Each block is one jitted call t
 runs ``length`` env steps for every seed with ``lax.scan`` (env step, replay insert,
 agent update) on a donated state; block edges fall on every checkpoint, evaluation
 and the end of the random-action phase, so the plan, and therefore every number, is the
-same whether a run goes in one go or resumes after a crash.
+same whether a run goes in one go or resumes after a crash. With several devices the
+seeds are split over them (``seed_devices.py``), each running the same program.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from return_landscapes.replay import (
     replay_insert,
     replay_sample_seeds,
 )
+from return_landscapes.seed_devices import split_seeds
 
 
 @flax.struct.dataclass
@@ -179,6 +181,7 @@ def block_runners(block_all):
         block = functools.partial(block_all, length=length, learning=learning)
         return jax.jit(block, donate_argnums=0)
 
+    @split_seeds
     def run_block(state: TrainState, block: Block):
         return compiled_block(block.length, block.learning)(
             state, jnp.asarray(block.start, jnp.int32)
@@ -201,7 +204,7 @@ def make_evaluate(cfg: TrainConfig, env, agent):
 
         return jax.vmap(seed_episodes)(state.agent, keys)
 
-    return evaluate
+    return split_seeds(evaluate, 2)
 
 
 def make_ppo_trainer(cfg: TrainConfig, env) -> Trainer:
@@ -245,7 +248,7 @@ def make_ppo_trainer(cfg: TrainConfig, env) -> Trainer:
 
     compiled_block, run_block = block_runners(block_all)
 
-    init = jax.jit(jax.vmap(init_seed))
+    init = split_seeds(jax.jit(jax.vmap(init_seed)))
     evaluate = make_evaluate(cfg, env, agent)
     return Trainer(env, agent, init, run_block, compiled_block, evaluate, None)
 
@@ -323,7 +326,7 @@ def make_off_policy_trainer(cfg: TrainConfig, env) -> Trainer:
     def replay_rows(state: TrainState, start: int, end: int):
         return gather_rows(state, jnp.asarray(start, jnp.int32), end - start)
 
-    init = jax.jit(jax.vmap(init_seed))
+    init = split_seeds(jax.jit(jax.vmap(init_seed)))
     return Trainer(env, agent, init, run_block, compiled_block, evaluate, replay_rows)
 
 
