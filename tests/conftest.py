@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import pytest
@@ -87,6 +88,26 @@ def tiny_ppo_run(tmp_path_factory):
 def tiny_td3_run(tmp_path_factory):
     """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""
     return train(TINY_TD3, out=str(tmp_path_factory.mktemp("runs") / "tiny-td3"))
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running single-node SLURM cluster (scripts/slurm_cluster.sh). Started here if
+    it is not running, stopped at the end if started here; if it cannot start, the
+    test fails with the daemons' own error."""
+    script = str(REPOSITORY / "scripts" / "slurm_cluster.sh")
+    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True)
+    started = subprocess.run(
+        [script, "start"], capture_output=True, text=True, timeout=900
+    )
+    if started.returncode != 0:
+        pytest.fail(f"the SLURM cluster did not start:\n{started.stderr}")
+    yield
+    if running.returncode != 0:
+        subprocess.run([script, "stop"], capture_output=True, timeout=120)
 
 
 def landscape(*args, cwd, env=None, wait=True):

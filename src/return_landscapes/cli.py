@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import sys
 import typing
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -46,7 +47,13 @@ commands:
   report  an HTML page with figures, PNGs and the statistics as CSV
           e.g. landscape report runs=[runs/h] out=report
 
-Options are Hydra overrides; `landscape <command> --cfg job` prints every option."""
+Options are Hydra overrides; `landscape <command> --cfg job` prints every option.
+Sweeps: `landscape <command> --multirun key=a,b ...`, members run by `launcher=basic`
+(default, in this process), `launcher=local` (submitit, a process each) or
+`launcher=slurm` (submitit, one SLURM array job; hydra.launcher.* sets its options)."""
+
+LAUNCHERS = ("basic", "local", "slurm")
+MULTIRUN_FLAGS = ("--multirun", "-m")
 
 
 def _train(cfg: DictConfig) -> None:
@@ -112,13 +119,57 @@ def user_errors():
         sys.exit(2)
 
 
+class _Tee:
+    """A text stream that writes to a stream and a log file."""
+
+    def __init__(self, stream, log):
+        self.stream, self.log = stream, log
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def member_log(command: str):
+    """In a ``--multirun`` member, copy stdout and stderr into its sweep folder."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    config = HydraConfig.get()
+    if config.mode != RunMode.MULTIRUN:
+        yield
+        return
+    folder = Path(config.runtime.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{command}.log", "a") as log:
+        log.write(f"# overrides: {' '.join(config.overrides.task)}\n")
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(sys.stdout, log), _Tee(sys.stderr, log)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
 def check_override_keys(schema: type, overrides: list[str]) -> None:
     """Fail on an unknown ``key=value`` key, listing the valid keys at that level."""
     for override in overrides:
         if override.startswith("-") or "=" not in override:
             continue
-        key = override.split("=", 1)[0].lstrip("+~")
+        key, value = override.split("=", 1)
+        key = key.lstrip("+~")
         if key.startswith("hydra.") or key == "hydra":
+            continue
+        if key == "launcher":
+            check_launcher(value)
             continue
         node = schema
         for depth, part in enumerate(key.split(".")):
@@ -135,25 +186,57 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
             node = hints[part]
 
 
-def check_overrides_compose(command: str, overrides: list[str]) -> None:
-    """Compose the config once up front so a bad value fails in one line.
+def check_launcher(value: str) -> None:
+    """Fail on a launcher that is not shipped (a comma list sweeps several)."""
+    for name in value.split(","):
+        if name not in LAUNCHERS:
+            raise LandscapeError(
+                f"unknown launcher '{name}': choose one of {', '.join(LAUNCHERS)}"
+            )
 
-    Skipped for ``--multirun`` sweeps (comma lists do not compose as single values);
-    Hydra reports those itself.
+
+def sweep_members(overrides: list[str]) -> list[list[str]]:
+    """The override list of every member of a ``--multirun`` sweep (Hydra's rules)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [
+        member
+        for batch in BasicSweeper.split_arguments(parsed, None)
+        for member in batch
+    ]
+
+
+def check_overrides_compose(command: str, overrides: list[str]) -> None:
+    """Compose the config of the run (or of every sweep member) before anything runs,
+    so a bad value fails in one line; with ``launcher=slurm``, ask SLURM whether it
+    would accept the array job (``sbatch --test-only``).
+
+    Skipped when Hydra is asked for something else (``--cfg``, ``--help``, ...).
     """
     from hydra import compose, initialize_config_module
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    if any(o.startswith("-") for o in overrides):
+    flags = [o for o in overrides if o.startswith("-")]
+    if any(flag not in MULTIRUN_FLAGS for flag in flags):
         return
-    plain = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    plain = [o for o in overrides if not o.startswith("-")]
     try:
+        members = sweep_members(plain) if flags else [plain]
         with initialize_config_module("return_landscapes.conf", version_base=None):
-            compose(config_name=command, overrides=plain)
+            configs = [
+                compose(config_name=command, overrides=m, return_hydra_config=True)
+                for m in members
+            ]
     except (HydraException, OmegaConfBaseException) as err:
         detail = str(err.__cause__ or "").splitlines()[:1]
         raise LandscapeError(": ".join([str(err).splitlines()[0], *detail])) from None
+    if flags and configs[0].hydra.runtime.choices.get("launcher") == "slurm":
+        from return_landscapes.slurm import check_sbatch_accepts
+
+        check_sbatch_accepts(configs[0].hydra.launcher, len(configs))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         check_overrides_compose(command, overrides)
 
     def hydra_task(cfg: DictConfig) -> None:
-        with user_errors():
+        with user_errors(), member_log(command):
             task(cfg)
 
     hydra_task.__module__ = __name__

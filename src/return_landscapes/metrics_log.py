@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from return_landscapes.conf import WandbConfig
-from return_landscapes.errors import LandscapeError
+from return_landscapes.tracking import start_wandb
 
 
 def _jsonable(value):
@@ -41,10 +40,12 @@ def truncate_after(path: Path, step: int) -> None:
 class MetricsLog:
     """Appends one JSON object per line; mirrors means to wandb when enabled."""
 
-    def __init__(self, path: Path, wandb: WandbConfig, run_name: str, config: dict):
+    def __init__(self, path: Path, cfg, config: dict):
+        """``cfg``: the training config (its ``wandb*`` keys); ``config`` as logged."""
         self.path = path
         self.file = open(path, "a")  # noqa: SIM115 - closed in close()
-        self.wandb_run = _start_wandb(wandb, run_name, config, path.parent)
+        name = path.parent.name
+        self.wandb_run = start_wandb(cfg, name, name, "train", config, path.parent)
 
     def write(self, record: dict) -> None:
         record = {name: _jsonable(value) for name, value in record.items()}
@@ -69,24 +70,3 @@ def _means(record: dict) -> dict:
         if values:
             means[f"{kind}/{name}"] = float(np.mean(values))
     return means
-
-
-def _start_wandb(cfg: WandbConfig, run_name: str, config: dict, run_dir: Path):
-    if not cfg.enabled:
-        return None
-    try:
-        import wandb
-    except ImportError:
-        raise LandscapeError(
-            "wandb.enabled=true needs the wandb package: pip install wandb, or leave "
-            "wandb off"
-        ) from None
-    return wandb.init(
-        project=cfg.project,
-        entity=cfg.entity,
-        mode=cfg.mode,
-        name=run_name,
-        config=config,
-        dir=str(run_dir),
-        resume="allow",
-    )

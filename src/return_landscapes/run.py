@@ -78,9 +78,7 @@ def train(
         state = init_state(trainer, cfg)
     if trainer.restart_envs is not None:
         state = trainer.restart_envs(state, start)
-    log = MetricsLog(
-        run_dir / ckpt.METRICS, cfg.wandb, run_dir.name, as_plain_dict(cfg)
-    )
+    log = MetricsLog(run_dir / ckpt.METRICS, cfg, as_plain_dict(cfg))
     try:
         _loop(cfg, trainer, state, run_dir, start, stop_at, log)
     finally:
@@ -131,7 +129,10 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     path = Path(run_dir) / ckpt.CONFIG
     if not path.is_file():
         raise LandscapeError(f"{path} is missing: {run_dir} is not a complete run")
-    return resolve(TrainConfig, OmegaConf.load(path))
+    saved = OmegaConf.load(path)
+    if not isinstance(saved.get("wandb", False), bool):  # runs written before 0.2
+        saved.pop("wandb")
+    return resolve(TrainConfig, saved)
 
 
 def _manifest_fields(cfg: TrainConfig, trainer: Trainer) -> dict:

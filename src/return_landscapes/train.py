@@ -36,6 +36,7 @@ from return_landscapes.replay import (
     replay_sample_seeds,
 )
 from return_landscapes.seed_devices import split_seeds
+from return_landscapes.tracking import require_wandb
 
 
 @flax.struct.dataclass
@@ -331,7 +332,14 @@ def make_off_policy_trainer(cfg: TrainConfig, env) -> Trainer:
 
 
 # Settings that change how a run is watched or stored, not what it computes.
-NON_IDENTITY_KEYS = ("resume", "progress", "out", "wandb")
+NON_IDENTITY_KEYS = (
+    "resume",
+    "progress",
+    "out",
+    "wandb",
+    "wandb_project",
+    "wandb_entity",
+)
 
 
 def run_identity(cfg: TrainConfig) -> dict:
@@ -392,6 +400,7 @@ def evaluation_keys(cfg: TrainConfig, step: int) -> jax.Array:
 
 def validate(cfg: TrainConfig) -> None:
     """Check sizes and schedules; raise a one-line ``LandscapeError`` if wrong."""
+    require_wandb(cfg)
     check_env_fits_algo(cfg)
     hyper = agent_config(cfg)
     name = "atari" if is_atari(cfg.env) else Algo(cfg.algo).value

@@ -125,16 +125,6 @@ class AtariConfig:
 
 
 @dataclass
-class WandbConfig:
-    """Optional Weights & Biases logging; local files stay the source of truth."""
-
-    enabled: bool = False
-    project: str = "return-landscapes"
-    entity: str | None = None
-    mode: str = "online"
-
-
-@dataclass
 class TrainConfig:
     """``landscape train``: N seeds of one algorithm on one env, vmapped.
 
@@ -168,7 +158,9 @@ class TrainConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     atari: AtariConfig = field(default_factory=AtariConfig)
-    wandb: WandbConfig = field(default_factory=WandbConfig)
+    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
+    wandb_project: str = "return-landscapes"
+    wandb_entity: str | None = None
 
     def __post_init__(self) -> None:
         atari = is_atari(self.env)
@@ -212,6 +204,9 @@ class PurdConfig:
     sampled_actions: bool = False
     per_sample_env_seeds: bool = False
     progress: bool = True
+    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
+    wandb_project: str = "return-landscapes"
+    wandb_entity: str | None = None
 
 
 class PairKind(Enum):
@@ -253,6 +248,9 @@ class InterpolateConfig:
     sampled_actions: bool = False
     per_sample_env_seeds: bool = False
     progress: bool = True
+    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
+    wandb_project: str = "return-landscapes"
+    wandb_entity: str | None = None
 
 
 class Criterion(Enum):
@@ -294,6 +292,9 @@ class RejectConfig:
     gamma: float = 0.99
     sample_seed: int = 0
     progress: bool = True
+    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
+    wandb_project: str = "return-landscapes"
+    wandb_entity: str | None = None
 
 
 @dataclass

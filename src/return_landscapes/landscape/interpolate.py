@@ -32,7 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, InterpolateConfig, PairKind, resolve
+from return_landscapes.conf import (
+    Algo,
+    InterpolateConfig,
+    PairKind,
+    as_plain_dict,
+    resolve,
+)
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.engine import (
     Engine,
@@ -58,6 +64,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
 )
 from return_landscapes.store import Endpoint
+from return_landscapes.tracking import log_result, require_wandb, tracking
 from return_landscapes.train import (
     get_trainer,
     init_state,
@@ -80,6 +87,7 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
       LandscapeError: bad input; nothing stored is changed.
     """
     cfg = resolve(InterpolateConfig, config, **overrides)
+    require_wandb(cfg)
     job = plan_interpolation(cfg)
     out = store.interpolation_dir(job.run_dir, job.perturb_name, cfg.scale)
     what = (
@@ -112,7 +120,8 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     )
     loader = EndpointLoader(job)
     per_pair = cfg.points * (1 + cfg.samples)
-    with progress_bar(per_pair * len(job.todo), cfg.progress, "episode") as bar:
+    bar = progress_bar(per_pair * len(job.todo), cfg.progress, "episode")
+    with bar, tracking(cfg, job.run_dir, "interpolate", as_plain_dict(cfg)):
         for pair in job.todo:
             bar.set_postfix_str(store.pair_name(*pair.ends))
             _compute_pair(job, engine, loader, pair, bar)
@@ -523,3 +532,4 @@ def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None
     }
     path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
     store.write_result(path, arrays, attrs)
+    log_result(arrays, attrs)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, PurdConfig, resolve
+from return_landscapes.conf import Algo, PurdConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.engine import (
     Engine,
@@ -42,6 +42,7 @@ from return_landscapes.landscape.perturb import (
     Perturbation,
     get_perturbation,
 )
+from return_landscapes.tracking import log_result, require_wandb, tracking
 from return_landscapes.train import restore_replay_rows, restore_without_replay_rows
 
 
@@ -60,6 +61,7 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
       LandscapeError: bad input; nothing stored is changed.
     """
     cfg = resolve(PurdConfig, config, **overrides)
+    require_wandb(cfg)
     job = plan_job(cfg)
     out = store.purd_dir(job.run_dir, job.perturbation.name, cfg.scale)
     todo = [(step, seeds) for step, seeds in job.todo.items() if seeds]
@@ -83,7 +85,7 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
         episode_options(cfg, job.run_cfg),
     )
     bar = progress_bar(cfg.samples * sum(len(s) for _, s in todo), cfg.progress)
-    with bar:
+    with bar, tracking(cfg, job.run_dir, "purd", as_plain_dict(cfg)):
         for step, seeds in todo:
             _checkpoint_purds(job, engine, step, seeds, bar)
     return out
@@ -223,3 +225,4 @@ def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None
     }
     path = store.purd_path(job.run_dir, job.perturbation.name, cfg.scale, step, seed)
     store.write_result(path, arrays, attrs)
+    log_result(arrays, attrs)

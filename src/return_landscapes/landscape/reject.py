@@ -35,7 +35,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, Criterion, RejectConfig, resolve
+from return_landscapes.conf import Algo, Criterion, RejectConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.engine import (
     Engine,
@@ -58,6 +58,7 @@ from return_landscapes.landscape.perturb import (
 )
 from return_landscapes.landscape.stats import purd_statistics
 from return_landscapes.replay import ReplayBuffer
+from return_landscapes.tracking import log_result, require_wandb, tracking
 from return_landscapes.train import (
     Block,
     TrainState,
@@ -93,6 +94,7 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
       LandscapeError: bad input; nothing stored is changed.
     """
     cfg = resolve(RejectConfig, config, **overrides)
+    require_wandb(cfg)
     job = plan_rejection(cfg)
     out = store.rejection_path(
         job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, 0
@@ -115,7 +117,8 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
     )
     root = root_state(job, engine)
     checks = 1 + -(-cfg.max_steps // cfg.check_interval)
-    with progress_bar(cfg.samples * checks * len(job.todo), cfg.progress) as bar:
+    bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress)
+    with bar, tracking(cfg, job.run_dir, "reject", as_plain_dict(cfg)):
         for repeat in job.todo:
             _, trace = run_repeat(job, engine, root, repeat, bar=bar)
             _write_repeat(job, repeat, trace)
@@ -397,6 +400,7 @@ def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> 
         job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, repeat
     )
     store.write_result(path, trace, attrs)
+    log_result(trace, attrs)
 
 
 def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:
