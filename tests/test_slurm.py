@@ -33,12 +33,19 @@ def sweep(run, cwd, wait=True):
     )  # fmt: skip
 
 
-def running_tasks(name: str = "purd") -> list[str]:
+def queued_tasks(*states: str, name: str = "purd") -> list[str]:
+    """Array tasks of the sweep's job in SLURM's queue (any state if none given)."""
     listed = subprocess.run(
-        ["squeue", "-h", "--name", name, "-t", "RUNNING", "-o", "%i"],
+        ["squeue", "-h", "--name", name, "-t", ",".join(states or ["all"]), "-o", "%i"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return listed.stdout.split()
+
+
+def wait_until_the_queue_is_empty(timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while queued_tasks("PENDING", "RUNNING", "COMPLETING") and time.time() < deadline:
+        time.sleep(0.5)
 
 
 def result_files(run):
@@ -56,13 +63,16 @@ def test_a_killed_array_element_is_redone_and_finished_ones_are_skipped(
     run = copy_run(tiny_td3_run, tmp_path / "run")
     first = sweep(run, tmp_path, wait=False)
     deadline = time.time() + 300
-    while not (tasks := running_tasks()) and time.time() < deadline:
+    while not (tasks := queued_tasks("RUNNING")) and time.time() < deadline:
         assert first.poll() is None, first.stderr.read().decode()
         time.sleep(0.2)
     assert tasks, "no array element started within 300 s"
     victim = sorted(tasks)[0]  # e.g. 12_0: killed seconds after it started
     subprocess.run(["scancel", "--signal=KILL", victim], check=True)
-    assert first.wait(timeout=600) != 0  # the sweep reports the killed member
+    # The launcher reports the killed member and exits; the other tasks go on.
+    assert first.wait(timeout=600) != 0
+    assert "UncompletedJobError" in first.stderr.read().decode()
+    wait_until_the_queue_is_empty()
     files = result_files(run).items()
     stamps = {key: p.stat().st_mtime_ns for key, p in files if p.exists()}
     assert 4 <= len(stamps) < 8  # at least the other members finished
