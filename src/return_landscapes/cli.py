@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import sys
 import typing
 from pathlib import Path
@@ -195,17 +196,29 @@ def check_launcher(value: str) -> None:
             )
 
 
-def sweep_members(overrides: list[str]) -> list[list[str]]:
-    """The override list of every member of a ``--multirun`` sweep (Hydra's rules)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+def sweep_members(overrides: list[str]) -> tuple[list[list[str]], int]:
+    """Override lists that try every value of every swept key once, and the number of
+    members of the sweep (the product of the lists' lengths, as Hydra runs them).
+
+    Member 0 takes the first value of each sweep; each further list changes one key
+    to one of its other values, so a sweep of 20 x 4 x 3 values is checked with 25
+    compositions, not 240.
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return [
-        member
-        for batch in BasicSweeper.split_arguments(parsed, None)
-        for member in batch
-    ]
+    choices = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            values = override.sweep_string_iterator()
+            choices.append([f"{key}={value}" for value in values])
+        else:
+            choices.append([override.input_line])
+    first = [values[0] for values in choices]
+    members = [first]
+    for i, values in enumerate(choices):
+        members += [[*first[:i], value, *first[i + 1 :]] for value in values[1:]]
+    return members, math.prod(len(values) for values in choices)
 
 
 def check_overrides_compose(command: str, overrides: list[str]) -> None:
@@ -224,7 +237,7 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
         return
     plain = [o for o in overrides if not o.startswith("-")]
     try:
-        members = sweep_members(plain) if flags else [plain]
+        members, count = sweep_members(plain) if flags else ([plain], 1)
         with initialize_config_module("return_landscapes.conf", version_base=None):
             configs = [
                 compose(config_name=command, overrides=m, return_hydra_config=True)
@@ -236,7 +249,7 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
     if flags and configs[0].hydra.runtime.choices.get("launcher") == "slurm":
         from return_landscapes.slurm import check_sbatch_accepts
 
-        check_sbatch_accepts(configs[0].hydra.launcher, len(configs))
+        check_sbatch_accepts(configs[0].hydra.launcher, count)
 
 
 def main(argv: list[str] | None = None) -> None:
