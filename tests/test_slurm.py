@@ -71,7 +71,9 @@ def test_a_killed_array_element_is_redone_and_finished_ones_are_skipped(
     subprocess.run(["scancel", "--signal=KILL", victim], check=True)
     # The launcher reports the killed member and exits; the other tasks go on.
     assert first.wait(timeout=600) != 0
-    assert "UncompletedJobError" in first.stderr.read().decode()
+    message = first.stderr.read().decode().strip().splitlines()
+    assert message[-1].startswith("error: a sweep member did not finish (Job "), message
+    assert "Re-run the same command" in message[-1]
     wait_until_the_queue_is_empty()
     files = result_files(run).items()
     stamps = {key: p.stat().st_mtime_ns for key, p in files if p.exists()}

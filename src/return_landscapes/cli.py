@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import sys
 import typing
 from pathlib import Path
@@ -275,7 +276,21 @@ def main(argv: list[str] | None = None) -> None:
 
     hydra_task.__module__ = __name__
     sys.argv = [f"landscape-{command}", *overrides]
-    hydra.main(config_path="conf", config_name=command, version_base=None)(hydra_task)()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # raise, to name a failed member
+    try:
+        hydra.main(config_path="conf", config_name=command, version_base=None)(
+            hydra_task
+        )()
+    except Exception as err:
+        if not type(err).__module__.startswith("submitit"):
+            raise
+        print(
+            f"error: a sweep member did not finish ({str(err).splitlines()[0]}); "
+            "its log is in the sweep's .submitit folder. Re-run the same command: "
+            "finished members are skipped",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ multiple of 8 seeds (XLA's CPU code for a batch axis depends on its length modul
 vector width); the test checks 16 seeds on 2 forced host devices.
 
 The seeds are split over the largest number of devices that divides them; one device
-(or one seed) runs the function unchanged.
+(or one seed, or a call being traced) runs the function unchanged.
 """
 
 from __future__ import annotations
@@ -79,9 +79,10 @@ def split_seeds(fn: Callable, num_split: int = 1) -> Callable:
     @functools.wraps(fn)
     def run(*args):
         split, shared = args[:num_split], args[num_split:]
-        num_seeds = jax.tree.leaves(split)[0].shape[0]
-        devices = devices_for(num_seeds)
-        if len(devices) == 1:
+        leaves = jax.tree.leaves(split)
+        devices = devices_for(leaves[0].shape[0])
+        traced = any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+        if len(devices) == 1 or traced:  # traced: inside jit or eval_shape
             return fn(*args)
         outputs = []
         for part in local_slices(tuple(split), devices):
