@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         check_overrides_compose(command, overrides)
 
     def hydra_task(cfg: DictConfig) -> None:
-        with user_errors(), member_log(command):
+        with member_log(command), user_errors():  # the error line lands in the log
             task(cfg)
 
     hydra_task.__module__ = __name__
