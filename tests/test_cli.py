@@ -7,7 +7,7 @@ from return_landscapes import checkpoint as ckpt
 
 TINY = [
     "env=hopper",
-    "seeds=2",
+    "seeds=1",
     "steps=100",
     "checkpoints=[50]",
     "block=50",
