@@ -8,12 +8,14 @@ from return_landscapes.errors import LandscapeError  # noqa: E402
 from return_landscapes.landscape.interpolate import interpolate  # noqa: E402
 from return_landscapes.landscape.purd import purd  # noqa: E402
 from return_landscapes.landscape.reject import reject  # noqa: E402
+from return_landscapes.landscape.surface import surface  # noqa: E402
 from return_landscapes.report.build import report  # noqa: E402
 from return_landscapes.run import train  # noqa: E402
 from return_landscapes.store import (  # noqa: E402
     load_interpolation,
     load_purd,
     load_rejection,
+    load_surface,
 )
 
 __all__ = [
@@ -22,8 +24,10 @@ __all__ = [
     "load_interpolation",
     "load_purd",
     "load_rejection",
+    "load_surface",
     "purd",
     "reject",
     "report",
+    "surface",
     "train",
 ]

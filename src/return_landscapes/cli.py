@@ -24,6 +24,7 @@ from return_landscapes.conf import (
     RejectConfig,
     ReportConfig,
     StatsConfig,
+    SurfaceConfig,
     TrainConfig,
     register_configs,
 )
@@ -43,6 +44,9 @@ commands:
           e.g. landscape interpolate run=runs/h pairs=cross_seed points=100
   reject  post-update CVaR rejection (Algorithm 1) from a checkpoint
           e.g. landscape reject run=runs/h checkpoint=150000 criterion=cvar
+  surface returns (or PURDs) on a 2-D grid in a plane through one checkpoint
+          (random filter-normalized directions) or three (through=[...])
+          e.g. landscape surface run=runs/h checkpoint=150000 seed=0 grid=21
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
@@ -82,6 +86,12 @@ def _reject(cfg: DictConfig) -> None:
     reject(cfg)
 
 
+def _surface(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.surface import surface
+
+    surface(cfg)
+
+
 def _stats(cfg: DictConfig) -> None:
     from return_landscapes.landscape.stats_table import stats
 
@@ -105,6 +115,7 @@ COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "purd": (PurdConfig, _purd),
     "interpolate": (InterpolateConfig, _interpolate),
     "reject": (RejectConfig, _reject),
+    "surface": (SurfaceConfig, _surface),
     "stats": (StatsConfig, _stats),
     "report": (ReportConfig, _report),
     "demo": (DemoConfig, _demo),

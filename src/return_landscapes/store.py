@@ -409,3 +409,159 @@ def load_rejection(
             f"{run_dir}: run 'landscape reject' first"
         )
     return [read_result(p) for p in paths]
+
+
+# ------------------------------------------------------------------------- surfaces
+
+
+def surface_name(anchors: list[tuple[int, int]], grid: int, span: float) -> str:
+    """The folder name of one surface: its anchors, grid size and (random plane) span.
+
+    ``anchors`` are ``(seed, checkpoint)`` pairs: one for the plane of two random
+    directions through a checkpoint, three for the plane through three checkpoints.
+    """
+    parts = "__".join(f"s{seed:03d}_c{step:09d}" for seed, step in anchors)
+    name = f"{parts}_grid{grid:03d}"
+    return f"{name}_span{float(span)!r}" if len(anchors) == 1 else name
+
+
+def surface_dir(
+    run_dir: Path,
+    anchors: list[tuple[int, int]],
+    grid: int,
+    span: float,
+    perturb: str | None,
+    scale: float,
+) -> Path:
+    """The folder of one surface's row blocks (``plain`` without a perturbation)."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "surface"
+    folder = root / "plain" if perturb is None else root / perturb / scale_name(scale)
+    return folder / surface_name(anchors, grid, span)
+
+
+def surface_row_path(folder: Path, row: int) -> Path:
+    """The file of one row of a surface: the grid points at ``x[row]``."""
+    return Path(folder) / f"row_{row:03d}.h5"
+
+
+def stored_surfaces(run_dir: Path) -> list[Path]:
+    """Every surface folder of a run holding at least one row block."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "surface"
+    folders = {p.parent for p in root.glob("**/row_*.h5")}
+    return sorted(folders)
+
+
+class SurfaceResult(NamedTuple):
+    """A 2-D return surface.
+
+    The policy at grid point ``(i, j)`` is ``w0 * P + x[i] * Q + y[j] * R``: for the
+    random plane ``P`` is the checkpoint, ``Q``, ``R`` the directions and ``w0 = 1``;
+    for the plane through three checkpoints ``P``, ``Q``, ``R`` are the checkpoints and
+    ``w0 = 1 - x[i] - y[j]``, so they sit at ``(0, 0)``, ``(1, 0)`` and ``(0, 1)``.
+
+    Attributes:
+      x: the first coordinate of the grid, ``(grid,)``.
+      y: the second coordinate, ``(grid,)``.
+      plain_return: the unperturbed return at every point, ``(grid, grid)``
+        indexed ``[i, j]``.
+      returns: undiscounted PURD returns, ``(num_samples, grid, grid)`` (no samples
+        for a plain surface).
+      anchors: the ``(seed, checkpoint)`` pairs the plane goes through.
+      arrays: every array stacked the same way (discounted returns, lengths too).
+      attrs: provenance of the surface (plane, perturbation, settings, versions).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    plain_return: np.ndarray
+    returns: np.ndarray
+    anchors: list[tuple[int, int]]
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+
+SURFACE_ROW_ARRAYS = ("plain_return", "plain_discounted_return", "plain_length")
+
+
+def read_surface(folder: Path) -> SurfaceResult:
+    """Stack a surface's row blocks; one-line errors if rows are missing or damaged."""
+    folder = Path(folder)
+    paths = sorted(p for p in folder.glob("row_*.h5") if not p.name.startswith("."))
+    if not paths:
+        raise LandscapeError(f"{folder} holds no surface rows: compute it first")
+    blocks = [read_result(p) for p in paths]
+    first = blocks[0].attrs
+    if first.get("kind") != "surface":
+        raise LandscapeError(f"{folder} is not a surface result")
+    rows = [b.attrs["row"] for b in blocks]
+    if rows != list(range(first["grid"])):
+        missing = sorted(set(range(first["grid"])) - set(rows))
+        raise LandscapeError(
+            f"{folder} misses rows {missing} of {first['grid']}: re-run "
+            "'landscape surface' with the same options to finish it"
+        )
+    arrays = {}
+    for name in blocks[0].arrays:
+        if name in ("x", "y"):
+            continue
+        stacked = np.stack([b.arrays[name] for b in blocks])
+        # PURD rows are (samples, grid_y): stack on the x axis, samples first
+        arrays[name] = stacked if name in SURFACE_ROW_ARRAYS else stacked.swapaxes(0, 1)
+    anchors = [tuple(a) for a in json.loads(first["anchors"])]
+    return SurfaceResult(
+        blocks[0].arrays["x"],
+        blocks[0].arrays["y"],
+        arrays["plain_return"],
+        arrays["undiscounted_return"],
+        anchors,
+        arrays,
+        first,
+    )
+
+
+def load_surface(
+    run_dir,
+    checkpoint: int | None = None,
+    seed: int = 0,
+    perturb: str | None = None,
+    scale: float = 3e-4,
+    grid: int = 21,
+    span: float = 1.0,
+    through: list[int] | None = None,
+) -> SurfaceResult:
+    """One stored 2-D return surface (``landscape surface``).
+
+    Args:
+      run_dir: the run directory.
+      checkpoint: the checkpoint step the random plane goes through.
+      seed: the training seed of that checkpoint.
+      perturb: the perturbation of the PURDs at the grid points, or ``None`` for a
+        surface computed with ``samples=0`` (plain returns only).
+      scale: the perturbation scale.
+      grid: points per side.
+      span: the random plane's half-width, in units of the normalized directions.
+      through: ``[seed1, checkpoint1, seed2, checkpoint2, seed3, checkpoint3]`` for
+        the plane through three checkpoints (then ``checkpoint`` and ``span`` are
+        not used).
+
+    Returns:
+      ``SurfaceResult``: ``plain_return`` ``(grid, grid)``, ``returns``
+      ``(num_samples, grid, grid)``.
+    """
+    if through is not None:
+        anchors = [(through[i], through[i + 1]) for i in range(0, len(through), 2)]
+    else:
+        if checkpoint is None:
+            raise LandscapeError(
+                "load_surface needs checkpoint= (random plane) or through= (three "
+                "checkpoints)"
+            )
+        anchors = [(seed, checkpoint)]
+    folder = surface_dir(Path(run_dir), anchors, grid, span, perturb, scale)
+    if not folder.is_dir():
+        raise LandscapeError(
+            f"no surface stored for {surface_name(anchors, grid, span)} "
+            f"perturb={perturb} scale={scale} in {run_dir}: run 'landscape surface' "
+            "first"
+        )
+    return read_surface(folder)

@@ -88,12 +88,20 @@ def result_summary(arrays: dict, attrs: dict) -> dict:
         "interpolation": ("pair_kind", "perturbation", "scale", "seed1",
                           "checkpoint1", "seed2", "checkpoint2"),
         "rejection": ("criterion", "alpha", "checkpoint", "seed", "repeat"),
+        "surface": ("plane", "perturbation", "scale", "anchors", "grid", "row"),
     }[kind]  # fmt: skip
     row = {f"{kind}/{key}": attrs[key] for key in keys}
     if kind == "purd":
         stats = purd_statistics(np.asarray(arrays["undiscounted_return"])[0])
         row |= {f"purd/{name}": value for name, value in stats.items()}
         row["purd/unperturbed_return"] = float(arrays["unperturbed_return"][0])
+    elif kind == "surface":
+        plain = np.asarray(arrays["plain_return"])
+        row |= {"surface/plain_min": float(plain.min()),
+                "surface/plain_max": float(plain.max())}  # fmt: skip
+        if np.shape(arrays["undiscounted_return"])[0] > 0:
+            means = np.asarray(arrays["undiscounted_return"]).mean(axis=0)
+            row["surface/purd_mean_min"] = float(means.min())
     elif kind == "interpolation":
         plain = np.asarray(arrays["plain_return"])  # alpha from 0 (second) to 1
         row |= {

@@ -38,6 +38,12 @@ class OffPolicyAgent(NamedTuple):
         """``policy(observation, key) -> action`` for these actor parameters."""
         return make_policy(self.actor, actor_params, deterministic)
 
+    @staticmethod
+    def with_actor_params(state, actor_params):
+        """``state`` with its actor's parameters replaced (the inverse of
+        ``actor_params``)."""
+        return state.replace(actor_params=actor_params)
+
 
 def adam_step(adam: optax.GradientTransformation, grads, opt_state, params, lr):
     """Apply Adam-scaled ``grads`` with learning rate ``lr`` (a float or an array).

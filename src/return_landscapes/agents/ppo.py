@@ -121,6 +121,14 @@ class PPOAgent(NamedTuple):
     actor_params: Any
     policy: Any  # policy(actor_params, deterministic) -> policy(obs, key) -> action
 
+    @staticmethod
+    def with_actor_params(state: PPOState, actor_params) -> PPOState:
+        """``state`` with the policy and normalizer of ``actor_params`` (the inverse
+        of ``actor_params``)."""
+        return state.replace(
+            policy_params=actor_params["policy"], normalizer=actor_params["normalizer"]
+        )
+
 
 def gaussian_log_prob(mean, std, value):
     return jnp.sum(

@@ -113,6 +113,11 @@ class AtariPPOAgent(NamedTuple):
     actor_params: Any
     policy: Any  # policy(actor_params, deterministic) -> policy(obs, key) -> action
 
+    @staticmethod
+    def with_actor_params(state: AtariPPOState, actor_params) -> AtariPPOState:
+        """``state`` with the network parameters ``actor_params``."""
+        return state.replace(params=actor_params)
+
 
 def make_atari_ppo(
     cfg: AtariConfig, observation_shape: tuple[int, ...], num_actions: int

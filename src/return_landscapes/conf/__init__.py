@@ -298,6 +298,45 @@ class RejectConfig:
 
 
 @dataclass
+class SurfaceConfig:
+    """``landscape surface``: returns on a ``grid x grid`` lattice in a plane.
+
+    By default the plane goes through checkpoint ``checkpoint`` of training seed
+    ``seed`` and is spanned by two random directions normalized filter-wise (Li et
+    al., 2018); the points are ``theta + x d1 + y d2`` for ``x, y`` in
+    ``[-span, span]`` (``grid`` odd, so the checkpoint is the centre point).
+    ``through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]`` takes the
+    plane through three checkpoints instead: ``(1-x-y) theta1 + x theta2 + y theta3``
+    for ``x, y`` in ``[0, 1]``, the checkpoints at three corners. At every point: the
+    plain return, and with ``samples > 0`` a PURD of that many samples under
+    ``perturb`` (default the run's algorithm) at ``scale``. ``sample_seed`` seeds
+    the directions and the samples (the centre's samples are those of ``landscape
+    purd seed=<sample_seed>``).
+    """
+
+    run: str | None = None
+    checkpoint: int | None = None
+    seed: int = 0
+    through: list[int] | None = None
+    grid: int = 21
+    span: float = 1.0
+    samples: int = 0
+    perturb: str | None = None
+    scale: float = 3e-4
+    chunk: int | None = None
+    overwrite: bool = False
+    horizon: int | None = None
+    gamma: float = 0.99
+    sample_seed: int = 0
+    sampled_actions: bool = False
+    per_sample_env_seeds: bool = False
+    progress: bool = True
+    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
+    wandb_project: str = "return-landscapes"
+    wandb_entity: str | None = None
+
+
+@dataclass
 class StatsConfig:
     """``landscape stats``: a table of PURD statistics, written to ``stats.csv``.
 
@@ -323,7 +362,8 @@ class ReportConfig:
     PNG per figure, ``stats.csv`` and ``stats_summary.csv``). ``threshold``, ``bins``
     and ``alpha`` define LTP and CVaR as for ``landscape stats``; ``confidence`` and
     ``resamples`` the bootstrap intervals across seeds; ``max_seeds`` how many seeds a
-    PURD histogram figure shows.
+    PURD histogram figure shows; ``surface_3d`` adds a 3-D view to each return
+    surface.
     """
 
     runs: list[str] = field(default_factory=list)
@@ -334,6 +374,7 @@ class ReportConfig:
     confidence: float = 0.95
     resamples: int = 10_000
     max_seeds: int = 4
+    surface_3d: bool = False  # add a 3-D view to every return surface figure
 
 
 @dataclass
@@ -377,6 +418,7 @@ def register_configs() -> None:
     store.store(name="stats_schema", node=StatsConfig)
     store.store(name="interpolate_schema", node=InterpolateConfig)
     store.store(name="reject_schema", node=RejectConfig)
+    store.store(name="surface_schema", node=SurfaceConfig)
     store.store(name="report_schema", node=ReportConfig)
     store.store(name="demo_schema", node=DemoConfig)
 

@@ -90,6 +90,30 @@ def purd_statistics(
     }
 
 
+def point_statistics(
+    returns,
+    threshold: float = DEFAULT_THRESHOLD,
+    bins: int = DEFAULT_BINS,
+    alpha: float = DEFAULT_ALPHA,
+) -> dict[str, np.ndarray]:
+    """``purd_statistics`` of every point of a grid of PURDs.
+
+    Args:
+      returns: ``(num_samples, *points)``, e.g. a surface's ``(samples, grid, grid)``.
+
+    Returns:
+      Each statistic of ``STATISTICS`` as an array shaped ``points``.
+    """
+    values = np.asarray(returns, dtype=np.float64)
+    shape = values.shape[1:]
+    columns = values.reshape(values.shape[0], -1).T
+    rows = [purd_statistics(column, threshold, bins, alpha) for column in columns]
+    return {
+        name: np.array([row[name] for row in rows]).reshape(shape)
+        for name in STATISTICS
+    }
+
+
 def bootstrap_ci(
     per_seed_values,
     statistic: Callable[[np.ndarray], float] = np.mean,

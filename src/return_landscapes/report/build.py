@@ -56,6 +56,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
         builder.scatter_section(),
         builder.interpolation_section(),
         builder.rejection_section(),
+        builder.surface_section(),
     ]
     missing = [line for run in runs for line in missing_pieces(run)]
     if missing:
@@ -270,6 +271,41 @@ class _Builder:
         if not section.figures:
             section.missing.append("no rejection trace in any run")
         return section
+
+    def surface_section(self) -> Section:
+        section = Section(
+            "Return surfaces",
+            "Returns on a grid in a plane of parameter space: through a checkpoint "
+            "along two random filter-normalized directions (the checkpoint at the "
+            "centre), or through three checkpoints (at three corners). Stars mark the "
+            "checkpoints; where PURDs were sampled, the LTP map is beside the mean.",
+        )
+        for run in self.runs:
+            for surface in run.surfaces:
+                fig = figures.surface_maps(
+                    run,
+                    surface,
+                    self.cfg.threshold,
+                    self.cfg.bins,
+                    self.cfg.alpha,
+                    self.cfg.surface_3d,
+                )
+                name = _slug("surface", self.names[id(run)], _surface_slug(surface))
+                caption = f"Return surface of {run.label}"
+                section.figures.append(self.save(fig, f"{name}.png", caption))
+        if not section.figures:
+            section.missing.append("no return surface in any run")
+        return section
+
+
+def _surface_slug(surface) -> str:
+    """A file name part unique to a surface within its run."""
+    attrs = surface.attrs
+    anchors = "_".join(f"s{seed}c{step}" for seed, step in surface.anchors)
+    span = f"_span{attrs['span']:g}" if attrs["span"] != "" else ""
+    perturb = attrs["perturbation"] or "plain"
+    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
+    return f"{perturb}{scale}_{anchors}_grid{attrs['grid']}{span}"
 
 
 def _summary_cells(entry: dict) -> list[object]:

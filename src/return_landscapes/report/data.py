@@ -54,6 +54,8 @@ class RunData(NamedTuple):
     stats: list[dict]  # rows of stats_table.COLUMNS
     interpolations: list[store.InterpolationResult]
     rejections: list[RejectionRoot]
+    surfaces: list[store.SurfaceResult]
+    unfinished_surfaces: list[Path]  # surface folders with rows still missing
 
     @property
     def label(self) -> str:
@@ -76,6 +78,7 @@ def load_run(
         stats_rows(run_dir, threshold, bins, alpha),
         [store.read_interpolation(p) for p in store.stored_interpolations(run_dir)],
         rejection_roots(run_dir),
+        *surfaces(run_dir),
     )
 
 
@@ -129,6 +132,19 @@ def rejection_roots(run_dir: Path) -> list[RejectionRoot]:
     ]
 
 
+def surfaces(run_dir: Path) -> tuple[list[store.SurfaceResult], list[Path]]:
+    """Every finished surface of a run, and the folders of unfinished ones."""
+    finished, unfinished = [], []
+    for folder in store.stored_surfaces(run_dir):
+        rows = len(list(folder.glob("row_*.h5")))
+        first = store.read_result(next(folder.glob("row_*.h5"))).attrs
+        if rows < first["grid"]:
+            unfinished.append(folder)
+        else:
+            finished.append(store.read_surface(folder))
+    return finished, unfinished
+
+
 def kept_rows(accepted: np.ndarray) -> np.ndarray:
     """For each check of a rejection trace, the row of the parameters kept after it."""
     rows = np.arange(len(accepted))
@@ -155,5 +171,15 @@ def missing_pieces(run: RunData) -> list[str]:
         missing.append(
             f"{run.name}: no rejection trace: landscape reject {where} "
             "checkpoint=<step> criterion=cvar (and criterion=none)"
+        )
+    if not run.surfaces:
+        missing.append(
+            f"{run.name}: no return surface: landscape surface {where} "
+            "checkpoint=<step> seed=0"
+        )
+    for folder in run.unfinished_surfaces:
+        missing.append(
+            f"{run.name}: surface {folder.name} is unfinished: re-run the "
+            "'landscape surface' command that started it"
         )
     return missing

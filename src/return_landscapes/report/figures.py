@@ -17,6 +17,7 @@ from return_landscapes.landscape.stats import (
     cvar,
     histogram_mode,
     left_tail_probability,
+    point_statistics,
 )
 from return_landscapes.report.data import (
     LearningCurve,
@@ -25,7 +26,7 @@ from return_landscapes.report.data import (
     RunData,
     kept_rows,
 )
-from return_landscapes.store import InterpolationResult
+from return_landscapes.store import InterpolationResult, SurfaceResult
 
 STYLE = {
     "font.size": 9,
@@ -306,3 +307,95 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
             f"{root.seed}: statistics of the kept parameters after each check"
         )
     return fig
+
+
+# ------------------------------------------------------------------------- surfaces
+
+ANCHOR_POSITIONS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # three-checkpoint plane
+
+
+def surface_anchor_points(surface: SurfaceResult) -> list[tuple[float, float, str]]:
+    """Where the plane's checkpoints lie, ``(x, y, label)`` each."""
+    return [
+        (x, y, f"seed {seed}, {STEPS_FORMAT(step, None)}")
+        for (x, y), (seed, step) in zip(ANCHOR_POSITIONS, surface.anchors, strict=False)
+    ]
+
+
+def surface_maps(
+    run: RunData,
+    surface: SurfaceResult,
+    threshold: float = 0.5,
+    bins: int = 100,
+    alpha: float = 0.1,
+    three_d: bool = False,
+) -> Figure:
+    """Heat maps with contours of a surface: the return (PURD mean where sampled,
+    else plain), the LTP beside it where sampled, and a 3-D view if asked."""
+    attrs = surface.attrs
+    sampled = surface.returns.shape[0] > 0
+    panels = [("return", surface.plain_return, "viridis")]
+    if sampled:
+        stats = point_statistics(surface.returns, threshold, bins, alpha)
+        panels = [
+            ("PURD mean", stats["mean"], "viridis"),
+            ("LTP", stats["ltp"], "magma_r"),
+        ]
+    with styled():
+        fig = _figure(3.6 * (len(panels) + three_d) + 0.4, 3.4)
+        for index, (label, values, cmap) in enumerate(panels, start=1):
+            ax = fig.add_subplot(1, len(panels) + three_d, index)
+            _surface_map(ax, fig, surface, values, label, cmap)
+        if three_d:
+            ax = fig.add_subplot(1, len(panels) + 1, len(panels) + 1, projection="3d")
+            xs, ys = np.meshgrid(surface.x, surface.y, indexing="ij")
+            ax.plot_surface(xs, ys, panels[0][1], cmap="viridis", linewidth=0)
+            ax.set_zlabel(panels[0][0])
+            ax.set_xlabel(_surface_axis(attrs, 0))
+            ax.set_ylabel(_surface_axis(attrs, 1))
+        fig.suptitle(f"Return surface of {run.name}: {_surface_title(surface)}")
+    return fig
+
+
+def _surface_map(ax, fig, surface: SurfaceResult, values, label: str, cmap: str):
+    """One heat map (``values[i, j]`` at ``(x[i], y[j])``) with its contours."""
+    image = ax.pcolormesh(surface.x, surface.y, values.T, shading="nearest", cmap=cmap)
+    if np.ptp(values) > 0:
+        ax.contour(surface.x, surface.y, values.T, colors="white", linewidths=0.5)
+    middle = (surface.x[0] + surface.x[-1]) / 2
+    for x, y, text in surface_anchor_points(surface):
+        ax.plot(x, y, marker="*", ms=11, color="#d1495b", mec="white", mew=0.7)
+        right = x > middle  # label on the side facing the centre
+        ax.annotate(text, (x, y), xytext=(-4 if right else 4, 4),
+                    textcoords="offset points", ha="right" if right else "left",
+                    color="white", fontsize=7)  # fmt: skip
+    ax.set_xlabel(_surface_axis(surface.attrs, 0))
+    ax.set_ylabel(_surface_axis(surface.attrs, 1))
+    ax.set_title(label)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax).set_label(label)
+
+
+def _surface_axis(attrs: dict, axis: int) -> str:
+    if attrs["plane"] == "random_directions":
+        return f"direction {axis + 1} (filter-normalized)"
+    return f"towards checkpoint {axis + 2}"
+
+
+def _surface_title(surface: SurfaceResult) -> str:
+    attrs = surface.attrs
+    if attrs["perturbation"]:
+        what = (
+            f"{attrs['samples']} {attrs['perturbation']} samples at scale "
+            f"{attrs['scale']:g} per point"
+        )
+    else:
+        what = "plain return per point"
+    grid = f"{attrs['grid']}x{attrs['grid']}"
+    if attrs["plane"] == "random_directions":
+        seed, step = surface.anchors[0]
+        return (
+            f"seed {seed}, checkpoint {step:,}, random plane of half-width "
+            f"{attrs['span']:g}, {grid}, {what}"
+        )
+    return f"plane through three checkpoints, {grid}, {what}"

@@ -1,0 +1,569 @@
+"""``landscape surface``: returns on a 2-D grid in a plane of parameter space.
+
+Every grid point ``(i, j)`` is the agent ``w0 * P + x[i] * Q + y[j] * R``:
+
+* the **random plane** through a checkpoint ``theta``: ``P = theta``, ``Q``, ``R`` two
+  random directions normalized filter-wise (``landscape/directions.py``, Li et al.,
+  2018), ``w0 = 1``, ``x, y`` in ``[-span, span]``; ``grid`` is odd so the centre
+  is ``x = y = 0`` exactly and the centre point is ``theta`` bit for bit;
+* the **plane through three checkpoints**: ``P, Q, R = theta1, theta2, theta3``,
+  ``w0 = 1 - x - y``, ``x, y`` in ``[0, 1]``: the checkpoints are the corners
+  ``(0, 0)``, ``(1, 0)``, ``(0, 1)``, again bit for bit (``1 * a + 0 * b == a``).
+
+Only the actor moves in the random plane (the directions are zero on every other
+leaf of the agent state); in the three-checkpoint plane every floating-point leaf is
+mixed, as ``landscape interpolate`` does, so a ``td3`` update at a grid point sees a
+consistent critic and Adam state. What cannot be mixed (integer leaves, replay
+buffer, env states) comes from the point's nearest anchor, the one with the largest
+weight.
+
+At every point the plain return and, with ``samples > 0``, a PURD: ``samples``
+perturbations under a registered perturbation, one episode each. Every point goes
+through the one hot path (``landscape/evaluate.py``) in chunks. Randomness: a point
+uses the keys of its nearest anchor's ``landscape purd`` (the unperturbed episode's
+key and the ``samples`` sample keys of ``purd seed=sample_seed``), so points share
+their draws (common random numbers) and the centre of a random plane reproduces the
+checkpoint's PURD.
+
+Storage: one block per grid row ``x[i]`` (``store.py``), written as soon as its
+points are done, so a killed job resumes at the first missing row.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes import store
+from return_landscapes.conf import Algo, SurfaceConfig, as_plain_dict, is_atari, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.directions import filter_normalized_direction
+from return_landscapes.landscape.engine import (
+    Engine,
+    check_episode_options,
+    check_finite,
+    check_perturbation_fits,
+    chosen_checkpoints,
+    chosen_seeds,
+    compiled_plan,
+    episode_options,
+    get_engine,
+    is_finished,
+    open_run,
+    option_settings,
+    progress_bar,
+    seed_source,
+)
+from return_landscapes.landscape.evaluate import group_map, run_chunks
+from return_landscapes.landscape.perturb import (
+    MINIBATCH_SIZE,
+    CheckpointSource,
+    Perturbation,
+    get_perturbation,
+)
+from return_landscapes.landscape.purd import _block_key, sample_keys
+from return_landscapes.tracking import log_result, require_wandb, tracking
+from return_landscapes.train import restore_replay_rows, restore_without_replay_rows
+
+RANDOM_PLANE = "random_directions"
+CHECKPOINT_PLANE = "three_checkpoints"
+DIRECTION_TAG = 2  # fold_in tag of the directions under a checkpoint's block key
+
+
+def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
+    """Compute and store a 2-D return surface.
+
+    Args:
+      config: a ``SurfaceConfig`` (or a mapping of its keys).
+      **overrides: its keys, e.g. ``run="runs/h", checkpoint=150000, grid=21``.
+
+    Returns:
+      The folder holding the surface's row blocks (read it with ``load_surface``).
+
+    Raises:
+      LandscapeError: bad input; nothing stored is changed.
+    """
+    cfg = resolve(SurfaceConfig, config, **overrides)
+    require_wandb(cfg)
+    job = plan_surface(cfg)
+    what = (
+        "plain returns"
+        if job.perturb_name is None
+        else f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
+    )
+    print(
+        f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {what}: "
+        f"writing {job.folder}",
+        file=sys.stderr,
+    )
+    if len(job.todo) < cfg.grid:
+        print(f"skipping {cfg.grid - len(job.todo)} finished row(s)", file=sys.stderr)
+    if not job.todo:
+        return job.folder
+    engine = get_engine(
+        job.run_cfg,
+        job.perturbation,
+        job.horizon,
+        cfg.gamma,
+        cfg.scale,
+        episode_options(cfg, job.run_cfg),
+    )
+    plane = load_plane(job, engine)
+    per_row = cfg.grid * (1 + cfg.samples)
+    bar = progress_bar(per_row * len(job.todo), cfg.progress, "episode")
+    with bar, tracking(cfg, job.run_dir, "surface", as_plain_dict(cfg)):
+        compute_rows(job, engine, plane, bar)
+    return job.folder
+
+
+# ------------------------------------------------------------------------ the job
+
+
+class SurfaceJob(NamedTuple):
+    """A checked surface request: the plane, where it goes, the rows still to do."""
+
+    cfg: SurfaceConfig
+    run_dir: Path
+    run_cfg: Any
+    perturbation: Perturbation
+    perturb_name: str | None  # None: plain returns only (samples=0)
+    horizon: int
+    kind: str  # RANDOM_PLANE or CHECKPOINT_PLANE
+    anchors: list[tuple[int, int]]  # (seed, checkpoint): 1 or 3
+    folder: Path
+    todo: list[int]  # row indices still to compute
+
+
+def plan_surface(cfg: SurfaceConfig) -> SurfaceJob:
+    """Check the request against the run; list the rows still to compute."""
+    run_dir, run_cfg = open_run(cfg.run)
+    algo = Algo(run_cfg.algo).value
+    perturbation = get_perturbation(cfg.perturb or algo, algo)
+    if cfg.samples < 0:
+        raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
+    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
+    kind, anchors = _anchors(cfg, run_dir, run_cfg)
+    _check_grid(cfg, kind)
+    perturb_name = perturbation.name if cfg.samples else None
+    if perturb_name is not None:
+        check_perturbation_fits(perturbation, run_cfg)
+        if is_atari(run_cfg.env) and perturbation.needs_env_states:
+            raise LandscapeError(
+                f"perturb={perturbation.name} steps Atari envs on the host from a "
+                "checkpoint, not from points between checkpoints: use "
+                "perturb=param_noise for PURDs on an Atari surface, or samples=0"
+            )
+    episode_options(cfg, run_cfg)
+    folder = store.surface_dir(
+        run_dir, anchors, cfg.grid, cfg.span, perturb_name, cfg.scale
+    )
+    job = SurfaceJob(
+        cfg,
+        run_dir,
+        run_cfg,
+        perturbation,
+        perturb_name,
+        cfg.horizon or run_cfg.horizon,
+        kind,
+        anchors,
+        folder,
+        [],
+    )
+    settings = _settings(job)
+    for row in range(cfg.grid):
+        path = store.surface_row_path(folder, row)
+        if not is_finished(path, settings, cfg.overwrite):
+            job.todo.append(row)
+    return job
+
+
+def _anchors(cfg: SurfaceConfig, run_dir, run_cfg) -> tuple[str, list]:
+    if cfg.through is None:
+        if cfg.checkpoint is None:
+            steps = chosen_checkpoints(None, run_dir)
+            raise LandscapeError(
+                "checkpoint= is required: the random plane goes through one "
+                f"checkpoint (the run has {', '.join(map(str, steps))}), or pass "
+                "through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]"
+            )
+        chosen_checkpoints([cfg.checkpoint], run_dir)
+        chosen_seeds([cfg.seed], run_cfg.seeds)
+        return RANDOM_PLANE, [(cfg.seed, cfg.checkpoint)]
+    if cfg.checkpoint is not None:
+        raise LandscapeError(
+            "checkpoint= and through= both given: pass checkpoint= (random plane "
+            "through one checkpoint) or through= (plane through three), not both"
+        )
+    if len(cfg.through) != 6:
+        raise LandscapeError(
+            f"through={list(cfg.through)} must be [seed1,checkpoint1,seed2,"
+            "checkpoint2,seed3,checkpoint3]"
+        )
+    anchors = [(cfg.through[i], cfg.through[i + 1]) for i in (0, 2, 4)]
+    for seed, step in anchors:
+        chosen_seeds([seed], run_cfg.seeds)
+        chosen_checkpoints([step], run_dir)
+    if len(set(anchors)) < 3:
+        raise LandscapeError(
+            f"through={list(cfg.through)} repeats a checkpoint: a plane needs three "
+            "different (seed, checkpoint) pairs"
+        )
+    return CHECKPOINT_PLANE, anchors
+
+
+def _check_grid(cfg: SurfaceConfig, kind: str) -> None:
+    if kind == RANDOM_PLANE:
+        if cfg.grid < 3 or cfg.grid % 2 == 0:
+            raise LandscapeError(
+                f"grid={cfg.grid} must be odd and at least 3 so the checkpoint is the "
+                f"centre point: use grid={max(3, cfg.grid + 1 - cfg.grid % 2)}"
+            )
+        if not (np.isfinite(cfg.span) and cfg.span > 0):
+            raise LandscapeError(f"span={cfg.span} must be a finite number > 0")
+    elif cfg.grid < 2:
+        raise LandscapeError(
+            f"grid={cfg.grid} must be at least 2 for a plane through three checkpoints"
+        )
+
+
+def _describe(job: SurfaceJob) -> str:
+    names = [f"seed {s} checkpoint {c}" for s, c in job.anchors]
+    if job.kind == RANDOM_PLANE:
+        return f"{names[0]} (random directions, span {job.cfg.span})"
+    return ", ".join(names)
+
+
+def _settings(job: SurfaceJob) -> dict[str, Any]:
+    """The settings a stored row must match to count as finished."""
+    settings = {
+        "plane": job.kind,
+        "samples": job.cfg.samples,
+        "horizon": job.horizon,
+        "gamma": job.cfg.gamma,
+        "sample_seed": job.cfg.sample_seed,
+        **option_settings(episode_options(job.cfg, job.run_cfg), job.run_cfg),
+    }
+    if job.perturb_name is not None and job.perturbation.needs_replay:
+        settings["minibatch_size"] = MINIBATCH_SIZE
+    return settings
+
+
+# ---------------------------------------------------------------------- the plane
+
+
+class Plane(NamedTuple):
+    """The three agent states spanning a plane, its anchors and its coordinates."""
+
+    states: tuple  # (P, Q, R) agent states, no seed axis
+    sources: list[CheckpointSource]  # per anchor: what a perturbation reads
+    x: np.ndarray  # (grid,) float32
+    y: np.ndarray  # (grid,) float32
+    plain_keys: list[jax.Array]  # per anchor: its unperturbed episode's key
+    sample_keys: list[jax.Array]  # per anchor: its PURD's (samples,) keys
+    weight_of_p: bool  # w0 = 1 - x - y (three checkpoints) instead of 1
+
+    def weights(self, row: int) -> np.ndarray:
+        """``(grid, 3)`` weights of ``P, Q, R`` at the points ``(x[row], y[:])``."""
+        x = np.full_like(self.y, self.x[row])
+        w0 = np.float32(1) - x - self.y if self.weight_of_p else np.ones_like(x)
+        return np.stack([w0, x, self.y], axis=1).astype(np.float32)
+
+    def nearest(self, weights: np.ndarray) -> np.ndarray:
+        """The anchor each point takes unmixable state and keys from."""
+        if len(self.sources) == 1:
+            return np.zeros(weights.shape[0], np.int64)
+        return np.argmax(weights, axis=1)
+
+
+def coordinates(kind: str, grid: int, span: float) -> np.ndarray:
+    """The ``grid`` coordinates of an axis (float32; 0, and 1 or ±span, exact)."""
+    if kind == RANDOM_PLANE:
+        half = (grid - 1) // 2
+        steps = np.arange(grid, dtype=np.float64) - half
+        return (span * steps / half).astype(np.float32)
+    return np.linspace(0.0, 1.0, grid).astype(np.float32)
+
+
+def plane_directions(agent, agent_state, key: jax.Array):
+    """Two filter-normalized directions of the actor, as agent-state-shaped trees.
+
+    Every leaf outside the actor is zero, so moving along them moves the policy
+    alone.
+    """
+    actor = agent.actor_params(agent_state)
+    zero_state = jax.tree.map(jnp.zeros_like, agent_state)
+    return tuple(
+        agent.with_actor_params(
+            zero_state, filter_normalized_direction(jax.random.fold_in(key, i), actor)
+        )
+        for i in range(2)
+    )
+
+
+def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
+    """Restore the anchors and build the plane's states and keys."""
+    cfg, agent = job.cfg, engine.trainer.agent
+    sources = [_anchor_source(job, engine, seed, step) for seed, step in job.anchors]
+    states = tuple(s.agent_state for s in sources)
+    if job.kind == RANDOM_PLANE:
+        seed, step = job.anchors[0]
+        key = jax.random.fold_in(_block_key(cfg.sample_seed, seed, step), DIRECTION_TAG)
+        states = (states[0], *plane_directions(agent, states[0], key))
+    axis = coordinates(job.kind, cfg.grid, cfg.span)
+    return Plane(
+        states,
+        sources,
+        axis,
+        axis,
+        [
+            jax.random.fold_in(_block_key(cfg.sample_seed, seed, step), 1)
+            for seed, step in job.anchors
+        ],
+        [
+            sample_keys(cfg.sample_seed, seed, step, max(cfg.samples, 1))
+            for seed, step in job.anchors
+        ],
+        job.kind == CHECKPOINT_PLANE,
+    )
+
+
+def _anchor_source(job: SurfaceJob, engine: Engine, seed: int, step: int):
+    trainer = engine.trainer
+    state = restore_without_replay_rows(trainer, job.run_cfg, job.run_dir, step)
+    agent_state = jax.tree.map(lambda x: x[seed], state.agent)
+    params = trainer.agent.actor_params(agent_state)
+    check_finite(jax.tree.map(lambda x: x[None], params), job.run_dir, step, [seed])
+    rows = None
+    perturbation = job.perturbation
+    if job.perturb_name is None:
+        perturbation = Perturbation("plain", "", perturbation.perturb)
+    elif perturbation.needs_replay:
+        rows = restore_replay_rows(trainer, job.run_cfg, job.run_dir, step, [seed])
+    agent_state = jax.tree.map(jnp.asarray, agent_state)
+    return seed_source(perturbation, agent_state, state, rows, 0, seed)
+
+
+# ---------------------------------------------------------------------- the stages
+
+
+def mix_plane(states, nearer, weights):
+    """``w0 * P + w1 * Q + w2 * R`` per floating-point leaf; others from ``nearer``."""
+
+    def mix(p, q, r, near):
+        if jnp.issubdtype(p.dtype, jnp.floating):
+            return weights[0] * p + weights[1] * q + weights[2] * r
+        return near
+
+    return jax.tree.map(mix, *states, nearer)
+
+
+class SurfaceStages(NamedTuple):
+    """Jitted stages building the parameter sets of grid points."""
+
+    plain: Any  # ((P, Q, R) actors, nearer actor), (weights, keys) -> (params, keys)
+    perturbed: Any  # ((P, Q, R), near source, scale), (weights, keys) -> ...
+
+
+_STAGES: dict[int, SurfaceStages] = {}
+
+
+def surface_stages(engine: Engine) -> SurfaceStages:
+    """The surface stages of an engine's agent and perturbation (built once)."""
+    if id(engine) not in _STAGES:
+        _STAGES[id(engine)] = _make_surface_stages(engine)
+    return _STAGES[id(engine)]
+
+
+def _make_surface_stages(engine: Engine) -> SurfaceStages:
+    agent, perturbation = engine.trainer.agent, engine.perturbation
+
+    def plain(shared, rows):
+        actors, nearer = shared
+        weights, keys = rows
+        # Only the actors are mixed: a point's policy is elementwise in them.
+        return jax.vmap(lambda w: mix_plane(actors, nearer, w))(weights), keys
+
+    def one_sample(shared, weights, sample_key):
+        states, near, scale = shared
+        perturb_key, episode_key = jax.random.split(sample_key)
+        source = near._replace(agent_state=mix_plane(states, near.agent_state, weights))
+        return perturbation.perturb(agent, source, perturb_key, scale), episode_key
+
+    def perturbed(shared, rows):
+        # Groups of 8, as for checkpoint PURDs: per-sample numbers must not depend
+        # on how many samples share a call.
+        return group_map(lambda w, k: one_sample(shared, w, k), *rows)
+
+    return SurfaceStages(jax.jit(plain), jax.jit(perturbed))
+
+
+# ---------------------------------------------------------------------- computing
+
+
+def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
+    """Compute the rows still to do, a slab of rows per batch, writing each row."""
+    cfg = job.cfg
+    plain_plan = _plain_plan(job, engine, plane, bar)
+    sample_plan = _sample_plan(job, engine, plane, bar) if cfg.samples else None
+    chunk = (sample_plan or plain_plan).chunk
+    rows_per_slab = max(1, chunk // (cfg.grid * max(cfg.samples, 1)))
+    for start in range(0, len(job.todo), rows_per_slab):
+        slab = job.todo[start : start + rows_per_slab]
+        bar.set_postfix_str(f"rows {slab[0]}-{slab[-1]}")
+        weights = np.concatenate([plane.weights(row) for row in slab])
+        nearest = plane.nearest(weights)
+        plain = _run_by_anchor(
+            plain_plan,
+            lambda a: _plain_shared(engine, plane, a),
+            (weights, _take(plane.plain_keys, nearest)),
+            nearest,
+            bar,
+        )
+        samples = None
+        if cfg.samples:
+            samples = _run_by_anchor(
+                sample_plan,
+                lambda a: _sample_shared(job, engine, plane, a),
+                (
+                    np.repeat(weights, cfg.samples, axis=0),
+                    _tile_keys(plane.sample_keys, nearest),
+                ),
+                np.repeat(nearest, cfg.samples),
+                bar,
+            )
+        for index, row in enumerate(slab):
+            points = slice(index * cfg.grid, (index + 1) * cfg.grid)
+            draws = slice(points.start * cfg.samples, points.stop * cfg.samples)
+            row_samples = None
+            if samples is not None:
+                row_samples = type(samples)(*(field[draws] for field in samples))
+            _write_row(
+                job,
+                plane,
+                row,
+                type(plain)(*(field[points] for field in plain)),
+                row_samples,
+            )
+
+
+def _plain_shared(engine: Engine, plane: Plane, anchor: int):
+    actor = engine.trainer.agent.actor_params
+    actors = tuple(actor(s) for s in plane.states)
+    near = actor(plane.sources[anchor].agent_state)
+    return ((actors, near), jnp.zeros((), jnp.float32))
+
+
+def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
+    scale = jnp.asarray(job.cfg.scale, jnp.float32)
+    noise = job.cfg.scale if job.perturbation.action_noise else 0.0
+    return (
+        (plane.states, plane.sources[anchor], scale),
+        jnp.asarray(noise, jnp.float32),
+    )
+
+
+def _plain_plan(job, engine, plane, bar):
+    stages = surface_stages(engine)
+    total = len(job.todo) * job.cfg.grid
+    weights = plane.weights(0)
+    rows = (weights, jnp.stack([plane.plain_keys[0]] * weights.shape[0]))
+    return compiled_plan(
+        engine,
+        "surface_plain",
+        (stages.plain, engine.plain_stage),
+        _plain_shared(engine, plane, 0),
+        rows,
+        total,
+        job.cfg.chunk,
+        bar,
+    )
+
+
+def _sample_plan(job, engine, plane, bar):
+    stages = surface_stages(engine)
+    cfg = job.cfg
+    total = len(job.todo) * cfg.grid * cfg.samples
+    rows = (np.repeat(plane.weights(0)[:1], cfg.samples, axis=0), plane.sample_keys[0])
+    return compiled_plan(
+        engine,
+        "surface_samples",
+        (stages.perturbed, engine.sample_stage),
+        _sample_shared(job, engine, plane, 0),
+        rows,
+        total,
+        cfg.chunk,
+        bar,
+    )
+
+
+def _take(keys: list[jax.Array], nearest: np.ndarray) -> jax.Array:
+    return jnp.stack(keys)[nearest]
+
+
+def _tile_keys(keys: list[jax.Array], nearest: np.ndarray) -> jax.Array:
+    """Point-major sample keys: point ``p``'s samples are its anchor's keys."""
+    stacked = jnp.stack(keys)  # (anchors, samples, ...)
+    return stacked[nearest].reshape(-1, *stacked.shape[2:])
+
+
+def _run_by_anchor(plan, shared_for, rows, nearest: np.ndarray, bar):
+    """Run ``rows`` through ``plan``, one call per nearest anchor, merged in order.
+
+    Points whose nearest anchor differs take their unmixable state from different
+    checkpoints; the calls share one compiled program.
+    """
+    total = nearest.shape[0]
+    parts = []
+    for anchor in np.unique(nearest):
+        mask = nearest == anchor
+        part = jax.tree.map(lambda x, m=mask: np.asarray(x)[m], rows)
+        shared = shared_for(int(anchor))
+        parts.append((mask, run_chunks(plan, shared, part, bar.update)))
+    merged = []
+    for field in range(len(parts[0][1])):
+        values = np.empty(total, parts[0][1][field].dtype)
+        for mask, stats in parts:
+            values[mask] = stats[field]
+        merged.append(values)
+    return type(parts[0][1])(*merged)
+
+
+def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
+    cfg = job.cfg
+    arrays = {
+        "x": plane.x,
+        "y": plane.y,
+        "plain_return": plain.undiscounted_return,
+        "plain_discounted_return": plain.discounted_return,
+        "plain_length": plain.length,
+    }
+    shape = (cfg.samples, cfg.grid)
+    for name in ("undiscounted_return", "discounted_return", "length"):
+        if samples is None:
+            dtype = np.int32 if name == "length" else np.float32
+            arrays[name] = np.zeros(shape, dtype)
+        else:
+            # rows are point-major: (grid, samples) -> (samples, grid)
+            arrays[name] = getattr(samples, name).reshape(cfg.grid, -1).T
+    attrs = {
+        "kind": "surface",
+        "run": str(job.run_dir.resolve()),
+        "env": job.run_cfg.env,
+        "algo": Algo(job.run_cfg.algo).value,
+        "backend": job.run_cfg.backend,
+        "perturbation": job.perturb_name,
+        "scale": float(cfg.scale),
+        "anchors": [list(a) for a in job.anchors],
+        "grid": cfg.grid,
+        "span": float(cfg.span) if job.kind == RANDOM_PLANE else None,
+        "row": row,
+        **_settings(job),
+    }
+    path = store.surface_row_path(job.folder, row)
+    store.write_result(path, arrays, attrs)
+    log_result(arrays, attrs)
