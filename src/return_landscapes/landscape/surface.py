@@ -375,12 +375,19 @@ _STAGES: dict[int, SurfaceStages] = {}
 def surface_stages(engine: Engine) -> SurfaceStages:
     """The surface stages of an engine's agent and perturbation (built once)."""
     if id(engine) not in _STAGES:
-        _STAGES[id(engine)] = _make_surface_stages(engine)
+        _STAGES[id(engine)] = make_surface_stages(
+            engine.trainer.agent, engine.perturbation
+        )
     return _STAGES[id(engine)]
 
 
-def _make_surface_stages(engine: Engine) -> SurfaceStages:
-    agent, perturbation = engine.trainer.agent, engine.perturbation
+def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
+    """Jitted stages turning grid points (weights of ``P, Q, R``) into policies.
+
+    ``plain(((P, Q, R) actors, nearer actor), (weights, keys))`` mixes the actors;
+    ``perturbed(((P, Q, R) states, nearer source, scale), (weights, keys))`` mixes
+    the agent states and applies ``perturbation`` once per row, in groups of 8.
+    """
 
     def plain(shared, rows):
         actors, nearer = shared
@@ -469,7 +476,7 @@ def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
 
 def _plain_plan(job, engine, plane, bar):
     stages = surface_stages(engine)
-    total = len(job.todo) * job.cfg.grid
+    total = job.cfg.grid**2  # the whole grid: a resumed job reuses the program
     weights = plane.weights(0)
     rows = (weights, jnp.stack([plane.plain_keys[0]] * weights.shape[0]))
     return compiled_plan(
@@ -487,7 +494,7 @@ def _plain_plan(job, engine, plane, bar):
 def _sample_plan(job, engine, plane, bar):
     stages = surface_stages(engine)
     cfg = job.cfg
-    total = len(job.todo) * cfg.grid * cfg.samples
+    total = cfg.grid**2 * cfg.samples
     rows = (np.repeat(plane.weights(0)[:1], cfg.samples, axis=0), plane.sample_keys[0])
     return compiled_plan(
         engine,
