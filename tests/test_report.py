@@ -27,6 +27,8 @@ TINY_DEMO = [
     "reject_steps=2",
     "reject_samples=8",
     "repeats=1",
+    "surface_grid=3",
+    "surface_samples=2",
     "progress=false",
 ]
 
@@ -64,14 +66,15 @@ def assert_valid_png(data: bytes) -> None:
 
 def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
     out, stderr = demo_dir
-    for stage in range(1, 6):
-        assert f"[{stage}/5]" in stderr
+    for stage in range(1, 7):
+        assert f"[{stage}/6]" in stderr
     assert "demo done in" in stderr and "open demo/report/index.html" in stderr
     html = (out / "report" / "index.html").read_text()
     images = embedded_images(html)
     rejection = [n for n in images if n.startswith("rejection_hopper-td3_")]
-    assert len(rejection) == 1
-    for name in [*EXPECTED_FIGURES, *rejection]:
+    surfaces = [n for n in images if n.startswith("surface_hopper-td3_td3_")]
+    assert len(rejection) == 1 and len(surfaces) == 1
+    for name in [*EXPECTED_FIGURES, *rejection, *surfaces]:
         assert name in images, sorted(images)
         assert (out / "report" / name).read_bytes() == images[name]
         assert_valid_png(images[name])
@@ -100,7 +103,12 @@ def test_a_run_with_missing_pieces_still_gets_a_report(tiny_td3_run, tmp_path):
     index = report(runs=[str(run)], out=str(tmp_path / "report"))
     html = index.read_text()
     assert list(embedded_images(html)) == ["learning_curves.png"]
-    for what in ("no PURD", "no interpolation path", "no rejection trace"):
+    for what in (
+        "no PURD",
+        "no interpolation path",
+        "no rejection trace",
+        "no return surface",
+    ):
         assert f"Not available: bare: {what}" in html
     assert f"landscape purd run={run}" in html
     assert not (tmp_path / "report" / "stats.csv").exists()

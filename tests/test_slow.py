@@ -19,13 +19,16 @@ from return_landscapes import (
     interpolate,
     load_purd,
     load_rejection,
+    load_surface,
     purd,
     reject,
+    report,
     store,
+    surface,
     train,
 )
 from return_landscapes.checkpoint import METRICS
-from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.landscape.stats import point_statistics, purd_statistics
 
 
 @pytest.mark.slow
@@ -163,18 +166,7 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     3 repeats from the seed and checkpoint with the largest LTP. Printed: the figures
     of the issue note. Asserted: what must hold whatever the landscape looks like.
     """
-    source = os.environ.get("LANDSCAPE_TRAINED_RUN")
-    if source:
-        run = copy_run(source, tmp_path / "run")
-    else:
-        run = train(
-            env="hopper",
-            algo="td3",
-            seeds=3,
-            steps=100_000,
-            checkpoints=STEPS,
-            out=str(tmp_path / "run"),
-        )
+    run = trained_hopper(tmp_path)
     figures = {}
     tic = time.perf_counter()
     for kind in ("same_seed", "cross_seed"):
@@ -214,6 +206,98 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
                 if criterion == "cvar" and trace["accepted"][row]:
                     assert trace["cvar"][row] >= trace["cvar"][kept[row - 1]]
     print(json.dumps(figures, indent=1))
+
+
+def trained_hopper(tmp_path):
+    """A copy of ``LANDSCAPE_TRAINED_RUN``, or TD3 on hopper, 3 seeds, 100k steps."""
+    source = os.environ.get("LANDSCAPE_TRAINED_RUN")
+    if source:
+        return copy_run(source, tmp_path / "run")
+    return train(
+        env="hopper",
+        algo="td3",
+        seeds=3,
+        steps=100_000,
+        checkpoints=STEPS,
+        out=str(tmp_path / "run"),
+    )
+
+
+def surface_figures(result, checkpoint_purd) -> dict:
+    """What a 21x21 PURD surface looks like, in numbers."""
+    stats = point_statistics(result.returns)
+    centre = len(result.x) // 2
+    plain = result.plain_return
+    radius = np.hypot(*np.meshgrid(result.x, result.y, indexing="ij"))
+    ring = {
+        f"r<={r}": {
+            "plain_mean": round(float(plain[radius <= r + 1e-6].mean()), 1),
+            "purd_mean": round(float(stats["mean"][radius <= r + 1e-6].mean()), 1),
+            "ltp_mean": round(float(stats["ltp"][radius <= r + 1e-6].mean()), 3),
+        }
+        for r in (0.1, 0.3, 0.5, 1.0)
+    }
+    best = np.unravel_index(np.argmax(plain), plain.shape)
+    return {
+        "centre_plain_return": float(plain[centre, centre]),
+        "checkpoint_unperturbed_return": float(checkpoint_purd["unperturbed_return"]),
+        "centre_purd": {
+            k: round(float(stats[k][centre, centre]), 3)
+            for k in ("mean", "ltp", "cvar")
+        },
+        "plain_min_max": [round(float(plain.min()), 1), round(float(plain.max()), 1)],
+        "best_point": {
+            "x": float(result.x[best[0]]),
+            "y": float(result.y[best[1]]),
+            "plain_return": round(float(plain.max()), 1),
+        },
+        "share_of_points_above_half_centre": round(
+            float(np.mean(plain >= 0.5 * plain[centre, centre])), 3
+        ),
+        "ltp_min_max": [float(stats["ltp"].min()), float(stats["ltp"].max())],
+        "by_radius": ring,
+        "plain_along_x": [round(float(v)) for v in plain[:, centre]],
+        "plain_along_y": [round(float(v)) for v in plain[centre, :]],
+        "ltp_along_x": [round(float(v), 2) for v in stats["ltp"][:, centre]],
+    }
+
+
+@pytest.mark.slow
+def test_a_21x21_purd_surface_of_a_trained_hopper(tmp_path):
+    """A random plane (span 1) through the last checkpoint of seed 0, 21x21 points,
+    100 ``td3`` samples at 3e-4 per point, on a trained TD3 hopper (see
+    ``trained_hopper``). ``LANDSCAPE_SURFACE_OUT`` keeps the report there. Printed:
+    the timing and the surface's shape in numbers; asserted: the centre is the
+    checkpoint, bit for bit, plain return and samples."""
+    run = trained_hopper(tmp_path)
+    step = STEPS[-1]
+    purd(run=str(run), checkpoints=[step], seeds=[0], perturb="td3", samples=100)
+    checkpoint = store.load_purd_result(run, step, "td3", 3e-4).arrays
+    tic = time.perf_counter()
+    options = {"checkpoint": step, "seed": 0, "grid": 21, "span": 1.0}
+    surface(run=str(run), perturb="td3", samples=100, **options)
+    seconds = time.perf_counter() - tic
+    result = load_surface(run, perturb="td3", scale=3e-4, **options)
+    assert result.returns.shape == (100, 21, 21)
+    assert result.plain_return[10, 10] == checkpoint["unperturbed_return"][0]
+    np.testing.assert_array_equal(
+        result.returns[:, 10, 10], checkpoint["undiscounted_return"][0]
+    )
+    figures = {
+        "seconds": round(seconds, 1),
+        "episodes": 21 * 21 * 101,
+        "env_steps": int(
+            result.arrays["length"].sum() + result.arrays["plain_length"].sum()
+        ),
+        **surface_figures(
+            result, {"unperturbed_return": checkpoint["unperturbed_return"][0]}
+        ),
+    }
+    figures["episodes_per_s"] = round(figures["episodes"] / seconds, 1)
+    out = os.environ.get("LANDSCAPE_SURFACE_OUT") or str(tmp_path / "report")
+    report(runs=[str(run)], out=out, surface_3d=True)
+    print(json.dumps(figures, indent=1), flush=True)
+    assert len(np.unique(result.plain_return)) > 100  # the plane really moves
 
 
 def _training_scores(run_dir):

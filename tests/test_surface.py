@@ -16,7 +16,11 @@ from return_landscapes import (
     surface,
 )
 from return_landscapes.landscape.directions import filter_norms
-from return_landscapes.landscape.surface import coordinates, plane_directions
+from return_landscapes.landscape.surface import (
+    coordinates,
+    plane_directions,
+    slab_size,
+)
 from return_landscapes.tracking import result_summary
 from return_landscapes.train import get_trainer, init_state
 
@@ -153,6 +157,14 @@ def test_coordinates_put_the_anchors_on_the_grid_exactly():
     )
     axis = coordinates("three_checkpoints", 7, 1.0)
     assert axis[0] == 0.0 and axis[-1] == 1.0
+
+
+def test_slabs_are_whole_rows_and_chunks_are_not_mostly_padding():
+    assert slab_size(21, 0) == (21, 441)  # a plain 21x21 grid: one batch
+    assert slab_size(41, 0) == (41, 1681)
+    assert slab_size(5, 8) == (5, 200)
+    assert slab_size(21, 100) == (1, 2100)  # a row per slab, one chunk
+    assert slab_size(41, 1000) == (1, 3728)  # 41,000 samples: 11 equal chunks
 
 
 def test_report_draws_each_surface_and_wandb_rows_summarize_them(surfaces, tmp_path):

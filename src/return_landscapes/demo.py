@@ -1,4 +1,5 @@
-"""``landscape demo``: the whole pipeline, small: train, PURD, paths, rejection, report.
+"""``landscape demo``: the whole pipeline, small: train, PURD, paths, rejection, a
+return surface, report.
 
 Every stage is the public command of the same name with small settings
 (``DemoConfig``), so the demo shows exactly what a user would run, and each stage
@@ -19,10 +20,11 @@ from return_landscapes.landscape.interpolate import interpolate
 from return_landscapes.landscape.purd import purd
 from return_landscapes.landscape.reject import reject
 from return_landscapes.landscape.stats_table import heaviest_left_tail
+from return_landscapes.landscape.surface import surface
 from return_landscapes.report.build import report
 from return_landscapes.run import train
 
-STAGES = 5
+STAGES = 6
 TIMINGS = "timings.json"
 
 
@@ -62,9 +64,21 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
                 samples=cfg.path_samples,
                 progress=cfg.progress,
             )
+    root = _root(cfg, run_dir, algo)
     with _stage(4, "post-update rejection, cvar vs none", timings):
-        _reject(cfg, run_dir, algo)
-    with _stage(5, "report", timings):
+        _reject(cfg, run_dir, algo, root)
+    what = f"{cfg.surface_grid}x{cfg.surface_grid} return surface with PURDs"
+    with _stage(5, what, timings):
+        surface(
+            run=str(run_dir),
+            checkpoint=root["checkpoint"],
+            seed=root["seed"],
+            grid=cfg.surface_grid,
+            samples=cfg.surface_samples,
+            scale=cfg.scale,
+            progress=cfg.progress,
+        )
+    with _stage(6, "report", timings):
         index = report(runs=[str(run_dir)], out=str(report_dir))
     timings["total"] = time.perf_counter() - start
     ckpt.atomic_write_text(out / TIMINGS, json.dumps(timings, indent=1) + "\n")
@@ -85,6 +99,11 @@ def _check(cfg: DemoConfig) -> None:
         raise LandscapeError(
             f"num_checkpoints={cfg.num_checkpoints}: the demo needs at least 2 for "
             "same-seed paths"
+        )
+    if cfg.surface_grid < 3 or cfg.surface_grid % 2 == 0:
+        raise LandscapeError(
+            f"surface_grid={cfg.surface_grid} must be odd and at least 3 (the root "
+            "checkpoint is the centre point)"
         )
     for name in ("samples", "reject_samples", "reject_steps", "repeats", "steps"):
         if getattr(cfg, name) < 1:
@@ -121,12 +140,8 @@ def _eval_interval(steps: int) -> int:
     return interval // 1000 * 1000 if interval >= 1000 else interval
 
 
-def _reject(cfg: DemoConfig, run_dir: Path, algo: str) -> None:
-    if algo == "ppo":
-        print(
-            "rejection continues off-policy training: skipped for ppo", file=sys.stderr
-        )
-        return
+def _root(cfg: DemoConfig, run_dir: Path, algo: str) -> dict:
+    """The seed and checkpoint with the largest LTP: rejection's and the surface's."""
     root = heaviest_left_tail(
         run_dir, algo, cfg.scale, from_step=cfg.random_start_steps
     )
@@ -135,6 +150,15 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str) -> None:
         f"(LTP {root['ltp']:.3f}, the largest)",
         file=sys.stderr,
     )
+    return root
+
+
+def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
+    if algo == "ppo":
+        print(
+            "rejection continues off-policy training: skipped for ppo", file=sys.stderr
+        )
+        return
     for criterion in ("cvar", "none"):
         reject(
             run=str(run_dir),

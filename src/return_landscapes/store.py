@@ -6,12 +6,16 @@ Layout under ``<run>/landscape/``::
     interpolate/<perturb>/scale_<scale>/<pair>.h5      (PURDs along the path)
     interpolate/plain/<pair>.h5                        (plain returns only)
     reject/<criterion>/step_<checkpoint:09d>/seed_<seed:03d>/repeat_<r:03d>.h5
+    surface/<perturb>/scale_<scale>/<anchors>_grid<grid>[_span<span>]/row_<i:03d>.h5
+    surface/plain/<anchors>_grid<grid>[_span<span>]/row_<i:03d>.h5
 
 Each file is one *block* of a result with the provenance (perturbation, scale,
 samples, checkpoint step, seed, package versions, time, ...) in its attributes. PURD
 blocks hold one seed, ``(1, num_samples)``; readers stack them into the package-wide
 convention ``(num_seeds, num_samples)``. An interpolation block holds one pair of
-checkpoints, ``(num_samples, num_points)``; a rejection block one repeat's trace.
+checkpoints, ``(num_samples, num_points)``; a rejection block one repeat's trace; a
+surface block one grid row, ``(num_samples, grid)``, stacked by readers into
+``(num_samples, grid, grid)``.
 
 Why one file per seed: every file is written under a temporary name and renamed into
 place, so a file that exists is complete, a killed job loses at most the block it was

@@ -388,7 +388,9 @@ class DemoConfig:
     checkpoint; same-seed and cross-seed paths of ``points`` points with
     ``path_samples`` parameter-noise samples each; ``cvar`` and ``none`` rejection of
     ``reject_steps`` proposed updates, ``reject_samples`` samples per check,
-    ``repeats`` repeats, from the seed and checkpoint with the largest LTP. Writes
+    ``repeats`` repeats, from the seed and checkpoint with the largest LTP; a
+    ``surface_grid x surface_grid`` return surface around that checkpoint (random
+    plane, span 1) with ``surface_samples`` samples per point. Writes
     ``<out>/<env>-<algo>`` (the run) and ``<out>/report``; a re-run reuses what is
     done.
     """
@@ -407,6 +409,8 @@ class DemoConfig:
     reject_steps: int = 10
     reject_samples: int = 100
     repeats: int = 2
+    surface_grid: int = 11
+    surface_samples: int = 10
     progress: bool = True
 
 

@@ -31,6 +31,7 @@ points are done, so a killed job resumes at the first missing row.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -59,7 +60,7 @@ from return_landscapes.landscape.engine import (
     progress_bar,
     seed_source,
 )
-from return_landscapes.landscape.evaluate import group_map, run_chunks
+from return_landscapes.landscape.evaluate import MAX_CHUNK, group_map, run_chunks
 from return_landscapes.landscape.perturb import (
     MINIBATCH_SIZE,
     CheckpointSource,
@@ -415,10 +416,11 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
 def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
     """Compute the rows still to do, a slab of rows per batch, writing each row."""
     cfg = job.cfg
-    plain_plan = _plain_plan(job, engine, plane, bar)
-    sample_plan = _sample_plan(job, engine, plane, bar) if cfg.samples else None
-    chunk = (sample_plan or plain_plan).chunk
-    rows_per_slab = max(1, chunk // (cfg.grid * max(cfg.samples, 1)))
+    rows_per_slab, batch = slab_size(cfg.grid, cfg.samples)
+    plain_plan = _plain_plan(job, engine, plane, rows_per_slab * cfg.grid, bar)
+    sample_plan = None
+    if cfg.samples:
+        sample_plan = _sample_plan(job, engine, plane, batch, bar)
     for start in range(0, len(job.todo), rows_per_slab):
         slab = job.todo[start : start + rows_per_slab]
         bar.set_postfix_str(f"rows {slab[0]}-{slab[-1]}")
@@ -474,9 +476,22 @@ def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
     )
 
 
-def _plain_plan(job, engine, plane, bar):
+def slab_size(grid: int, samples: int) -> tuple[int, int]:
+    """Grid rows per slab, and the batch the sampled stage's chunk is sized for.
+
+    A slab is as many whole rows as fit ``MAX_CHUNK`` episodes (at least one), so
+    rows are written as soon as their slab is done; a row bigger than ``MAX_CHUNK``
+    is cut into equal pieces, so no chunk is mostly padding. Both depend on the
+    surface's shape alone: a resumed job reuses the compiled programs.
+    """
+    per_row = grid * max(samples, 1)
+    rows = max(1, min(grid, MAX_CHUNK // per_row))
+    pieces = math.ceil(rows * per_row / MAX_CHUNK)
+    return rows, math.ceil(rows * per_row / pieces)
+
+
+def _plain_plan(job, engine, plane, total: int, bar):
     stages = surface_stages(engine)
-    total = job.cfg.grid**2  # the whole grid: a resumed job reuses the program
     weights = plane.weights(0)
     rows = (weights, jnp.stack([plane.plain_keys[0]] * weights.shape[0]))
     return compiled_plan(
@@ -491,10 +506,9 @@ def _plain_plan(job, engine, plane, bar):
     )
 
 
-def _sample_plan(job, engine, plane, bar):
+def _sample_plan(job, engine, plane, total: int, bar):
     stages = surface_stages(engine)
     cfg = job.cfg
-    total = cfg.grid**2 * cfg.samples
     rows = (np.repeat(plane.weights(0)[:1], cfg.samples, axis=0), plane.sample_keys[0])
     return compiled_plan(
         engine,
