@@ -60,7 +60,7 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
         checkpoint=100,
         criterion="none",
         max_steps=2,
-        samples=4,
+        samples=8,  # as the PURDs above: the compiled evaluation is reused
         repeats=1,
         progress=False,
     )
@@ -68,7 +68,7 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
     assert trace.attrs["perturbation"] == "sac" and trace.attrs["algo"] == "sac"
     assert trace.arrays["accepted"].all()
     assert trace.arrays["env_step"].tolist() == [100, 101, 102]
-    assert trace.arrays["purd_returns"].shape == (3, 4)
+    assert trace.arrays["purd_returns"].shape == (3, 8)
 
 
 def test_ppo_perturbation_at_rate_zero_is_the_unperturbed_policy_and_spreads_above(

@@ -28,7 +28,7 @@ TINY_DEMO = [
     "reject_samples=8",
     "repeats=1",
     "surface_grid=3",
-    "surface_samples=2",
+    "surface_samples=0",
     "progress=false",
 ]
 
@@ -72,7 +72,7 @@ def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
     html = (out / "report" / "index.html").read_text()
     images = embedded_images(html)
     rejection = [n for n in images if n.startswith("rejection_hopper-td3_")]
-    surfaces = [n for n in images if n.startswith("surface_hopper-td3_td3_")]
+    surfaces = [n for n in images if n.startswith("surface_hopper-td3_plain_")]
     assert len(rejection) == 1 and len(surfaces) == 1
     for name in [*EXPECTED_FIGURES, *rejection, *surfaces]:
         assert name in images, sorted(images)

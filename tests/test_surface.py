@@ -163,7 +163,7 @@ def test_slabs_are_whole_rows_and_chunks_are_not_mostly_padding():
     assert slab_size(21, 0) == (21, 441)  # a plain 21x21 grid: one batch
     assert slab_size(41, 0) == (41, 1681)
     assert slab_size(5, 8) == (5, 200)
-    assert slab_size(21, 100) == (1, 2100)  # a row per slab, one chunk
+    assert slab_size(21, 100) == (1, 2184)  # a row per slab (104 per point)
     assert slab_size(41, 1000) == (1, 3728)  # 41,000 samples: 11 equal chunks
 
 

@@ -67,7 +67,9 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
     root = _root(cfg, run_dir, algo)
     with _stage(4, "post-update rejection, cvar vs none", timings):
         _reject(cfg, run_dir, algo, root)
-    what = f"{cfg.surface_grid}x{cfg.surface_grid} return surface with PURDs"
+    what = f"{cfg.surface_grid}x{cfg.surface_grid} return surface"
+    if cfg.surface_samples:
+        what += f", {cfg.surface_samples} {algo} samples per point"
     with _stage(5, what, timings):
         surface(
             run=str(run_dir),
@@ -104,6 +106,10 @@ def _check(cfg: DemoConfig) -> None:
         raise LandscapeError(
             f"surface_grid={cfg.surface_grid} must be odd and at least 3 (the root "
             "checkpoint is the centre point)"
+        )
+    if cfg.surface_samples < 0:
+        raise LandscapeError(
+            f"surface_samples={cfg.surface_samples} must be 0 (plain returns) or more"
         )
     for name in ("samples", "reject_samples", "reject_steps", "repeats", "steps"):
         if getattr(cfg, name) < 1:

@@ -60,7 +60,7 @@ from return_landscapes.landscape.engine import (
     progress_bar,
     seed_source,
 )
-from return_landscapes.landscape.evaluate import MAX_CHUNK, group_map, run_chunks
+from return_landscapes.landscape.evaluate import GROUP, MAX_CHUNK, run_chunks
 from return_landscapes.landscape.perturb import (
     MINIBATCH_SIZE,
     CheckpointSource,
@@ -115,7 +115,7 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
         episode_options(cfg, job.run_cfg),
     )
     plane = load_plane(job, engine)
-    per_row = cfg.grid * (1 + cfg.samples)
+    per_row = cfg.grid * (1 + padded_samples(cfg.samples))
     bar = progress_bar(per_row * len(job.todo), cfg.progress, "episode")
     with bar, tracking(cfg, job.run_dir, "surface", as_plain_dict(cfg)):
         compute_rows(job, engine, plane, bar)
@@ -265,7 +265,7 @@ class Plane(NamedTuple):
     x: np.ndarray  # (grid,) float32
     y: np.ndarray  # (grid,) float32
     plain_keys: list[jax.Array]  # per anchor: its unperturbed episode's key
-    sample_keys: list[jax.Array]  # per anchor: its PURD's (samples,) keys
+    sample_keys: list[jax.Array]  # per anchor: its PURD keys, (padded samples,)
     weight_of_p: bool  # w0 = 1 - x - y (three checkpoints) instead of 1
 
     def weights(self, row: int) -> np.ndarray:
@@ -326,7 +326,7 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
             for seed, step in job.anchors
         ],
         [
-            sample_keys(cfg.sample_seed, seed, step, max(cfg.samples, 1))
+            sample_keys(cfg.sample_seed, seed, step, padded_samples(cfg.samples))
             for seed, step in job.anchors
         ],
         job.kind == CHECKPOINT_PLANE,
@@ -387,7 +387,8 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
 
     ``plain(((P, Q, R) actors, nearer actor), (weights, keys))`` mixes the actors;
     ``perturbed(((P, Q, R) states, nearer source, scale), (weights, keys))`` mixes
-    the agent states and applies ``perturbation`` once per row, in groups of 8.
+    the agent states and applies ``perturbation`` once per row; rows come in groups
+    of ``GROUP`` samples of one point (``padded_samples``).
     """
 
     def plain(shared, rows):
@@ -396,16 +397,24 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
         # Only the actors are mixed: a point's policy is elementwise in them.
         return jax.vmap(lambda w: mix_plane(actors, nearer, w))(weights), keys
 
-    def one_sample(shared, weights, sample_key):
-        states, near, scale = shared
+    def one_sample(source, scale, sample_key):  # as make_perturb_stage's
         perturb_key, episode_key = jax.random.split(sample_key)
-        source = near._replace(agent_state=mix_plane(states, near.agent_state, weights))
         return perturbation.perturb(agent, source, perturb_key, scale), episode_key
 
+    def one_group(shared, weights, keys):
+        # A group's 8 rows are samples of one point: its state is mixed once and
+        # shared by the 8, exactly as a checkpoint PURD shares the checkpoint's,
+        # so a point equal to a checkpoint gets that checkpoint's PURD bit for bit.
+        states, near, scale = shared
+        source = near._replace(
+            agent_state=mix_plane(states, near.agent_state, weights[0])
+        )
+        return jax.vmap(lambda key: one_sample(source, scale, key))(keys)
+
     def perturbed(shared, rows):
-        # Groups of 8, as for checkpoint PURDs: per-sample numbers must not depend
-        # on how many samples share a call.
-        return group_map(lambda w, k: one_sample(shared, w, k), *rows)
+        groups = jax.tree.map(lambda x: x.reshape(-1, GROUP, *x.shape[1:]), rows)
+        out = jax.lax.map(lambda group: one_group(shared, *group), groups)
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 
     return SurfaceStages(jax.jit(plain), jax.jit(perturbed))
 
@@ -416,6 +425,7 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
 def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
     """Compute the rows still to do, a slab of rows per batch, writing each row."""
     cfg = job.cfg
+    padded = padded_samples(cfg.samples)
     rows_per_slab, batch = slab_size(cfg.grid, cfg.samples)
     plain_plan = _plain_plan(job, engine, plane, rows_per_slab * cfg.grid, bar)
     sample_plan = None
@@ -439,18 +449,25 @@ def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
                 sample_plan,
                 lambda a: _sample_shared(job, engine, plane, a),
                 (
-                    np.repeat(weights, cfg.samples, axis=0),
+                    np.repeat(weights, padded, axis=0),
                     _tile_keys(plane.sample_keys, nearest),
                 ),
-                np.repeat(nearest, cfg.samples),
+                np.repeat(nearest, padded),
                 bar,
             )
         for index, row in enumerate(slab):
             points = slice(index * cfg.grid, (index + 1) * cfg.grid)
-            draws = slice(points.start * cfg.samples, points.stop * cfg.samples)
             row_samples = None
             if samples is not None:
-                row_samples = type(samples)(*(field[draws] for field in samples))
+                # (points x padded) -> each point's first ``samples`` draws
+                row_samples = type(samples)(
+                    *(
+                        field[points.start * padded : points.stop * padded]
+                        .reshape(cfg.grid, padded)[:, : cfg.samples]
+                        .reshape(-1)
+                        for field in samples
+                    )
+                )
             _write_row(
                 job,
                 plane,
@@ -476,6 +493,15 @@ def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
     )
 
 
+def padded_samples(samples: int) -> int:
+    """Samples computed per point: whole groups of ``GROUP``; extras are dropped.
+
+    Sample ``j``'s key does not depend on how many are drawn, so the first
+    ``samples`` of them are the checkpoint PURD's ``samples`` samples.
+    """
+    return math.ceil(samples / GROUP) * GROUP
+
+
 def slab_size(grid: int, samples: int) -> tuple[int, int]:
     """Grid rows per slab, and the batch the sampled stage's chunk is sized for.
 
@@ -484,7 +510,7 @@ def slab_size(grid: int, samples: int) -> tuple[int, int]:
     is cut into equal pieces, so no chunk is mostly padding. Both depend on the
     surface's shape alone: a resumed job reuses the compiled programs.
     """
-    per_row = grid * max(samples, 1)
+    per_row = grid * max(padded_samples(samples), 1)
     rows = max(1, min(grid, MAX_CHUNK // per_row))
     pieces = math.ceil(rows * per_row / MAX_CHUNK)
     return rows, math.ceil(rows * per_row / pieces)
@@ -509,7 +535,8 @@ def _plain_plan(job, engine, plane, total: int, bar):
 def _sample_plan(job, engine, plane, total: int, bar):
     stages = surface_stages(engine)
     cfg = job.cfg
-    rows = (np.repeat(plane.weights(0)[:1], cfg.samples, axis=0), plane.sample_keys[0])
+    padded = padded_samples(cfg.samples)
+    rows = (np.repeat(plane.weights(0)[:1], padded, axis=0), plane.sample_keys[0])
     return compiled_plan(
         engine,
         "surface_samples",
