@@ -10,8 +10,9 @@ K each:
   (``landscape surface samples=0``), against ``purd_param_noise``: K parameter-noise
   samples of one checkpoint (``landscape purd perturb=param_noise``);
 * ``surface_purd``: K (grid point, sample) rows of a surface with ``td3`` PURDs
-  (each row mixes the agent state, then one TD3 actor update), against ``purd_td3``:
-  K ``td3`` samples of one checkpoint.
+  (8 samples per point: each group of 8 mixes its point's agent state once, then one
+  TD3 actor update per sample), against ``purd_td3``: K ``td3`` samples of one
+  checkpoint.
 
 Episodes run the full ``--horizon`` (no early termination), so every policy costs
 the same whatever its weights; the weights are a fresh initialisation and the replay
@@ -38,6 +39,7 @@ from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.landscape.engine import policy_apply
 from return_landscapes.landscape.evaluate import (
+    GROUP,
     EvaluationSetup,
     make_episode_stage,
     plan_chunks,
@@ -94,6 +96,12 @@ def case(name: str, count: int, horizon: int, repeats: int) -> dict:
     def grid_rows(i):
         return (weights, keys(i))
 
+    # a surface's PURD rows come in groups of 8 samples of one point
+    point_weights = np.repeat(grid_weights(-(-count // GROUP)), GROUP, axis=0)[:count]
+
+    def sample_rows(i):
+        return (point_weights, keys(i))
+
     states = (
         source.agent_state,
         *plane_directions(agent, source.agent_state, jax.random.PRNGKey(1)),
@@ -127,7 +135,7 @@ def case(name: str, count: int, horizon: int, repeats: int) -> dict:
             surface = rate(
                 (stages.perturbed, episode),
                 ((states, source, scale), zero),
-                grid_rows,
+                sample_rows,
                 count,
                 horizon,
                 repeats,

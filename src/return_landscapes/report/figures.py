@@ -10,6 +10,7 @@ import contextlib
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 
 from return_landscapes.landscape.stats import (
@@ -312,6 +313,7 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
 # ------------------------------------------------------------------------- surfaces
 
 ANCHOR_POSITIONS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # three-checkpoint plane
+OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="black")]  # any map
 
 
 def surface_anchor_points(surface: SurfaceResult) -> list[tuple[float, float, str]]:
@@ -368,7 +370,7 @@ def _surface_map(ax, fig, surface: SurfaceResult, values, label: str, cmap: str)
         right = x > middle  # label on the side facing the centre
         ax.annotate(text, (x, y), xytext=(-4 if right else 4, 4),
                     textcoords="offset points", ha="right" if right else "left",
-                    color="white", fontsize=7)  # fmt: skip
+                    color="white", fontsize=7, path_effects=OUTLINE)  # fmt: skip
     ax.set_xlabel(_surface_axis(surface.attrs, 0))
     ax.set_ylabel(_surface_axis(surface.attrs, 1))
     ax.set_title(label)
