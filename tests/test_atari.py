@@ -5,7 +5,7 @@ import pytest
 
 from conftest import assert_one_error_line, landscape
 from return_landscapes import checkpoint as ckpt
-from return_landscapes import load_purd, train
+from return_landscapes import load_purd, load_surface, surface, train
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.atari import game_names
 from return_landscapes.errors import LandscapeError
@@ -156,6 +156,15 @@ def test_atari_interpolation_endpoints_equal_checkpoint_returns(tiny_atari_run):
         unperturbed[step] = result.arrays["unperturbed_discounted_return"][0]
     plain = path.arrays["plain_discounted_return"]
     assert plain[-1] == unperturbed[512] and plain[0] == unperturbed[768]
+    options = {"checkpoint": 768, "seed": 0, "grid": 3, "progress": False}
+    surface(run=str(tiny_atari_run), **options)
+    centre = load_surface(tiny_atari_run, checkpoint=768, seed=0, grid=3)
+    assert centre.arrays["plain_discounted_return"][1, 1] == unperturbed[768]
+    ppo = {"run": str(tiny_atari_run), "perturb": "ppo", "samples": 8}
+    with pytest.raises(LandscapeError, match="perturb=ppo steps Atari envs"):
+        surface(**ppo, **options)
+    with pytest.raises(LandscapeError, match="perturb=ppo steps Atari envs"):
+        interpolate(**ppo, progress=False)
 
 
 def test_episode_options_are_recorded_and_atari_only(tiny_atari_run, tiny_td3_run):

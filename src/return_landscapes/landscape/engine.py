@@ -117,6 +117,20 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
         )
 
 
+def check_perturbation_off_checkpoints(perturbation: Perturbation, run_cfg) -> None:
+    """Refuse a perturbation that cannot start from a point between checkpoints.
+
+    On Atari the ``ppo`` perturbation steps envpool on the host from a checkpoint's
+    policy; paths and surfaces evaluate mixed parameter sets inside one program.
+    """
+    if is_atari(run_cfg.env) and perturbation.needs_env_states:
+        raise LandscapeError(
+            f"perturb={perturbation.name} steps Atari envs on the host from a "
+            "checkpoint, not from points between checkpoints: use "
+            "perturb=param_noise for PURDs off the checkpoints, or samples=0"
+        )
+
+
 class EpisodeOptions(NamedTuple):
     """How Atari evaluation episodes act and start (defaults: deterministic)."""
 

@@ -45,6 +45,7 @@ from return_landscapes.landscape.engine import (
     check_episode_options,
     check_finite,
     check_perturbation_fits,
+    check_perturbation_off_checkpoints,
     chosen_checkpoints,
     chosen_seeds,
     compiled_plan,
@@ -175,6 +176,8 @@ def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
         raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
     check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
     check_perturbation_fits(perturbation, run_cfg)
+    if cfg.samples:
+        check_perturbation_off_checkpoints(perturbation, run_cfg)
     episode_options(cfg, run_cfg)
     pairs = choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg)
     perturb_name = perturbation.name if cfg.samples else None

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, SurfaceConfig, as_plain_dict, is_atari, resolve
+from return_landscapes.conf import Algo, SurfaceConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.directions import filter_normalized_direction
 from return_landscapes.landscape.engine import (
@@ -49,6 +49,7 @@ from return_landscapes.landscape.engine import (
     check_episode_options,
     check_finite,
     check_perturbation_fits,
+    check_perturbation_off_checkpoints,
     chosen_checkpoints,
     chosen_seeds,
     compiled_plan,
@@ -153,12 +154,7 @@ def plan_surface(cfg: SurfaceConfig) -> SurfaceJob:
     perturb_name = perturbation.name if cfg.samples else None
     if perturb_name is not None:
         check_perturbation_fits(perturbation, run_cfg)
-        if is_atari(run_cfg.env) and perturbation.needs_env_states:
-            raise LandscapeError(
-                f"perturb={perturbation.name} steps Atari envs on the host from a "
-                "checkpoint, not from points between checkpoints: use "
-                "perturb=param_noise for PURDs on an Atari surface, or samples=0"
-            )
+        check_perturbation_off_checkpoints(perturbation, run_cfg)
     episode_options(cfg, run_cfg)
     folder = store.surface_dir(
         run_dir, anchors, cfg.grid, cfg.span, perturb_name, cfg.scale
