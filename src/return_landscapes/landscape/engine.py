@@ -42,7 +42,13 @@ from return_landscapes.landscape.perturb import (
     make_perturb_stage,
 )
 from return_landscapes.replay import ReplayBuffer
-from return_landscapes.train import Trainer, get_trainer, run_identity
+from return_landscapes.train import (
+    Trainer,
+    get_trainer,
+    restore_replay_rows,
+    restore_without_replay_rows,
+    run_identity,
+)
 
 # ---------------------------------------------------------------- checked input
 
@@ -335,6 +341,55 @@ def plain_returns(engine: Engine, params, keys: jax.Array, chunk: int | None = N
         engine, "plain", (engine.plain_stage,), (zero,), rows, total, chunk
     )
     return run_chunks(plan, (zero,), rows)
+
+
+def run_by_group(plan, shared_for, rows, groups: np.ndarray, on_chunk=None):
+    """Run ``rows`` through ``plan``, one call per group, merged back in row order.
+
+    Rows of a group share their ``shared`` argument (``shared_for(group)``): points
+    of a path or a surface that take what cannot be mixed from different
+    checkpoints. The calls share one compiled program; a row's numbers do not depend
+    on which rows share its call.
+    """
+    total = groups.shape[0]
+    parts = []
+    for group in np.unique(groups):
+        mask = groups == group
+        part = jax.tree.map(lambda x, m=mask: np.asarray(x)[m], rows)
+        parts.append((mask, run_chunks(plan, shared_for(int(group)), part, on_chunk)))
+    merged = []
+    for field in range(len(parts[0][1])):
+        values = np.empty(total, parts[0][1][field].dtype)
+        for mask, stats in parts:
+            values[mask] = stats[field]
+        merged.append(values)
+    return type(parts[0][1])(*merged)
+
+
+def checkpoint_source(
+    trainer: Trainer,
+    run_cfg,
+    run_dir: Path,
+    seed: int,
+    step: int,
+    perturbation: Perturbation | None,
+) -> CheckpointSource:
+    """One seed's checkpoint as a ``CheckpointSource``, its actor checked finite.
+
+    ``perturbation`` says what the source must hold (replay rows, env states);
+    ``None`` for plain returns only.
+    """
+    state = restore_without_replay_rows(trainer, run_cfg, run_dir, step)
+    agent_state = jax.tree.map(lambda x: x[seed], state.agent)
+    params = trainer.agent.actor_params(agent_state)
+    check_finite(jax.tree.map(lambda x: x[None], params), run_dir, step, [seed])
+    rows = None
+    if perturbation is None:
+        perturbation = Perturbation("plain", "", None)
+    elif perturbation.needs_replay:
+        rows = restore_replay_rows(trainer, run_cfg, run_dir, step, [seed])
+    agent_state = jax.tree.map(jnp.asarray, agent_state)
+    return seed_source(perturbation, agent_state, state, rows, 0, seed)
 
 
 def seed_source(

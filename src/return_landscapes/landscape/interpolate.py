@@ -43,9 +43,9 @@ from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.engine import (
     Engine,
     check_episode_options,
-    check_finite,
     check_perturbation_fits,
     check_perturbation_off_checkpoints,
+    checkpoint_source,
     chosen_checkpoints,
     chosen_seeds,
     compiled_plan,
@@ -55,9 +55,9 @@ from return_landscapes.landscape.engine import (
     open_run,
     option_settings,
     progress_bar,
-    seed_source,
+    run_by_group,
 )
-from return_landscapes.landscape.evaluate import group_map, run_chunks
+from return_landscapes.landscape.evaluate import group_map
 from return_landscapes.landscape.perturb import (
     MINIBATCH_SIZE,
     CheckpointSource,
@@ -66,12 +66,7 @@ from return_landscapes.landscape.perturb import (
 )
 from return_landscapes.store import Endpoint
 from return_landscapes.tracking import log_result, require_wandb, tracking
-from return_landscapes.train import (
-    get_trainer,
-    init_state,
-    restore_replay_rows,
-    restore_without_replay_rows,
-)
+from return_landscapes.train import get_trainer, init_state
 
 
 def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> Path:
@@ -407,28 +402,15 @@ class EndpointLoader:
         job = self.job
         same = end.run_dir.resolve() == job.run_dir.resolve()
         run_cfg = job.run_cfg if same else job.other_cfg
-        trainer = get_trainer(run_cfg)
-        state = restore_without_replay_rows(
-            trainer, run_cfg, end.run_dir, end.checkpoint
-        )
-        agent_state = jax.tree.map(lambda x: x[end.seed], state.agent)
-        params = trainer.agent.actor_params(agent_state)
-        check_finite(
-            jax.tree.map(lambda x: x[None], params),
+        perturbation = None if job.perturb_name is None else job.perturbation
+        return checkpoint_source(
+            get_trainer(run_cfg),
+            run_cfg,
             end.run_dir,
+            end.seed,
             end.checkpoint,
-            [end.seed],
+            perturbation,
         )
-        rows = None
-        if job.perturb_name is not None and job.perturbation.needs_replay:
-            rows = restore_replay_rows(
-                trainer, run_cfg, end.run_dir, end.checkpoint, [end.seed]
-            )
-        agent_state = jax.tree.map(jnp.asarray, agent_state)
-        perturbation = job.perturbation
-        if job.perturb_name is None:
-            perturbation = Perturbation("plain", "", perturbation.perturb)
-        return seed_source(perturbation, agent_state, state, rows, 0, end.seed)
 
 
 def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
@@ -485,20 +467,11 @@ def _run_halves(engine, name, stages, shared_for, sources, rows, chunk, bar):
     plan = compiled_plan(
         engine, name, stages, shared_for(sources[0]), rows, total, chunk, bar
     )
-    nearer_first = alphas >= 0.5
-    outputs = []
-    for mask, near in ((nearer_first, sources[0]), (~nearer_first, sources[1])):
-        if mask.any():
-            part = jax.tree.map(lambda x, m=mask: np.asarray(x)[m], rows)
-            shared = shared_for(near)
-            outputs.append((mask, run_chunks(plan, shared, part, bar.update)))
-    merged = []
-    for field in range(len(outputs[0][1])):
-        values = np.empty(total, outputs[0][1][field].dtype)
-        for mask, stats in outputs:
-            values[mask] = stats[field]
-        merged.append(values)
-    return type(outputs[0][1])(*merged)
+    # group 0: a >= 0.5, nearer the first endpoint; group 1: the others
+    groups = (alphas < 0.5).astype(np.int64)
+    return run_by_group(
+        plan, lambda g: shared_for(sources[g]), rows, groups, bar.update
+    )
 
 
 def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None:

@@ -47,9 +47,9 @@ from return_landscapes.landscape.directions import filter_normalized_direction
 from return_landscapes.landscape.engine import (
     Engine,
     check_episode_options,
-    check_finite,
     check_perturbation_fits,
     check_perturbation_off_checkpoints,
+    checkpoint_source,
     chosen_checkpoints,
     chosen_seeds,
     compiled_plan,
@@ -59,9 +59,9 @@ from return_landscapes.landscape.engine import (
     open_run,
     option_settings,
     progress_bar,
-    seed_source,
+    run_by_group,
 )
-from return_landscapes.landscape.evaluate import GROUP, MAX_CHUNK, run_chunks
+from return_landscapes.landscape.evaluate import GROUP, MAX_CHUNK
 from return_landscapes.landscape.perturb import (
     MINIBATCH_SIZE,
     CheckpointSource,
@@ -70,7 +70,6 @@ from return_landscapes.landscape.perturb import (
 )
 from return_landscapes.landscape.purd import _block_key, sample_keys
 from return_landscapes.tracking import log_result, require_wandb, tracking
-from return_landscapes.train import restore_replay_rows, restore_without_replay_rows
 
 RANDOM_PLANE = "random_directions"
 CHECKPOINT_PLANE = "three_checkpoints"
@@ -305,7 +304,13 @@ def plane_directions(agent, agent_state, key: jax.Array):
 def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
     """Restore the anchors and build the plane's states and keys."""
     cfg, agent = job.cfg, engine.trainer.agent
-    sources = [_anchor_source(job, engine, seed, step) for seed, step in job.anchors]
+    perturbation = None if job.perturb_name is None else job.perturbation
+    sources = [
+        checkpoint_source(
+            engine.trainer, job.run_cfg, job.run_dir, seed, step, perturbation
+        )
+        for seed, step in job.anchors
+    ]
     states = tuple(s.agent_state for s in sources)
     if job.kind == RANDOM_PLANE:
         seed, step = job.anchors[0]
@@ -327,22 +332,6 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
         ],
         job.kind == CHECKPOINT_PLANE,
     )
-
-
-def _anchor_source(job: SurfaceJob, engine: Engine, seed: int, step: int):
-    trainer = engine.trainer
-    state = restore_without_replay_rows(trainer, job.run_cfg, job.run_dir, step)
-    agent_state = jax.tree.map(lambda x: x[seed], state.agent)
-    params = trainer.agent.actor_params(agent_state)
-    check_finite(jax.tree.map(lambda x: x[None], params), job.run_dir, step, [seed])
-    rows = None
-    perturbation = job.perturbation
-    if job.perturb_name is None:
-        perturbation = Perturbation("plain", "", perturbation.perturb)
-    elif perturbation.needs_replay:
-        rows = restore_replay_rows(trainer, job.run_cfg, job.run_dir, step, [seed])
-    agent_state = jax.tree.map(jnp.asarray, agent_state)
-    return seed_source(perturbation, agent_state, state, rows, 0, seed)
 
 
 # ---------------------------------------------------------------------- the stages
@@ -432,16 +421,16 @@ def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
         bar.set_postfix_str(f"rows {slab[0]}-{slab[-1]}")
         weights = np.concatenate([plane.weights(row) for row in slab])
         nearest = plane.nearest(weights)
-        plain = _run_by_anchor(
+        plain = run_by_group(
             plain_plan,
             lambda a: _plain_shared(engine, plane, a),
             (weights, _take(plane.plain_keys, nearest)),
             nearest,
-            bar,
+            bar.update,
         )
         samples = None
         if cfg.samples:
-            samples = _run_by_anchor(
+            samples = run_by_group(
                 sample_plan,
                 lambda a: _sample_shared(job, engine, plane, a),
                 (
@@ -449,7 +438,7 @@ def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
                     _tile_keys(plane.sample_keys, nearest),
                 ),
                 np.repeat(nearest, padded),
-                bar,
+                bar.update,
             )
         for index, row in enumerate(slab):
             points = slice(index * cfg.grid, (index + 1) * cfg.grid)
@@ -553,28 +542,6 @@ def _tile_keys(keys: list[jax.Array], nearest: np.ndarray) -> jax.Array:
     """Point-major sample keys: point ``p``'s samples are its anchor's keys."""
     stacked = jnp.stack(keys)  # (anchors, samples, ...)
     return stacked[nearest].reshape(-1, *stacked.shape[2:])
-
-
-def _run_by_anchor(plan, shared_for, rows, nearest: np.ndarray, bar):
-    """Run ``rows`` through ``plan``, one call per nearest anchor, merged in order.
-
-    Points whose nearest anchor differs take their unmixable state from different
-    checkpoints; the calls share one compiled program.
-    """
-    total = nearest.shape[0]
-    parts = []
-    for anchor in np.unique(nearest):
-        mask = nearest == anchor
-        part = jax.tree.map(lambda x, m=mask: np.asarray(x)[m], rows)
-        shared = shared_for(int(anchor))
-        parts.append((mask, run_chunks(plan, shared, part, bar.update)))
-    merged = []
-    for field in range(len(parts[0][1])):
-        values = np.empty(total, parts[0][1][field].dtype)
-        for mask, stats in parts:
-            values[mask] = stats[field]
-        merged.append(values)
-    return type(parts[0][1])(*merged)
 
 
 def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
