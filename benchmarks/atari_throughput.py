@@ -27,11 +27,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from return_landscapes import configure_xla
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.atari import frames, task_id, training_pool
 from return_landscapes.landscape.engine import get_engine, perturbed_returns
 from return_landscapes.landscape.perturb import CheckpointSource, get_perturbation
-from return_landscapes.train import Block, get_trainer, init_state, step_unit
+from return_landscapes.training.schedule import Block, step_unit
+from return_landscapes.training.state import init_state
+from return_landscapes.training.trainers import get_trainer
+
+configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 
 def raw_rate(env: str, cfg, count: int, steps: int) -> float:

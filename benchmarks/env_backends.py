@@ -21,7 +21,10 @@ import time
 import jax
 import jax.numpy as jnp
 
+from return_landscapes import configure_xla
 from return_landscapes.envs.brax import BACKENDS, make_env
+
+configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 
 def make_rollout(env, steps: int):

@@ -45,24 +45,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from return_landscapes import configure_xla
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.envs.brax import _import_brax_envs, _quiet, run_episode
+from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
 from return_landscapes.landscape.engine import policy_apply
-from return_landscapes.landscape.evaluate import (
-    EvaluationSetup,
-    make_episode_stage,
-    plan_chunks,
-    run_chunks,
-)
+from return_landscapes.landscape.keys import sample_keys
 from return_landscapes.landscape.perturb import (
     MINIBATCH_SIZE,
     CheckpointSource,
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.landscape.purd import sample_keys
+from return_landscapes.pipeline import plan_chunks, run_chunks
 from return_landscapes.replay import replay_init
+
+configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 REPLAY_ROWS = 10_000
 
@@ -240,10 +239,12 @@ def ppo_purd(name: str, count: int, horizon: int) -> dict:
     from return_landscapes.agents.ppo import make_ppo
     from return_landscapes.conf import PPOConfig
     from return_landscapes.envs.brax import reset_carry
+    from return_landscapes.training.acting import with_rollout
 
     env = full_horizon_env(name)
     cfg = PPOConfig()
-    agent = make_ppo(cfg, env.observation_size, env.action_size, env, horizon)
+    agent = make_ppo(cfg, env.observation_size, env.action_size)
+    agent = with_rollout(agent, env, horizon)
     key = jax.random.PRNGKey(0)
     carry = jax.vmap(lambda k: reset_carry(env, k))(jax.random.split(key, cfg.num_envs))
     source = CheckpointSource(agent.init(key), env=carry)

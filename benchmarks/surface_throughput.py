@@ -35,16 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from purd_throughput import checkpoint_source, full_horizon_env, median_seconds
+from return_landscapes import configure_xla
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
+from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
 from return_landscapes.landscape.engine import policy_apply
-from return_landscapes.landscape.evaluate import (
-    GROUP,
-    EvaluationSetup,
-    make_episode_stage,
-    plan_chunks,
-    run_chunks,
-)
 from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
 from return_landscapes.landscape.purd import sample_keys
 from return_landscapes.landscape.surface import (
@@ -53,6 +48,9 @@ from return_landscapes.landscape.surface import (
     make_surface_stages,
     plane_directions,
 )
+from return_landscapes.pipeline import GROUP, plan_chunks, run_chunks
+
+configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 
 def grid_weights(count: int) -> np.ndarray:

@@ -28,8 +28,13 @@ import time
 
 import jax
 
+from return_landscapes import configure_xla
 from return_landscapes.conf import TrainConfig, resolve
-from return_landscapes.train import Block, init_state, make_trainer, step_unit
+from return_landscapes.training.schedule import Block, step_unit
+from return_landscapes.training.state import init_state
+from return_landscapes.training.trainers import make_trainer
+
+configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 
 def time_blocks(cfg: TrainConfig, block_steps: int, blocks: int) -> list[float]:

@@ -2,7 +2,8 @@
 
 Each setting runs in a fresh process (XLA reads ``XLA_FLAGS`` once): 2048 hopper envs
 (spring) step 16 times with random actions in one jitted scan; median of 5 calls after
-compiling. ``return_landscapes`` turns the fusions off on import (``_xla.py``).
+compiling. The ``landscape`` command and ``configure_xla()`` turn the fusions off
+(``_xla.py``).
 
 Usage:
     python benchmarks/xla_cpu_flags.py

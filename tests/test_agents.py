@@ -5,8 +5,10 @@ import pytest
 
 from return_landscapes.agents import make_sac, make_td3
 from return_landscapes.conf import SACConfig, TD3Config
-from return_landscapes.envs.brax import Transition
 from return_landscapes.networks import squashed_gaussian_sample
+from return_landscapes.types import Transition
+
+pytestmark = pytest.mark.unit
 
 OBS, ACT, BATCH = 3, 2, 8
 

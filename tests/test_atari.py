@@ -3,23 +3,19 @@
 import numpy as np
 import pytest
 
-from conftest import assert_one_error_line, landscape
-from return_landscapes import checkpoint as ckpt
+from helpers import assert_one_error_line, landscape
 from return_landscapes import load_purd, load_surface, surface, train
+from return_landscapes import rundir as ckpt
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.atari import game_names
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.interpolate import interpolate
 from return_landscapes.landscape.purd import purd
-from return_landscapes.run import load_run_config
+from return_landscapes.rundir import load_run_config
 from return_landscapes.store import load_interpolation, read_result
-from return_landscapes.train import (
-    get_trainer,
-    host,
-    init_state,
-    plan_blocks,
-    restore_state,
-)
+from return_landscapes.training.schedule import plan_blocks
+from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.trainers import get_trainer
 from test_train import assert_trees_equal, eval_records, saved_state
 
 TINY_ATARI = {

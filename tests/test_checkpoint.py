@@ -3,8 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from return_landscapes import checkpoint as ckpt
+from return_landscapes import rundir as ckpt
 from return_landscapes.errors import LandscapeError
+
+pytestmark = pytest.mark.unit
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from conftest import landscape
-from return_landscapes import checkpoint as ckpt
+from helpers import landscape
+from return_landscapes import rundir as ckpt
 
 TINY = [
     "env=hopper",

@@ -3,11 +3,14 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from return_landscapes.landscape.directions import (
     filter_normalized_direction,
     filter_norms,
 )
+
+pytestmark = pytest.mark.unit
 
 NETWORK = {
     "params": {

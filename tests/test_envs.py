@@ -11,6 +11,8 @@ from return_landscapes.envs.brax import (
 from return_landscapes.errors import LandscapeError
 from toy_env import Countdown, PointReach
 
+pytestmark = pytest.mark.unit
+
 
 def zero_policy(observation, key):
     return jnp.zeros(1)

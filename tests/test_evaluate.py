@@ -7,12 +7,11 @@ import pytest
 
 from return_landscapes.envs.brax import run_episode
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.evaluate import (
-    EvaluationSetup,
-    evaluate_parameter_sets,
-)
+from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
 from return_landscapes.networks import DeterministicActor, make_policy
 from toy_env import Countdown, PointReach
+
+pytestmark = pytest.mark.unit
 
 ACTOR = DeterministicActor((8,), 1)
 K = 7

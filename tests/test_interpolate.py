@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import (
+from helpers import (
     assert_one_error_line,
     copy_run,
     files_and_stamps,

@@ -10,12 +10,9 @@ import jax.numpy as jnp
 import pytest
 
 from return_landscapes.conf import TrainConfig, resolve
-from return_landscapes.train import (
-    evaluation_keys,
-    init_state,
-    make_trainer,
-    plan_blocks,
-)
+from return_landscapes.training.schedule import evaluation_keys, plan_blocks
+from return_landscapes.training.state import init_state
+from return_landscapes.training.trainers import make_trainer
 from toy_env import PointReach
 
 OFF_POLICY = {

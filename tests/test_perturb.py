@@ -12,8 +12,9 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.run import load_run_config
-from return_landscapes.train import get_trainer, restore_state
+from return_landscapes.rundir import load_run_config
+from return_landscapes.training.state import restore_state
+from return_landscapes.training.trainers import get_trainer
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,7 @@ def test_param_noise_has_the_requested_std(checkpoint):
     assert np.std(params - original) == pytest.approx(0.5, rel=0.05)
 
 
+@pytest.mark.unit
 def test_registry_refuses_unknown_names_and_other_algorithms():
     with pytest.raises(LandscapeError, match="unknown perturbation 'tdd3': choose one"):
         get_perturbation("tdd3")

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import (
+from helpers import (
     assert_one_error_line,
     copy_run,
     files_and_stamps,
@@ -84,7 +84,8 @@ def test_chunk_size_does_not_change_the_numbers(tiny_td3_run, td3_purd, tmp_path
 
 def test_two_devices_give_the_numbers_of_one(tiny_td3_run, td3_purd, tmp_path):
     run = copy_run(tiny_td3_run, tmp_path / "run")
-    code = (  # the package first: it sets XLA flags before JAX starts
+    code = (  # the package's XLA flags before JAX starts, as the CLI
+        "import return_landscapes; return_landscapes.configure_xla();"
         "from return_landscapes import purd;"
         "import jax; assert jax.device_count() == 2, jax.devices();"
         f"purd(run={str(run)!r}, perturb='td3', scale=1e-2, samples=8, progress=False)"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import TINY_AGENT, copy_run
+from helpers import TINY_AGENT, copy_run
 from return_landscapes import load_rejection, purd, reject, store, train
 
 
@@ -98,8 +98,9 @@ def test_ppo_samples_see_different_fresh_batches_and_noise_spares_the_normalizer
         get_perturbation,
         make_perturb_stage,
     )
-    from return_landscapes.run import load_run_config
-    from return_landscapes.train import get_trainer, restore_state
+    from return_landscapes.rundir import load_run_config
+    from return_landscapes.training.state import restore_state
+    from return_landscapes.training.trainers import get_trainer
 
     cfg = load_run_config(tiny_ppo_run)
     trainer = get_trainer(cfg)

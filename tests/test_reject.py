@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import (
+from helpers import (
     assert_one_error_line,
     copy_run,
     files_and_stamps,
@@ -17,7 +17,7 @@ from return_landscapes import LandscapeError, load_rejection, reject, store
 from return_landscapes.conf import RejectConfig
 from return_landscapes.landscape import reject as rejection
 from return_landscapes.landscape.engine import get_engine
-from return_landscapes.train import Block
+from return_landscapes.training.schedule import Block
 
 SMALL = {"checkpoint": 200, "seed": 1, "samples": 8, "progress": False}
 
@@ -26,10 +26,17 @@ SMALL = {"checkpoint": 200, "seed": 1, "samples": 8, "progress": False}
 def setup(tiny_td3_run, tmp_path_factory):
     """A run copy, and the job, engine and root state of checkpoint 200, seed 1."""
     run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("reject") / "run")
-    cfg = RejectConfig(run=str(run), max_steps=4, repeats=1, scale=1e-2, **SMALL)
+    cfg = RejectConfig(
+        run=str(run), max_steps=4, repeats=1, scale=1e-2, **renamed(SMALL)
+    )
     job = rejection.plan_rejection(cfg)
     engine = get_engine(job.run_cfg, job.perturbation, job.horizon, 0.99, 1e-2)
     return run, job, engine, rejection.root_state(job, engine)
+
+
+def renamed(options):
+    """``options`` with the training seed under its config name, ``seed_index``."""
+    return {("seed_index" if k == "seed" else k): v for k, v in options.items()}
 
 
 def assert_same(tree, other):

@@ -1,9 +1,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from return_landscapes.envs.brax import Transition
 from return_landscapes.replay import replay_init, replay_insert, replay_sample
+from return_landscapes.types import Transition
+
+pytestmark = pytest.mark.unit
 
 
 def transition(value: float) -> Transition:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from conftest import assert_one_error_line, copy_run, files_and_stamps, landscape
+from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
 from return_landscapes import LandscapeError, report
 from return_landscapes.landscape.stats_table import COLUMNS
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import copy_run
+from helpers import copy_run
 from return_landscapes import (
     interpolate,
     load_purd,
@@ -27,8 +27,8 @@ from return_landscapes import (
     surface,
     train,
 )
-from return_landscapes.checkpoint import METRICS
 from return_landscapes.landscape.stats import point_statistics, purd_statistics
+from return_landscapes.rundir import METRICS
 
 
 @pytest.mark.slow

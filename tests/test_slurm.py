@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import assert_one_error_line, copy_run, landscape
+from helpers import assert_one_error_line, copy_run, landscape
 from return_landscapes import purd, store
 
 pytestmark = pytest.mark.slurm

@@ -11,6 +11,8 @@ from return_landscapes.landscape.stats import (
     purd_statistics,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_mode_is_the_centre_of_the_tallest_bin():
     # Two bins over [1, 3]: [1, 2) holds 1, [2, 3] holds 2, 2, 3 -> centre 2.5.

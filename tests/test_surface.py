@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import assert_one_error_line, copy_run, files_and_stamps, landscape
+from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
 from return_landscapes import (
     LandscapeError,
     load_surface,
@@ -16,13 +16,14 @@ from return_landscapes import (
     surface,
 )
 from return_landscapes.landscape.directions import filter_norms
+from return_landscapes.landscape.summary import result_summary
 from return_landscapes.landscape.surface import (
     coordinates,
     plane_directions,
     slab_size,
 )
-from return_landscapes.tracking import result_summary
-from return_landscapes.train import get_trainer, init_state
+from return_landscapes.training.state import init_state
+from return_landscapes.training.trainers import get_trainer
 
 SCALE = 1e-2
 SAMPLES = 8
@@ -124,7 +125,7 @@ def test_a_missing_row_is_named_when_loading(surfaces, tmp_path):
 def test_directions_move_the_actor_alone_with_the_actors_filter_norms(
     tiny_td3_run,
 ):
-    from return_landscapes.run import load_run_config
+    from return_landscapes.rundir import load_run_config
 
     run_cfg = load_run_config(tiny_td3_run)
     trainer = get_trainer(run_cfg)
@@ -150,6 +151,7 @@ def test_directions_move_the_actor_alone_with_the_actors_filter_norms(
     )
 
 
+@pytest.mark.unit
 def test_coordinates_put_the_anchors_on_the_grid_exactly():
     assert coordinates("random_directions", 21, 1.0)[10] == 0.0
     np.testing.assert_array_equal(
@@ -159,6 +161,7 @@ def test_coordinates_put_the_anchors_on_the_grid_exactly():
     assert axis[0] == 0.0 and axis[-1] == 1.0
 
 
+@pytest.mark.unit
 def test_slabs_are_whole_rows_and_chunks_are_not_mostly_padding():
     assert slab_size(21, 0) == (21, 441)  # a plain 21x21 grid: one batch
     assert slab_size(41, 0) == (41, 1681)

@@ -3,8 +3,8 @@ SLURM in test_slurm.py)."""
 
 import pytest
 
-from conftest import landscape
-from return_landscapes import checkpoint as ckpt
+from helpers import landscape
+from return_landscapes import rundir as ckpt
 from test_cli import TINY
 
 ENVS = ["hopper", "walker2d"]

@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import TINY_TD3, copy_run
+from helpers import TINY_TD3, copy_run
 from return_landscapes import LandscapeError, purd, store, train
 from return_landscapes.landscape.stats import purd_statistics
 

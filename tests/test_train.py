@@ -10,20 +10,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import TINY_TD3
-from return_landscapes import checkpoint as ckpt
+from helpers import TINY_TD3
+from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.errors import LandscapeError
-from return_landscapes.run import load_run_config
-from return_landscapes.train import (
-    checkpoint_steps,
-    get_trainer,
-    host,
-    init_state,
-    plan_blocks,
-    restore_state,
-)
+from return_landscapes.rundir import load_run_config
+from return_landscapes.training.schedule import checkpoint_steps, plan_blocks
+from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.trainers import get_trainer
 
 
 def assert_trees_equal(a, b):
@@ -53,6 +48,7 @@ def test_run_directory_layout(tiny_td3_run):
     assert [r["step"] for r in eval_records(tiny_td3_run)] == [0, 100, 200, 300]
 
 
+@pytest.mark.unit
 def test_default_schedule_is_the_papers_scaled():
     cfg = resolve(TrainConfig, steps=1_000_000)
     assert checkpoint_steps(cfg) == [50_000 + 100_000 * k for k in range(10)] + [
@@ -60,6 +56,7 @@ def test_default_schedule_is_the_papers_scaled():
     ]
 
 
+@pytest.mark.unit
 def test_block_plan_has_edges_at_checkpoints_and_learning_start():
     cfg = resolve(TrainConfig, TINY_TD3)
     blocks = plan_blocks(cfg)
@@ -181,7 +178,8 @@ def test_training_block_never_copies_the_replay_buffer():
 def train_point_reach(seeds: int, path: str) -> None:
     """Every block of a tiny TD3 run on ``PointReach``, then an evaluation; saves the
     final state's leaves and the evaluation returns to ``path`` (npz)."""
-    from return_landscapes.train import evaluation_keys, make_trainer
+    from return_landscapes.training.schedule import evaluation_keys
+    from return_landscapes.training.trainers import make_trainer
     from toy_env import PointReach
 
     cfg = resolve(TrainConfig, {**TINY_TD3, "seeds": seeds})
@@ -200,8 +198,9 @@ def test_two_devices_give_the_training_numbers_of_one(tmp_path):
     """16 seeds over 2 forced host devices (8 each) equal 16 seeds on one device:
     every leaf of the training state, the block metrics and the evaluation."""
     train_point_reach(16, str(tmp_path / "one.npz"))
-    code = (  # the package first: it sets XLA flags before JAX starts
-        "import sys; import return_landscapes; import jax;"
+    code = (  # the package's XLA flags before JAX starts, as the CLI
+        "import sys; import return_landscapes; return_landscapes.configure_xla();"
+        "import jax;"
         "assert jax.device_count() == 2, jax.devices();"
         "from test_train import train_point_reach;"
         "train_point_reach(16, sys.argv[1])"

@@ -1,23 +1,20 @@
 """PPO runs: schedule in whole iterations, exact checkpoints, resume, determinism."""
 
 import numpy as np
+import pytest
 
-from conftest import TINY_PPO
-from return_landscapes import checkpoint as ckpt
+from helpers import TINY_PPO
+from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
-from return_landscapes.run import load_run_config
-from return_landscapes.train import (
-    checkpoint_steps,
-    get_trainer,
-    host,
-    init_state,
-    plan_blocks,
-    restore_state,
-)
+from return_landscapes.rundir import load_run_config
+from return_landscapes.training.schedule import checkpoint_steps, plan_blocks
+from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.trainers import get_trainer
 from test_train import assert_trees_equal, eval_records, saved_state
 
 
+@pytest.mark.unit
 def test_schedule_rounds_to_whole_iterations():
     cfg = resolve(TrainConfig, TINY_PPO, steps=700, checkpoints=[100, 300])
     assert checkpoint_steps(cfg) == [128, 384, 768]
@@ -63,6 +60,7 @@ def test_resume_equals_no_crash_and_same_seed_is_bit_identical(tiny_ppo_run, tmp
     assert eval_records(tiny_ppo_run) == eval_records(out)
 
 
+@pytest.mark.unit
 def test_num_checkpoints_spaces_them_evenly():
     cfg = resolve(TrainConfig, steps=1000, num_checkpoints=4)
     assert checkpoint_steps(cfg) == [250, 500, 750, 1000]

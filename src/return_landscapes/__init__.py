@@ -1,25 +1,38 @@
-"""return-landscapes: train agents, checkpoint them, map the return landscape."""
+"""return-landscapes: train agents, checkpoint them, map the return landscape.
 
-from return_landscapes import _xla
+The package root is light: ``import return_landscapes`` loads neither JAX, Hydra nor
+matplotlib. Each public name is imported on first use (PEP 562), so
+``from return_landscapes import load_purd`` needs numpy and h5py alone, while
+``from return_landscapes import purd`` brings in JAX.
+"""
 
-_xla.configure()  # before anything imports JAX's backend
+from __future__ import annotations
 
-from return_landscapes.errors import LandscapeError  # noqa: E402
-from return_landscapes.landscape.interpolate import interpolate  # noqa: E402
-from return_landscapes.landscape.purd import purd  # noqa: E402
-from return_landscapes.landscape.reject import reject  # noqa: E402
-from return_landscapes.landscape.surface import surface  # noqa: E402
-from return_landscapes.report.build import report  # noqa: E402
-from return_landscapes.run import train  # noqa: E402
-from return_landscapes.store import (  # noqa: E402
-    load_interpolation,
-    load_purd,
-    load_rejection,
-    load_surface,
-)
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING
+
+from return_landscapes._xla import configure_xla
+from return_landscapes.errors import LandscapeError
+from return_landscapes.logs import show_logs
+
+_PUBLIC = {
+    "interpolate": "return_landscapes.landscape.interpolate",
+    "load_interpolation": "return_landscapes.store",
+    "load_purd": "return_landscapes.store",
+    "load_rejection": "return_landscapes.store",
+    "load_surface": "return_landscapes.store",
+    "purd": "return_landscapes.landscape.purd",
+    "reject": "return_landscapes.landscape.reject",
+    "report": "return_landscapes.report.build",
+    "surface": "return_landscapes.landscape.surface",
+    "train": "return_landscapes.training.loop",
+}
 
 __all__ = [
     "LandscapeError",
+    "configure_xla",
     "interpolate",
     "load_interpolation",
     "load_purd",
@@ -28,6 +41,58 @@ __all__ = [
     "purd",
     "reject",
     "report",
+    "show_logs",
     "surface",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    """Import a public function on first use; submodules as usual."""
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+class _Root(types.ModuleType):
+    """The package module; ``report`` stays the function when the ``report``
+    subpackage is first imported (the import system would bind the subpackage)."""
+
+    @property
+    def report(self):
+        from return_landscapes.report.build import report
+
+        return report
+
+    @report.setter
+    def report(self, module) -> None:
+        del module  # the subpackage stays in sys.modules["return_landscapes.report"]
+
+
+sys.modules[__name__].__class__ = _Root
+
+
+if TYPE_CHECKING:
+    from return_landscapes.landscape.interpolate import interpolate
+    from return_landscapes.landscape.purd import purd
+    from return_landscapes.landscape.reject import reject
+    from return_landscapes.landscape.surface import surface
+    from return_landscapes.report.build import report
+    from return_landscapes.store import (
+        load_interpolation,
+        load_purd,
+        load_rejection,
+        load_surface,
+    )
+    from return_landscapes.training.loop import train

@@ -14,10 +14,10 @@ import sys
 import typing
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
-
+from return_landscapes._xla import configure_xla
 from return_landscapes.conf import (
+    RENAMED,
+    SCHEMAS,
     DemoConfig,
     InterpolateConfig,
     PurdConfig,
@@ -26,9 +26,15 @@ from return_landscapes.conf import (
     StatsConfig,
     SurfaceConfig,
     TrainConfig,
-    register_configs,
+    describe_options,
+    option_names,
+    renames,
 )
 from return_landscapes.errors import LandscapeError
+from return_landscapes.logs import show_logs
+
+if typing.TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: landscape <command> [key=value ...] [--multirun]
 
@@ -46,14 +52,15 @@ commands:
           e.g. landscape reject run=runs/h checkpoint=150000 criterion=cvar
   surface returns (or PURDs) on a 2-D grid in a plane through one checkpoint
           (random filter-normalized directions) or three (through=[...])
-          e.g. landscape surface run=runs/h checkpoint=150000 seed=0 grid=21
+          e.g. landscape surface run=runs/h checkpoint=150000 seed_index=0 grid=21
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
   report  an HTML page with figures, PNGs and the statistics as CSV
           e.g. landscape report runs=[runs/h] out=report
 
-Options are Hydra overrides; `landscape <command> --cfg job` prints every option.
+Options are Hydra overrides: `landscape <command> --help` lists every option with its
+default and meaning, `landscape <command> --cfg job` prints the composed config.
 Sweeps: `landscape <command> --multirun key=a,b ...`, members run by `launcher=basic`
 (default, in this process), `launcher=local` (submitit, a process each) or
 `launcher=slurm` (submitit, one SLURM array job; hydra.launcher.* sets its options)."""
@@ -63,7 +70,7 @@ MULTIRUN_FLAGS = ("--multirun", "-m")
 
 
 def _train(cfg: DictConfig) -> None:
-    from return_landscapes.run import train
+    from return_landscapes.training.loop import train
 
     train(cfg)
 
@@ -93,9 +100,11 @@ def _surface(cfg: DictConfig) -> None:
 
 
 def _stats(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.stats_table import stats
+    from return_landscapes.landscape.stats_table import tabulate
 
-    stats(cfg)
+    out, summary_path, table = tabulate(cfg)
+    print(table)  # the command's output; the note goes to stderr
+    print(f"wrote {out} and {summary_path}", file=sys.stderr)
 
 
 def _report(cfg: DictConfig) -> None:
@@ -172,6 +181,59 @@ def member_log(command: str):
             sys.stdout, sys.stderr = saved
 
 
+HELP_FLAGS = ("-h", "--help")
+
+
+def command_help(command: str) -> str:
+    """``landscape <command> --help``: the command's summary, then one line per
+    option (``key: type = default  meaning``), read from the schema's field
+    docstrings; config groups (``td3.*``) are followed by their options."""
+    schema = SCHEMAS[command]
+    summary = (schema.__doc__ or "").strip().splitlines()[0].replace("``", "")
+    rows = describe_options(schema)
+    heads = [
+        row.key if row.default is None else f"{row.key}: {row.kind} = {row.default}"
+        for row in rows
+    ]
+    width = min(max(map(len, heads)), 40)
+    lines = [
+        summary,
+        "",
+        f"usage: landscape {command} [key=value ...] [--multirun]",
+        "",
+        "options:",
+    ]
+    for head, row in zip(heads, rows, strict=True):
+        doc = row.doc.replace("``", "`")
+        lines.append(f"  {head:<{width}}  {doc}".rstrip())
+    old = RENAMED.get(schema, {})
+    if old:
+        names = ", ".join(f"{key}= (now {new}=)" for key, new in old.items())
+        lines += ["", f"old names, still accepted: {names}"]
+    lines += [
+        "",
+        f"`landscape {command} --cfg job` prints the composed config;",
+        "`landscape --help` lists the commands and how to sweep options.",
+    ]
+    return "\n".join(lines)
+
+
+def rename_overrides(schema: type, overrides: list[str]) -> list[str]:
+    """``overrides`` with old option names replaced by the new ones (``seed=3`` ->
+    ``sample_seed=3`` for ``landscape purd``): one note each on stderr, and a
+    ``LandscapeError`` if an old name and its new one are both given."""
+    where: dict[str, list[int]] = {}
+    for i, override in enumerate(overrides):
+        if not override.startswith("-") and "=" in override:
+            where.setdefault(override.split("=", 1)[0].lstrip("+~"), []).append(i)
+    renamed = list(overrides)
+    for old, new in renames(schema, where).items():
+        for i in where[old]:
+            key, value = renamed[i].split("=", 1)
+            renamed[i] = f"{key[: len(key) - len(old)]}{new}={value}"
+    return renamed
+
+
 def check_override_keys(schema: type, overrides: list[str]) -> None:
     """Fail on an unknown ``key=value`` key, listing the valid keys at that level."""
     for override in overrides:
@@ -194,7 +256,7 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
                 where = f" under '{prefix}'" if prefix else ""
                 raise LandscapeError(
                     f"unknown option '{key}'{where}: valid options are "
-                    f"{', '.join(hints)}"
+                    f"{', '.join(option_names(node))}"
                 )
             node = hints[part]
 
@@ -264,9 +326,20 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
         check_sbatch_accepts(configs[0].hydra.launcher, count)
 
 
+def register_configs() -> None:
+    """Register the schemas that ``conf/<command>.yaml`` files extend with Hydra."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for command, schema in SCHEMAS.items():
+        store.store(name=f"{command}_schema", node=schema)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``landscape`` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    configure_xla()  # before JAX starts: the command's XLA settings (_xla.py)
+    show_logs()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return
@@ -277,6 +350,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"unknown command '{command}': choose one of {', '.join(COMMANDS)}"
             )
         schema, task = COMMANDS[command]
+        if any(flag in HELP_FLAGS for flag in overrides):
+            print(command_help(command))
+            return
+        overrides = rename_overrides(schema, overrides)
         check_override_keys(schema, overrides)
         register_configs()
         check_overrides_compose(command, overrides)
@@ -288,6 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     hydra_task.__module__ = __name__
     sys.argv = [f"landscape-{command}", *overrides]
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # raise, to name a failed member
+    import hydra
+
     try:
         hydra.main(config_path="conf", config_name=command, version_base=None)(
             hydra_task

@@ -9,11 +9,12 @@ skips what a previous demo in the same ``out`` already finished.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 
-from return_landscapes import checkpoint as ckpt
+from return_landscapes import provenance
+from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, DemoConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.interpolate import interpolate
@@ -22,7 +23,9 @@ from return_landscapes.landscape.reject import reject
 from return_landscapes.landscape.stats_table import heaviest_left_tail
 from return_landscapes.landscape.surface import surface
 from return_landscapes.report.build import report
-from return_landscapes.run import train
+from return_landscapes.training.loop import train
+
+logger = logging.getLogger(__name__)
 
 STAGES = 6
 TIMINGS = "timings.json"
@@ -74,7 +77,7 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
         surface(
             run=str(run_dir),
             checkpoint=root["checkpoint"],
-            seed=root["seed"],
+            seed_index=root["seed"],
             grid=cfg.surface_grid,
             samples=cfg.surface_samples,
             scale=cfg.scale,
@@ -83,11 +86,12 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
     with _stage(6, "report", timings):
         index = report(runs=[str(run_dir)], out=str(report_dir))
     timings["total"] = time.perf_counter() - start
-    ckpt.atomic_write_text(out / TIMINGS, json.dumps(timings, indent=1) + "\n")
-    print(
-        f"demo done in {timings['total']:.0f} s: open {index} "
-        f"(run directory: {run_dir})",
-        file=sys.stderr,
+    provenance.atomic_write_text(out / TIMINGS, json.dumps(timings, indent=1) + "\n")
+    logger.info(
+        "demo done in %.0f s: open %s (run directory: %s)",
+        timings["total"],
+        index,
+        run_dir,
     )
     return index
 
@@ -151,25 +155,24 @@ def _root(cfg: DemoConfig, run_dir: Path, algo: str) -> dict:
     root = heaviest_left_tail(
         run_dir, algo, cfg.scale, from_step=cfg.random_start_steps
     )
-    print(
-        f"root: seed {root['seed']} at checkpoint {root['checkpoint']} "
-        f"(LTP {root['ltp']:.3f}, the largest)",
-        file=sys.stderr,
+    logger.info(
+        "root: seed %d at checkpoint %d (LTP %.3f, the largest)",
+        root["seed"],
+        root["checkpoint"],
+        root["ltp"],
     )
     return root
 
 
 def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
     if algo == "ppo":
-        print(
-            "rejection continues off-policy training: skipped for ppo", file=sys.stderr
-        )
+        logger.info("rejection continues off-policy training: skipped for ppo")
         return
     for criterion in ("cvar", "none"):
         reject(
             run=str(run_dir),
             checkpoint=root["checkpoint"],
-            seed=root["seed"],
+            seed_index=root["seed"],
             criterion=criterion,
             max_steps=cfg.reject_steps,
             samples=cfg.reject_samples,
@@ -179,22 +182,18 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
 
 
 class _stage:
-    """Prints ``[k/5] what`` on entry and the time taken on exit."""
+    """Logs ``[k/6] what`` on entry and the time taken on exit."""
 
     def __init__(self, number: int, what: str, timings: dict[str, float]):
         self.number, self.what, self.timings = number, what, timings
 
     def __enter__(self):
-        print(f"[{self.number}/{STAGES}] {self.what}", file=sys.stderr, flush=True)
+        logger.info("[%d/%d] %s", self.number, STAGES, self.what)
         self.start = time.perf_counter()
 
     def __exit__(self, *exc):
         seconds = time.perf_counter() - self.start
         self.timings[self.what] = seconds
         if exc[0] is None:
-            print(
-                f"[{self.number}/{STAGES}] done in {seconds:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+            logger.info("[%d/%d] done in %.0f s", self.number, STAGES, seconds)
         return False

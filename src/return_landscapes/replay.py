@@ -11,7 +11,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from return_landscapes.envs.brax import Transition
+from return_landscapes.types import Transition
 
 
 @flax.struct.dataclass

@@ -36,8 +36,9 @@ from typing import Any, NamedTuple
 import h5py
 import numpy as np
 
-from return_landscapes.checkpoint import atomic_write, git_commit, package_versions
+from return_landscapes._xla import effective_xla_flags
 from return_landscapes.errors import LandscapeError
+from return_landscapes.provenance import atomic_write, git_commit, package_versions
 
 RESULT_FORMAT = "return-landscapes/result"
 RESULT_FORMAT_VERSION = 1
@@ -52,13 +53,14 @@ class Result(NamedTuple):
 
 
 def provenance() -> dict[str, Any]:
-    """Attributes every result carries: format, versions, commit, time."""
+    """Attributes every result carries: format, versions, commit, time, XLA flags."""
     return {
         "format": RESULT_FORMAT,
         "format_version": RESULT_FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "versions": json.dumps(package_versions()),
         "git_commit": git_commit() or "",
+        "xla_flags": effective_xla_flags(),
     }
 
 

@@ -1,4 +1,4 @@
-"""PPO as pure functions: ``init``, ``rollout``, ``update`` and ``minibatch_step``.
+"""PPO as pure functions: ``init``, ``update``, ``make_batch`` and ``minibatch_step``.
 
 Clipped-ratio PPO with GAE for continuous actions (Schulman et al., 2017), shaped like
 Brax's PPO that the paper trained with: a Gaussian policy on pre-tanh actions (env
@@ -25,7 +25,6 @@ from return_landscapes.agents.common import (
     gae_advantages,
 )
 from return_landscapes.conf import PPOConfig
-from return_landscapes.envs.brax import EnvCarry, autoreset_step
 
 LOG_STD_FLOOR = 1e-3
 
@@ -113,13 +112,18 @@ class PPOAgent(NamedTuple):
     """The pure functions of PPO for one env (see the module docstring)."""
 
     init: Any
-    rollout: Any  # rollout(state, env_carry, key) -> (env_carry, Rollout, episodes)
+    # rollout(state, env_carry, key) -> (env_carry, Rollout, episodes): bound to an
+    # env by training.acting.with_rollout; None until then
+    rollout: Any
     update: Any  # update(state, rollout, key) -> (state, metrics)
     minibatch_step: Any  # minibatch_step(state, batch, lr) -> (state, metrics)
     make_batch: Any  # make_batch(state, rollout) -> Batch (GAE, flattened)
     minibatch_size: int
     actor_params: Any
     policy: Any  # policy(actor_params, deterministic) -> policy(obs, key) -> action
+    # distribution(policy_params, normalizer, obs) -> (mean, std) of the raw action
+    distribution: Any
+    unroll_length: int
 
     @staticmethod
     def with_actor_params(state: PPOState, actor_params) -> PPOState:
@@ -137,10 +141,12 @@ def gaussian_log_prob(mean, std, value):
     )
 
 
-def make_ppo(
-    cfg: PPOConfig, observation_size: int, action_size: int, env=None, horizon=1000
-):
-    """Build the PPO functions; ``env`` is needed for ``rollout``."""
+def make_ppo(cfg: PPOConfig, observation_size: int, action_size: int) -> PPOAgent:
+    """Build the PPO functions for one env's observation and action sizes.
+
+    ``rollout`` is left ``None``: stepping envs is the trainer's part
+    (``training.acting.with_rollout`` binds it to an env).
+    """
     policy_net = TanhMLP(tuple(cfg.hidden_sizes), 2 * action_size)
     value_net = TanhMLP(tuple(cfg.hidden_sizes), 1)
     optimizer = optax.chain(
@@ -179,37 +185,6 @@ def make_ppo(
             return jnp.tanh(mean + std * jax.random.normal(key, mean.shape))
 
         return act
-
-    def rollout(state: PPOState, carry: EnvCarry, key: jax.Array):
-        """``unroll`` steps of every env with the stochastic policy."""
-
-        def step(carry, step_key):
-            action_key, reset_key = jax.random.split(step_key)
-            observation = carry.state.obs
-            mean, std = distribution(state.policy_params, state.normalizer, observation)
-            raw = mean + std * jax.random.normal(action_key, mean.shape)
-            reset_keys = jax.random.split(reset_key, observation.shape[0])
-            carry, out = jax.vmap(autoreset_step, in_axes=(None, 0, 0, 0, None))(
-                env, carry, jnp.tanh(raw), reset_keys, horizon
-            )
-            record = Rollout(
-                observation,
-                raw,
-                gaussian_log_prob(mean, std, raw),
-                out.transition.reward,
-                out.transition.next_observation,
-                out.transition.discount,
-                out.finished,
-            )
-            return carry, (record, out.finished, out.finished_return)
-
-        keys = jax.random.split(key, cfg.unroll_length)
-        carry, (data, finished, returns) = jax.lax.scan(step, carry, keys)
-        episodes = {
-            "episodes": finished.sum().astype(jnp.float32),
-            "episode_return_sum": jnp.where(finished, returns, 0.0).sum(),
-        }
-        return carry, data, episodes
 
     def make_batch(state: PPOState, data: Rollout) -> Batch:
         """GAE over the unroll (cut at episode ends), flattened to ``(n, ...)``."""
@@ -290,11 +265,13 @@ def make_ppo(
     minibatch_size = cfg.num_envs * cfg.unroll_length // cfg.num_minibatches
     return PPOAgent(
         init,
-        rollout,
+        None,
         update,
         minibatch_step,
         make_batch,
         minibatch_size,
         actor_params,
         policy,
+        distribution,
+        cfg.unroll_length,
     )

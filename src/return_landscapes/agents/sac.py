@@ -9,6 +9,9 @@ argument.
 
 from __future__ import annotations
 
+import functools
+
+import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -16,12 +19,12 @@ import optax
 
 from return_landscapes.agents.common import OffPolicyAgent, adam_step, soft_update
 from return_landscapes.conf import SACConfig
-from return_landscapes.envs.brax import Transition
 from return_landscapes.networks import (
     GaussianActor,
     TwinCritic,
     squashed_gaussian_sample,
 )
+from return_landscapes.types import Transition
 
 
 @flax.struct.dataclass
@@ -35,6 +38,59 @@ class SACState:
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
     temperature_opt_state: optax.OptState
+
+
+def sample_action(actor: nn.Module, actor_params, observation, key):
+    """A squashed Gaussian action and its log-probability."""
+    mean, log_std = actor.apply(actor_params, observation)
+    return squashed_gaussian_sample(mean, log_std, key)
+
+
+def sac_critic_loss(
+    actor: nn.Module,
+    critic: nn.Module,
+    gamma: float,
+    critic_params,
+    state: SACState,
+    batch: Transition,
+    key: jax.Array,
+):
+    """SAC's critic loss and mean Q: both critics regress on the soft clipped
+    double-Q target of a sampled next action (``(loss, mean_q)``)."""
+    next_action, next_log_prob = sample_action(
+        actor, state.actor_params, batch.next_observation, key
+    )
+    next_q = critic.apply(
+        state.target_critic_params, batch.next_observation, next_action
+    ).min(axis=0)
+    temperature = jnp.exp(state.log_temperature)
+    soft_value = next_q - temperature * next_log_prob
+    target = batch.reward + gamma * batch.discount * soft_value
+    q = critic.apply(critic_params, batch.observation, batch.action)
+    loss = jnp.mean(jnp.sum((q - jax.lax.stop_gradient(target)) ** 2, axis=0))
+    return loss, jnp.mean(q)
+
+
+def sac_actor_loss(
+    actor: nn.Module,
+    critic: nn.Module,
+    actor_params,
+    state: SACState,
+    batch: Transition,
+    key: jax.Array,
+):
+    """SAC's actor loss ``mean(temperature * log_prob - min Q)``, and the log-probs."""
+    action, log_prob = sample_action(actor, actor_params, batch.observation, key)
+    q = critic.apply(state.critic_params, batch.observation, action).min(axis=0)
+    temperature = jnp.exp(state.log_temperature)
+    return jnp.mean(temperature * log_prob - q), log_prob
+
+
+def sac_temperature_loss(log_temperature, log_prob, target_entropy: float):
+    """The temperature loss ``-mean(log_temperature * (log_prob + target_entropy))``
+    (the log-probs held fixed)."""
+    entropy_gap = jax.lax.stop_gradient(log_prob + target_entropy)
+    return -jnp.mean(log_temperature * entropy_gap)
 
 
 def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPolicyAgent:
@@ -64,32 +120,11 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
             temperature_opt_state=adam.init(log_temperature),
         )
 
-    def sample_action(actor_params, observation, key):
-        mean, log_std = actor.apply(actor_params, observation)
-        return squashed_gaussian_sample(mean, log_std, key)
-
     def act(state: SACState, observation: jax.Array, key: jax.Array) -> jax.Array:
-        return sample_action(state.actor_params, observation, key)[0]
+        return sample_action(actor, state.actor_params, observation, key)[0]
 
-    def critic_loss(critic_params, state: SACState, batch: Transition, key):
-        next_action, next_log_prob = sample_action(
-            state.actor_params, batch.next_observation, key
-        )
-        next_q = critic.apply(
-            state.target_critic_params, batch.next_observation, next_action
-        ).min(axis=0)
-        temperature = jnp.exp(state.log_temperature)
-        soft_value = next_q - temperature * next_log_prob
-        target = batch.reward + cfg.gamma * batch.discount * soft_value
-        q = critic.apply(critic_params, batch.observation, batch.action)
-        loss = jnp.mean(jnp.sum((q - jax.lax.stop_gradient(target)) ** 2, axis=0))
-        return loss, jnp.mean(q)
-
-    def actor_loss(actor_params, state: SACState, batch: Transition, key):
-        action, log_prob = sample_action(actor_params, batch.observation, key)
-        q = critic.apply(state.critic_params, batch.observation, action).min(axis=0)
-        temperature = jnp.exp(state.log_temperature)
-        return jnp.mean(temperature * log_prob - q), log_prob
+    critic_loss = functools.partial(sac_critic_loss, actor, critic, cfg.gamma)
+    actor_loss = functools.partial(sac_actor_loss, actor, critic)
 
     def actor_step(state: SACState, batch: Transition, key: jax.Array, learning_rate):
         grads, log_prob = jax.grad(actor_loss, has_aux=True)(
@@ -107,9 +142,8 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
         return actor_step(state, batch, key, learning_rate)[0]
 
     def temperature_step(state: SACState, log_prob: jax.Array) -> SACState:
-        entropy_gap = jax.lax.stop_gradient(log_prob + target_entropy)
-        grad = jax.grad(lambda log_t: -jnp.mean(log_t * entropy_gap))(
-            state.log_temperature
+        grad = jax.grad(sac_temperature_loss)(
+            state.log_temperature, log_prob, target_entropy
         )
         log_temperature, opt_state = adam_step(
             adam,

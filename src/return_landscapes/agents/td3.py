@@ -1,5 +1,8 @@
 """TD3 as pure functions: ``init``, ``act``, ``update`` and ``actor_update``.
 
+The losses are module-level functions of the networks, parameters and a batch, so
+they can be checked by value on hand-made batches.
+
 ``actor_update`` is the single actor step that training applies every
 ``policy_delay`` updates and that a ``td3`` PURD perturbation applies once: the same
 deterministic policy-gradient loss through the first critic, the same Adam moments,
@@ -8,6 +11,9 @@ with the learning rate as an argument.
 
 from __future__ import annotations
 
+import functools
+
+import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -19,8 +25,8 @@ from return_landscapes.agents.common import (
     soft_update,
 )
 from return_landscapes.conf import TD3Config
-from return_landscapes.envs.brax import Transition
 from return_landscapes.networks import DeterministicActor, TwinCritic
+from return_landscapes.types import Transition
 
 
 @flax.struct.dataclass
@@ -33,6 +39,41 @@ class TD3State:
     target_critic_params: dict
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
+
+
+def td3_critic_loss(
+    actor: nn.Module,
+    critic: nn.Module,
+    cfg: TD3Config,
+    critic_params,
+    state: TD3State,
+    batch: Transition,
+    key: jax.Array,
+):
+    """TD3's critic loss and mean Q: both critics regress on the clipped double-Q
+    target of the target actor's smoothed next action (``(loss, mean_q)``)."""
+    next_action = actor.apply(state.target_actor_params, batch.next_observation)
+    noise = jnp.clip(
+        cfg.target_noise * jax.random.normal(key, next_action.shape),
+        -cfg.target_noise_clip,
+        cfg.target_noise_clip,
+    )
+    next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+    next_q = critic.apply(
+        state.target_critic_params, batch.next_observation, next_action
+    ).min(axis=0)
+    target = batch.reward + cfg.gamma * batch.discount * next_q
+    q = critic.apply(critic_params, batch.observation, batch.action)
+    loss = jnp.mean(jnp.sum((q - jax.lax.stop_gradient(target)) ** 2, axis=0))
+    return loss, jnp.mean(q)
+
+
+def td3_actor_loss(
+    actor: nn.Module, critic: nn.Module, actor_params, critic_params, batch: Transition
+):
+    """TD3's actor loss: minus the first critic's mean Q of the actor's actions."""
+    action = actor.apply(actor_params, batch.observation)
+    return -jnp.mean(critic.apply(critic_params, batch.observation, action)[0])
 
 
 def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPolicyAgent:
@@ -62,25 +103,8 @@ def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPoli
         noise = cfg.exploration_noise * jax.random.normal(key, action.shape)
         return jnp.clip(action + noise, -1.0, 1.0)
 
-    def critic_loss(critic_params, state: TD3State, batch: Transition, key):
-        next_action = actor.apply(state.target_actor_params, batch.next_observation)
-        noise = jnp.clip(
-            cfg.target_noise * jax.random.normal(key, next_action.shape),
-            -cfg.target_noise_clip,
-            cfg.target_noise_clip,
-        )
-        next_action = jnp.clip(next_action + noise, -1.0, 1.0)
-        next_q = critic.apply(
-            state.target_critic_params, batch.next_observation, next_action
-        ).min(axis=0)
-        target = batch.reward + cfg.gamma * batch.discount * next_q
-        q = critic.apply(critic_params, batch.observation, batch.action)
-        loss = jnp.mean(jnp.sum((q - jax.lax.stop_gradient(target)) ** 2, axis=0))
-        return loss, jnp.mean(q)
-
-    def actor_loss(actor_params, critic_params, batch: Transition):
-        action = actor.apply(actor_params, batch.observation)
-        return -jnp.mean(critic.apply(critic_params, batch.observation, action)[0])
+    critic_loss = functools.partial(td3_critic_loss, actor, critic, cfg)
+    actor_loss = functools.partial(td3_actor_loss, actor, critic)
 
     def actor_update(
         state: TD3State, batch: Transition, key: jax.Array, learning_rate

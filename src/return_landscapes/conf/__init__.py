@@ -1,25 +1,34 @@
 """Typed configs (Hydra structured configs) for every ``landscape`` command.
 
-Defaults are the paper's hyper-parameters. A typo in a key or an invalid value fails at
-start-up with the valid choices listed.
+Defaults are the paper's hyper-parameters. Every option has a one-line docstring right
+under it (``landscape <command> --help`` prints them). A typo in a key or an invalid
+value fails at start-up with the valid choices listed. This module imports neither
+Hydra nor JAX: the command line (``cli.register_configs``) registers them with Hydra.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import logging
+from collections.abc import Iterable
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
+from typing import NamedTuple
 
-from hydra.core.config_store import ConfigStore
+# The constants live in ``constants``; the ``as`` names re-export them from here.
+from return_landscapes.constants import ATARI_EPISODE_STEPS, DEFAULT_GAMMA
+from return_landscapes.constants import ATARI_FRAME_CAP as ATARI_FRAME_CAP
+from return_landscapes.constants import ATARI_FRAME_SKIP as ATARI_FRAME_SKIP
+from return_landscapes.constants import ATARI_PREFIX as ATARI_PREFIX
+from return_landscapes.constants import DEFAULT_HORIZON as DEFAULT_HORIZON
 
 PAPER_STEPS = 1_000_000  # TD3 and SAC
 PAPER_PPO_STEPS = 60_000_000
 ATARI_STEPS = 10_000_000  # cleanrl's ppo_atari_envpool budget (agent steps)
-ATARI_PREFIX = "atari:"
-ATARI_FRAME_SKIP = 4
-BRAX_HORIZON = 1000
-ATARI_FRAME_CAP = 108_000  # frames of an Atari evaluation episode at most
+BRAX_HORIZON = DEFAULT_HORIZON  # the old name, kept for importers
 BRAX_EVAL_INTERVAL = 10_000
 ATARI_EVAL_INTERVAL = 250_000
+
+logger = logging.getLogger(__name__)
 
 
 def is_atari(env: str) -> bool:
@@ -35,18 +44,29 @@ class Algo(Enum):
     ppo = "ppo"
 
 
+# ------------------------------------------------------------- agent hyper-parameters
+
+
 @dataclass
 class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
 
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    """Hidden layer widths of the actor and critic MLPs (ReLU)."""
     actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
     critic_lr: float = 3e-4
+    """Adam learning rate of the twin critics."""
     batch_size: int = 256
+    """Replay transitions per update (one update per env step)."""
     tau: float = 0.005
+    """Target networks' Polyak rate: ``target <- (1 - tau) target + tau online``."""
     gamma: float = 0.99
+    """Discount of the critic targets and of the recorded discounted returns."""
     random_start_steps: int = 10_000
+    """First env steps with uniformly random actions and no update."""
     replay_capacity: int = 1_000_000
+    """Replay buffer rows; must hold the steps between two checkpoints."""
 
 
 @dataclass
@@ -54,9 +74,13 @@ class TD3Config(OffPolicyConfig):
     """TD3 (Fujimoto et al., 2018)."""
 
     policy_delay: int = 2
+    """Critic updates per actor and target-network update."""
     target_noise: float = 0.2
+    """Std of the Gaussian smoothing noise on the target policy's actions."""
     target_noise_clip: float = 0.5
+    """The target smoothing noise is clipped to ``[-clip, clip]``."""
     exploration_noise: float = 0.1
+    """Std of the Gaussian noise on the actor's actions while training."""
 
 
 @dataclass
@@ -64,8 +88,11 @@ class SACConfig(OffPolicyConfig):
     """SAC with twin critics and a learned temperature (Haarnoja et al., 2018)."""
 
     temperature_lr: float = 3e-4
+    """Adam learning rate of the log temperature."""
     initial_temperature: float = 1.0
-    target_entropy: float | None = None  # None: -action_size
+    """Entropy temperature at the start of training."""
+    target_entropy: float | None = None
+    """Entropy the temperature steers the policy to; null: ``-action_size``."""
 
 
 @dataclass
@@ -78,17 +105,29 @@ class PPOConfig:
     """
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden layer widths of the policy and value MLPs (tanh)."""
     num_envs: int = 2048
+    """Parallel envs per seed."""
     unroll_length: int = 16
+    """Steps each env runs per iteration."""
     num_minibatches: int = 2
+    """Minibatches per epoch; must divide ``num_envs * unroll_length``."""
     epochs: int = 4
+    """Passes over each iteration's experience."""
     learning_rate: float = 2.6e-3
+    """Adam learning rate (after global-norm clipping)."""
     gamma: float = 0.99
+    """Discount of the returns, of GAE and of the recorded discounted returns."""
     gae_lambda: float = 0.95
+    """GAE's lambda."""
     clip: float = 0.2
+    """Clip range of the probability ratio."""
     entropy_cost: float = 0.0
+    """Weight of the entropy bonus in the loss."""
     value_cost: float = 2.0
+    """Weight of the value loss in the loss."""
     max_grad_norm: float = 1.0
+    """Global norm the gradient is clipped to."""
 
 
 @dataclass
@@ -99,68 +138,148 @@ class AtariConfig:
     seed; the learning rate falls linearly to 0 over the run when ``anneal_lr``.
     Training envs use envpool's v5 preprocessing (84x84 grey, 4 stacked frames, frame
     skip 4, up to ``noop_max`` no-op starts, no sticky actions) with episodic life and
-    clipped rewards. Evaluation episodes play the full game with raw rewards, greedy
-    actions and ``eval_noops`` no-op steps first (derived from ``eval_env_seed``).
+    clipped rewards. Evaluation episodes play the full game with raw rewards and
+    greedy actions, after a no-op start (its length derived from ``eval_env_seed``).
     """
 
     num_envs: int = 8
+    """Envs per seed (seeds share one envpool batch of ``seeds x num_envs``)."""
     unroll_length: int = 128
+    """Agent steps each env runs per iteration."""
     num_minibatches: int = 4
+    """Minibatches per epoch; must divide ``num_envs * unroll_length``."""
     epochs: int = 4
+    """Passes over each iteration's experience."""
     learning_rate: float = 2.5e-4
+    """Adam learning rate (the start of the schedule when ``anneal_lr``)."""
     anneal_lr: bool = True
+    """Lower the learning rate linearly to 0 over the run."""
     adam_eps: float = 1e-5
+    """Adam's epsilon."""
     gamma: float = 0.99
+    """Discount of the returns, of GAE and of the recorded discounted returns."""
     gae_lambda: float = 0.95
+    """GAE's lambda."""
     clip: float = 0.1
+    """Clip range of the probability ratio (and of the value change)."""
     clip_value_loss: bool = True
+    """Clip the value prediction's change, as the ratio is clipped."""
     entropy_cost: float = 0.01
+    """Weight of the entropy bonus in the loss."""
     value_cost: float = 0.5
+    """Weight of the value loss in the loss."""
     max_grad_norm: float = 0.5
+    """Global norm the gradient is clipped to."""
     noop_max: int = 30
+    """Most no-op steps at an episode's start (training and evaluation)."""
     episodic_life: bool = True
+    """Training episodes end at each life lost (evaluation plays the full game)."""
     reward_clip: bool = True
+    """Training rewards are clipped to their sign (evaluation records raw scores)."""
     eval_env_seed: int = 0
+    """Seed of the no-op start that evaluation samples share by default."""
     num_threads: int = 0
+    """Envpool worker threads; 0: envpool's default."""
+
+
+# ------------------------------------------------------- options several commands share
 
 
 @dataclass
-class TrainConfig:
+class WandbOptions:
+    """Mirroring to Weights & Biases (see ``tracking.py``)."""
+
+    wandb: bool = False
+    """Mirror metrics and results to Weights & Biases (``WANDB_MODE`` applies)."""
+    wandb_project: str = "return-landscapes"
+    """The wandb project."""
+    wandb_entity: str | None = None
+    """The wandb entity (user or team); null: wandb's default."""
+
+
+@dataclass
+class RunEpisodeOptions:
+    """How a landscape command runs its evaluation episodes and stores them."""
+
+    chunk: int | None = None
+    """Episodes per compiled call; null: the most that fit the memory budget."""
+    overwrite: bool = False
+    """Recompute and replace stored results (also those with other settings)."""
+    horizon: int | None = None
+    """Steps an evaluation episode lasts at most; null: the run's training horizon."""
+    gamma: float = DEFAULT_GAMMA
+    """Discount of the stored discounted returns."""
+    progress: bool = True
+    """Show a progress bar on stderr."""
+
+
+@dataclass
+class AtariEpisodeOptions:
+    """How Atari evaluation episodes act and start (refused on Brax runs)."""
+
+    sampled_actions: bool = False
+    """Atari: sample actions from the policy instead of the greedy ones."""
+    per_sample_env_seeds: bool = False
+    """Atari: each sample its own no-op start instead of one shared start."""
+
+
+# ------------------------------------------------------------------------- commands
+
+
+@dataclass
+class TrainConfig(WandbOptions):
     """``landscape train``: N seeds of one algorithm on one env, vmapped.
 
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
     PPO, 10M agent steps (40M frames) for PPO on Atari (``env=atari:Breakout-v5``).
-    ``horizon`` caps evaluation episodes: 1000 steps on Brax, 27,000 agent steps
-    (108,000 frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k
-    (Atari) steps. ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N``
-    instead places N evenly spaced (``steps * k / N``); with neither, the paper's
-    schedule scaled to ``steps`` (5%, 15%, ..., 95% of the budget). The final step is
-    always checkpointed as well.
+    ``horizon`` caps episodes: 1000 steps on Brax, 27,000 agent steps (108,000
+    frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k (Atari) steps.
+    ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead places N
+    evenly spaced (``steps * k / N``); with neither, the paper's schedule scaled to
+    ``steps`` (5%, 15%, ..., 95% of the budget). The final step is always
+    checkpointed as well.
     """
 
     env: str = "hopper"
+    """A Brax env (hopper, walker2d, halfcheetah, ant, ...) or ``atari:<Game>-v5``."""
     algo: Algo = Algo.td3
+    """Training algorithm (Atari games: ppo only)."""
     seeds: int = 4
+    """Seeds trained side by side in one vmapped computation."""
     seed: int = 0
+    """Base random seed: seed ``i`` of the run derives its key from (seed, i)."""
     steps: int | None = None
+    """Env steps per seed (agent steps on Atari); null: the paper's budget."""
     checkpoints: list[int] | None = None
+    """Checkpoint steps; null: ``num_checkpoints`` or the paper's schedule."""
     num_checkpoints: int | None = None
+    """Number of evenly spaced checkpoints (instead of ``checkpoints``)."""
     out: str | None = None
+    """Run directory to write; null: ``runs/<env>-<algo>``."""
     resume: bool = False
+    """Continue the run in ``out`` from its newest complete checkpoint."""
     backend: str = "spring"
+    """Brax physics pipeline: spring, positional, generalized or mjx."""
     horizon: int | None = None
+    """Episode step cap; null: 1000 on Brax, 27,000 agent steps on Atari."""
     reset_noise_scale: float | None = None
+    """Start-state noise of the Brax env; null: the env's own default."""
     eval_interval: int | None = None
+    """Steps between evaluations; null: 10,000 on Brax, 250,000 on Atari."""
     eval_episodes: int = 5
+    """Deterministic evaluation episodes per seed and evaluation (0: none)."""
     block: int = 1000
+    """Env steps per compiled training call (rounded to whole PPO iterations)."""
     progress: bool = True
+    """Show a progress bar on stderr."""
     td3: TD3Config = field(default_factory=TD3Config)
+    """TD3 hyper-parameters (``algo=td3``)."""
     sac: SACConfig = field(default_factory=SACConfig)
+    """SAC hyper-parameters (``algo=sac``)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO hyper-parameters (``algo=ppo`` on Brax)."""
     atari: AtariConfig = field(default_factory=AtariConfig)
-    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
-    wandb_project: str = "return-landscapes"
-    wandb_entity: str | None = None
+    """PPO hyper-parameters and env options on Atari (``env=atari:...``)."""
 
     def __post_init__(self) -> None:
         atari = is_atari(self.env)
@@ -171,18 +290,16 @@ class TrainConfig:
             else:
                 self.steps = PAPER_PPO_STEPS if ppo else PAPER_STEPS
         if self.horizon is None:
-            self.horizon = (
-                ATARI_FRAME_CAP // ATARI_FRAME_SKIP if atari else BRAX_HORIZON
-            )
+            self.horizon = ATARI_EPISODE_STEPS if atari else DEFAULT_HORIZON
         if self.eval_interval is None:
             self.eval_interval = ATARI_EVAL_INTERVAL if atari else BRAX_EVAL_INTERVAL
 
 
 @dataclass
-class PurdConfig:
+class PurdConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """``landscape purd``: post-update return distributions of a run's checkpoints.
 
-    ``perturb`` defaults to the run's own algorithm (``td3`` or ``sac``);
+    ``perturb`` defaults to the run's own algorithm (``td3``, ``sac`` or ``ppo``);
     ``checkpoints`` and ``seeds`` default to every checkpoint and seed of the run;
     ``horizon`` to the run's training horizon; ``chunk`` to the largest number of
     samples per compiled call that fits the memory budget. On Atari runs, episodes
@@ -191,22 +308,19 @@ class PurdConfig:
     """
 
     run: str | None = None
+    """Run directory (the ``out`` of ``landscape train``); required."""
     perturb: str | None = None
+    """td3, sac, ppo, param_noise, action_noise or init_state; null: the run's algo."""
     scale: float = 3e-4
+    """Perturbation size: learning rate of an update, or std of the noise."""
     samples: int = 1000
+    """Perturbed policies (one episode each) per seed and checkpoint."""
     checkpoints: list[int] | None = None
+    """Checkpoint steps to perturb; null: every checkpoint of the run."""
     seeds: list[int] | None = None
-    chunk: int | None = None
-    overwrite: bool = False
-    horizon: int | None = None
-    gamma: float = 0.99
-    seed: int = 0
-    sampled_actions: bool = False
-    per_sample_env_seeds: bool = False
-    progress: bool = True
-    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
-    wandb_project: str = "return-landscapes"
-    wandb_entity: str | None = None
+    """Indices of the run's seeds to perturb; null: every seed."""
+    sample_seed: int = 0
+    """Random seed of the samples; a seed draws the same samples at every scale."""
 
 
 class PairKind(Enum):
@@ -217,7 +331,7 @@ class PairKind(Enum):
 
 
 @dataclass
-class InterpolateConfig:
+class InterpolateConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """``landscape interpolate``: returns along straight paths between checkpoints.
 
     The policy at ``a`` is ``a * theta1 + (1 - a) * theta2`` for ``points`` values of
@@ -231,26 +345,27 @@ class InterpolateConfig:
     """
 
     run: str | None = None
+    """Run directory (the ``out`` of ``landscape train``); required."""
     pairs: PairKind = PairKind.same_seed
+    """Checkpoints of one seed, or of seed s and seed s+1."""
     other_run: str | None = None
+    """Take each pair's second policy from this run (same env, algo, networks)."""
     between: list[int] | None = None
+    """One pair ``[seed1,checkpoint1,seed2,checkpoint2]`` instead of ``pairs``."""
     points: int = 100
+    """Points on each path, both checkpoints included."""
     samples: int = 100
+    """PURD samples at every point; 0: plain returns only."""
     perturb: str = "param_noise"
+    """Perturbation of the PURDs along the path."""
     scale: float = 3e-4
+    """Perturbation size: learning rate of an update, or std of the noise."""
     checkpoints: list[int] | None = None
+    """Checkpoint steps to pair; null: every checkpoint of the run."""
     seeds: list[int] | None = None
-    chunk: int | None = None
-    overwrite: bool = False
-    horizon: int | None = None
-    gamma: float = 0.99
-    seed: int = 0
-    sampled_actions: bool = False
-    per_sample_env_seeds: bool = False
-    progress: bool = True
-    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
-    wandb_project: str = "return-landscapes"
-    wandb_entity: str | None = None
+    """Indices of the run's seeds to pair; null: every seed."""
+    sample_seed: int = 0
+    """Random seed of the samples (sample j draws the same key at every point)."""
 
 
 class Criterion(Enum):
@@ -262,48 +377,55 @@ class Criterion(Enum):
 
 
 @dataclass
-class RejectConfig:
+class RejectConfig(RunEpisodeOptions, WandbOptions):
     """``landscape reject``: post-update CVaR rejection (Algorithm 1 of the paper).
 
-    From checkpoint ``checkpoint`` of training seed ``seed``, continue training and,
-    every ``check_interval`` proposed updates, estimate the PURD of the new policy
-    (``samples`` samples of ``perturb``, default the run's algorithm, at ``scale``);
-    keep the updates if ``criterion`` holds against the last kept point, else restore
-    it. ``max_steps`` proposed updates per repeat; ``repeats`` independent repeats.
-    ``alpha`` is the CVaR level, ``threshold`` and ``bins`` define LTP.
+    From checkpoint ``checkpoint`` of the run's seed ``seed_index``, continue training
+    and, every ``check_interval`` proposed updates, estimate the PURD of the new
+    policy (``samples`` samples of ``perturb``, default the run's algorithm, at
+    ``scale``); keep the updates if ``criterion`` holds against the last kept point,
+    else restore it. ``max_steps`` proposed updates per repeat; ``repeats``
+    independent repeats. ``alpha`` is the CVaR level, ``threshold`` and ``bins``
+    define LTP. TD3 and SAC runs only.
     """
 
     run: str | None = None
+    """Run directory (the ``out`` of ``landscape train``); required."""
     checkpoint: int | None = None
-    seed: int = 0
+    """Checkpoint step to continue training from; required."""
+    seed_index: int = 0
+    """Which of the run's seeds to continue (0 to seeds - 1)."""
     criterion: Criterion = Criterion.cvar
+    """Keep an update if CVaR did not fall (cvar), LTP did not rise (ltp), or always."""
     alpha: float = 0.1
+    """CVaR level: the mean of the worst ``alpha`` fraction of returns."""
     threshold: float = 0.5
+    """LTP counts returns below ``threshold x mode``."""
     bins: int = 100
+    """Histogram bins of the mode that LTP uses."""
     max_steps: int = 40
+    """Proposed updates per repeat."""
     check_interval: int = 1
+    """Proposed updates between two PURD checks."""
     samples: int = 1000
+    """PURD samples per check."""
     repeats: int = 10
+    """Independent repeats from the checkpoint, each with its own training key."""
     perturb: str | None = None
+    """Perturbation of the PURD checks; null: the run's algorithm."""
     scale: float = 3e-4
-    chunk: int | None = None
-    overwrite: bool = False
-    horizon: int | None = None
-    gamma: float = 0.99
+    """Perturbation size: learning rate of an update, or std of the noise."""
     sample_seed: int = 0
-    progress: bool = True
-    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
-    wandb_project: str = "return-landscapes"
-    wandb_entity: str | None = None
+    """Random seed of the PURD samples and of each repeat's training key."""
 
 
 @dataclass
-class SurfaceConfig:
+class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """``landscape surface``: returns on a ``grid x grid`` lattice in a plane.
 
-    By default the plane goes through checkpoint ``checkpoint`` of training seed
-    ``seed`` and is spanned by two random directions normalized filter-wise (Li et
-    al., 2018); the points are ``theta + x d1 + y d2`` for ``x, y`` in
+    By default the plane goes through checkpoint ``checkpoint`` of the run's seed
+    ``seed_index`` and is spanned by two random directions normalized filter-wise (Li
+    et al., 2018); the points are ``theta + x d1 + y d2`` for ``x, y`` in
     ``[-span, span]`` (``grid`` odd, so the checkpoint is the centre point).
     ``through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]`` takes the
     plane through three checkpoints instead: ``(1-x-y) theta1 + x theta2 + y theta3``
@@ -311,29 +433,29 @@ class SurfaceConfig:
     plain return, and with ``samples > 0`` a PURD of that many samples under
     ``perturb`` (default the run's algorithm) at ``scale``. ``sample_seed`` seeds
     the directions and the samples (the centre's samples are those of ``landscape
-    purd seed=<sample_seed>``).
+    purd sample_seed=<sample_seed>``).
     """
 
     run: str | None = None
+    """Run directory (the ``out`` of ``landscape train``); required."""
     checkpoint: int | None = None
-    seed: int = 0
+    """Checkpoint step at the centre of a random plane (unless ``through``)."""
+    seed_index: int = 0
+    """Which of the run's seeds the random plane goes through (0 to seeds - 1)."""
     through: list[int] | None = None
+    """Three checkpoints ``[seed1,ckpt1,seed2,ckpt2,seed3,ckpt3]`` span the plane."""
     grid: int = 21
+    """Points per side of the lattice (odd for a random plane)."""
     span: float = 1.0
+    """A random plane covers ``[-span, span]`` along each direction."""
     samples: int = 0
+    """PURD samples at every point; 0: plain returns only."""
     perturb: str | None = None
+    """Perturbation of the PURDs; null: the run's algorithm."""
     scale: float = 3e-4
-    chunk: int | None = None
-    overwrite: bool = False
-    horizon: int | None = None
-    gamma: float = 0.99
+    """Perturbation size: learning rate of an update, or std of the noise."""
     sample_seed: int = 0
-    sampled_actions: bool = False
-    per_sample_env_seeds: bool = False
-    progress: bool = True
-    wandb: bool = False  # mirror to Weights & Biases (tracking.py); WANDB_MODE applies
-    wandb_project: str = "return-landscapes"
-    wandb_entity: str | None = None
+    """Random seed of the random directions and of the samples."""
 
 
 @dataclass
@@ -346,12 +468,19 @@ class StatsConfig:
     """
 
     run: str | None = None
+    """Run directory whose stored PURDs to summarize; required."""
     threshold: float = 0.5
+    """LTP counts returns below ``threshold x mode``."""
     bins: int = 100
+    """Histogram bins of the mode that LTP uses."""
     alpha: float = 0.1
+    """CVaR level: the mean of the worst ``alpha`` fraction of returns."""
     confidence: float = 0.95
+    """Level of the bootstrap confidence intervals across seeds."""
     resamples: int = 10_000
+    """Bootstrap resamples of the confidence intervals."""
     out: str | None = None
+    """CSV file of the table; null: ``<run>/landscape/stats.csv``."""
 
 
 @dataclass
@@ -367,14 +496,23 @@ class ReportConfig:
     """
 
     runs: list[str] = field(default_factory=list)
+    """Run directories to report on."""
     out: str = "report"
+    """Folder of ``index.html``, the PNGs and the stats CSVs."""
     threshold: float = 0.5
+    """LTP counts returns below ``threshold x mode``."""
     bins: int = 100
+    """Histogram bins of the mode that LTP uses."""
     alpha: float = 0.1
+    """CVaR level: the mean of the worst ``alpha`` fraction of returns."""
     confidence: float = 0.95
+    """Level of the bootstrap confidence intervals across seeds."""
     resamples: int = 10_000
+    """Bootstrap resamples of the confidence intervals."""
     max_seeds: int = 4
-    surface_3d: bool = False  # add a 3-D view to every return surface figure
+    """Seeds (columns) a PURD histogram figure shows."""
+    surface_3d: bool = False
+    """Add a 3-D view to every return surface figure."""
 
 
 @dataclass
@@ -396,42 +534,120 @@ class DemoConfig:
     """
 
     out: str = "demo"
+    """Folder of the run (``<out>/<env>-<algo>``) and the report (``<out>/report``)."""
     env: str = "hopper"
+    """Brax env to train on."""
     algo: Algo = Algo.td3
+    """Training algorithm (ppo skips the rejection stage)."""
     seeds: int = 3
+    """Seeds to train (at least 2, for cross-seed paths)."""
     steps: int = 20_000
+    """Env steps per seed."""
     num_checkpoints: int = 4
+    """Evenly spaced checkpoints (at least 2, for same-seed paths)."""
     random_start_steps: int = 4_000
+    """First env steps with random actions (TD3 and SAC)."""
     samples: int = 200
+    """PURD samples per seed and checkpoint."""
     scale: float = 3e-4
+    """Perturbation size of the PURDs, rejection checks and surface."""
     points: int = 11
+    """Points on each interpolation path."""
     path_samples: int = 10
+    """Parameter-noise samples at every path point."""
     reject_steps: int = 10
+    """Proposed updates per rejection repeat."""
     reject_samples: int = 100
+    """PURD samples per rejection check."""
     repeats: int = 2
+    """Rejection repeats per criterion."""
     surface_grid: int = 11
+    """Points per side of the return surface (odd)."""
     surface_samples: int = 10
+    """PURD samples at every surface point; 0: plain returns only."""
     progress: bool = True
+    """Show progress bars on stderr."""
 
 
-def register_configs() -> None:
-    """Register the schemas that ``conf/<command>.yaml`` files extend."""
-    store = ConfigStore.instance()
-    store.store(name="train_schema", node=TrainConfig)
-    store.store(name="purd_schema", node=PurdConfig)
-    store.store(name="stats_schema", node=StatsConfig)
-    store.store(name="interpolate_schema", node=InterpolateConfig)
-    store.store(name="reject_schema", node=RejectConfig)
-    store.store(name="surface_schema", node=SurfaceConfig)
-    store.store(name="report_schema", node=ReportConfig)
-    store.store(name="demo_schema", node=DemoConfig)
+SCHEMAS: dict[str, type] = {
+    "train": TrainConfig,
+    "purd": PurdConfig,
+    "interpolate": InterpolateConfig,
+    "reject": RejectConfig,
+    "surface": SurfaceConfig,
+    "stats": StatsConfig,
+    "report": ReportConfig,
+    "demo": DemoConfig,
+}
+"""Each command's schema; ``conf/<command>.yaml`` extends ``<command>_schema``."""
+
+RENAMED: dict[type, dict[str, str]] = {
+    PurdConfig: {"seed": "sample_seed"},
+    InterpolateConfig: {"seed": "sample_seed"},
+    RejectConfig: {"seed": "seed_index"},
+    SurfaceConfig: {"seed": "seed_index"},
+}
+"""Old option names still accepted (with a note on stderr), per schema: old -> new."""
+
+
+# --------------------------------------------------------------------- old names
+
+
+def command_name(schema: type) -> str:
+    """The ``landscape`` command a schema configures (its class name otherwise)."""
+    for command, known in SCHEMAS.items():
+        if known is schema:
+            return command
+    return schema.__name__
+
+
+def renames(schema: type, keys: Iterable[str]) -> dict[str, str]:
+    """The old option names among ``keys`` mapped to their new names.
+
+    Logs one ``note:`` line (a warning, so it reaches stderr) per old name. Raises
+    ``LandscapeError`` if a key and its old name are both given. The command line
+    and ``resolve`` both call this, so an old name means the same in both.
+    """
+    from return_landscapes.errors import LandscapeError
+
+    keys = set(keys)
+    found = {old: new for old, new in RENAMED.get(schema, {}).items() if old in keys}
+    command = command_name(schema)
+    for old, new in found.items():
+        if new in keys:
+            raise LandscapeError(
+                f"{old}= and {new}= are both given: {old}= is the old name of "
+                f"{new}= for landscape {command}; pass {new}= only"
+            )
+        logger.warning(
+            "note: %s= is deprecated for landscape %s, use %s=", old, command, new
+        )
+    return found
+
+
+def _renamed(schema: type, values):
+    """``values`` (a mapping or None) with old option names replaced by new ones."""
+    if values is None or is_dataclass(values):
+        return values
+    found = renames(schema, values.keys())
+    if not found:
+        return values
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(values, DictConfig):
+        values = OmegaConf.to_container(values)
+    return {found.get(key, key): value for key, value in values.items()}
+
+
+# ---------------------------------------------------------------------- resolution
 
 
 def resolve(schema: type, config=None, **overrides):
     """A typed config object from a dataclass instance, a DictConfig or a dict.
 
     ``overrides`` are merged on top (nested nodes as dicts), so
-    ``resolve(TrainConfig, env="ant", td3={"actor_lr": 1e-3})`` works. Unknown keys and
+    ``resolve(TrainConfig, env="ant", td3={"actor_lr": 1e-3})`` works. Old option
+    names (``RENAMED``) are accepted with a note on stderr. Unknown keys and
     ill-typed values raise ``LandscapeError`` naming the valid choices.
     """
     from omegaconf import OmegaConf
@@ -439,13 +655,15 @@ def resolve(schema: type, config=None, **overrides):
 
     from return_landscapes.errors import LandscapeError
 
+    config = _renamed(schema, config)
+    overrides = _renamed(schema, overrides)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), config or {}, overrides)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         message = str(err).splitlines()[0]
         if "not in struct" in message or "Key '" in message:
-            valid = ", ".join(f.name for f in fields(schema))
+            valid = ", ".join(option_names(schema))
             raise LandscapeError(f"{message}; valid keys: {valid}") from None
         raise LandscapeError(message) from None
 
@@ -457,3 +675,116 @@ def as_plain_dict(config) -> dict:
     return OmegaConf.to_container(
         OmegaConf.structured(config), enum_to_str=True, resolve=True
     )
+
+
+# ---------------------------------------------------------------- documentation
+
+
+class Option(NamedTuple):
+    """One option of a command, as ``--help`` shows it."""
+
+    key: str  # td3.actor_lr; a config group ends in .*
+    kind: str  # its type: float, int | None, td3|sac|ppo (an enum's choices)
+    default: str | None  # as typed on the command line (null, true); None for a group
+    doc: str  # the field's docstring
+
+
+def field_docs(schema: type) -> dict[str, str]:
+    """Each field's attribute docstring (the string literal right under it), bases
+    included; a docstring of several lines is joined into one."""
+    docs: dict[str, str] = {}
+    for klass in reversed(schema.__mro__):
+        if is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(klass: type) -> dict[str, str]:
+    import ast
+    import inspect
+    import itertools
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def option_names(schema: type) -> list[str]:
+    """The fields of ``schema`` in reading order: its own first, then its bases'."""
+    names = [f.name for f in fields(schema)]
+    ordered = []
+    for klass in schema.__mro__:
+        for name in vars(klass).get("__annotations__", {}):
+            if name in names and name not in ordered:
+                ordered.append(name)
+    return ordered
+
+
+def describe_options(schema: type, prefix: str = "") -> list[Option]:
+    """Every option of ``schema`` in ``option_names`` order, nested config groups
+    (``td3.*``) followed by their options (``td3.actor_lr``)."""
+    import typing
+
+    hints = typing.get_type_hints(schema)
+    docs = field_docs(schema)
+    by_name = {f.name: f for f in fields(schema)}
+    rows = []
+    for item in (by_name[name] for name in option_names(schema)):
+        key, hint = prefix + item.name, hints[item.name]
+        doc = docs.get(item.name, "")
+        if is_dataclass(hint):
+            rows.append(Option(f"{key}.*", hint.__name__, None, doc))
+            rows.extend(describe_options(hint, f"{key}."))
+        else:
+            rows.append(Option(key, _type_name(hint), _default(item), doc))
+    return rows
+
+
+def _type_name(hint) -> str:
+    """``int | None``, ``list[int]``, or an enum's choices ``td3|sac|ppo``."""
+    import types
+    import typing
+
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return "|".join(member.name for member in hint)
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " | ".join(_type_name(arg) for arg in args)
+    if args:
+        inner = ", ".join(_type_name(arg) for arg in args)
+        return f"{typing.get_origin(hint).__name__}[{inner}]"
+    return "None" if hint is type(None) else hint.__name__
+
+
+def _default(item) -> str:
+    """A field's default as a command-line value (``null``, ``true``, ``[64,64]``)."""
+    if item.default is not MISSING:
+        value = item.default
+    elif item.default_factory is not MISSING:
+        value = item.default_factory()
+    else:
+        return "???"
+    return _value_text(value)
+
+
+def _value_text(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, list):
+        return "[" + ",".join(_value_text(v) for v in value) + "]"
+    return str(value)

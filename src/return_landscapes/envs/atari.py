@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.conf import ATARI_PREFIX, AtariConfig, is_atari
-from return_landscapes.envs.brax import EpisodeStats
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.evaluate import GROUP, HostStage
+from return_landscapes.pipeline import GROUP, HostStage
+from return_landscapes.types import EpisodeStats
 
 FRAME_SKIP = 4
 NOOP = 0  # action 0 is NOOP in every game's minimal action set

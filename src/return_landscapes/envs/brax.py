@@ -17,21 +17,22 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.errors import LandscapeError
+from return_landscapes.types import (
+    EnvCarry,
+    EpisodeStats,
+    Policy,
+    StepOutput,
+    Transition,
+)
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 DEFAULT_BACKEND = "spring"  # fastest on every env measured: benchmarks/env_backends.py
-DEFAULT_HORIZON = 1000
-DEFAULT_GAMMA = 0.99
-
-Policy = Callable[[jax.Array, jax.Array], jax.Array]
-"""``policy(observation, key) -> action``, actions in [-1, 1]."""
 
 
 @contextlib.contextmanager
@@ -129,14 +130,6 @@ def _accepts(env_class, option: str) -> bool:
     return option in inspect.signature(env_class.__init__).parameters
 
 
-class EpisodeStats(NamedTuple):
-    """Per-episode results; each field has the batch shape of the call."""
-
-    undiscounted_return: jax.Array
-    discounted_return: jax.Array
-    length: jax.Array
-
-
 def run_episode(
     env,
     policy: Policy,
@@ -174,37 +167,11 @@ def run_episode(
     return EpisodeStats(total, discounted, length)
 
 
-class Transition(NamedTuple):
-    """One environment transition as stored in the replay buffer."""
-
-    observation: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_observation: jax.Array
-    discount: jax.Array  # 0 at termination, 1 otherwise (also at horizon truncation)
-
-
-class EnvCarry(NamedTuple):
-    """Training-env state carried across steps: the Brax state plus episode counters."""
-
-    state: object
-    episode_step: jax.Array
-    episode_return: jax.Array
-
-
 def reset_carry(env, key: jax.Array) -> EnvCarry:
     """A fresh episode's carry."""
     return EnvCarry(
         env.reset(key), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
     )
-
-
-class StepOutput(NamedTuple):
-    """What one auto-resetting step yields besides the next carry."""
-
-    transition: Transition
-    finished: jax.Array  # an episode ended (terminated or hit the horizon)
-    finished_return: jax.Array  # its undiscounted return when ``finished``
 
 
 def autoreset_step(

@@ -4,7 +4,7 @@ The policy at ``a`` is ``theta(a) = a * theta1 + (1 - a) * theta2`` for ``points
 values of ``a`` from 0 to 1. At each point the plain return of ``theta(a)`` is
 recorded and, with ``samples > 0``, a PURD of ``theta(a)``: every sample perturbed by
 a registered perturbation and evaluated for one episode through the hot path
-(``landscape/evaluate.py``), exactly as ``landscape purd`` does at a checkpoint.
+(``evaluation.py``), exactly as ``landscape purd`` does at a checkpoint.
 
 What is interpolated: every floating-point leaf of the agent's state (actor, critics,
 target networks, Adam moments, observation-normalizer statistics), so a perturbation
@@ -23,7 +23,6 @@ arrays ``(num_samples, num_points)``; finished pairs are skipped on a re-run.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,33 +39,37 @@ from return_landscapes.conf import (
     resolve,
 )
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.engine import (
-    Engine,
-    check_episode_options,
-    check_perturbation_fits,
+from return_landscapes.landscape.checks import (
     check_perturbation_off_checkpoints,
-    checkpoint_source,
     chosen_checkpoints,
     chosen_seeds,
-    compiled_plan,
-    episode_options,
-    get_engine,
     is_finished,
     open_run,
-    option_settings,
-    progress_bar,
+)
+from return_landscapes.landscape.engine import (
+    Engine,
+    checkpoint_source,
+    compiled_plan,
     run_by_group,
 )
-from return_landscapes.landscape.evaluate import group_map
-from return_landscapes.landscape.perturb import (
-    MINIBATCH_SIZE,
-    CheckpointSource,
-    Perturbation,
-    get_perturbation,
+from return_landscapes.landscape.job import (
+    LandscapeJob,
+    announce,
+    common_settings,
+    make_engine,
+    open_job,
+    progress_bar,
+    result_attrs,
+    write_result,
 )
+from return_landscapes.landscape.keys import pair_key, tagged_keys
+from return_landscapes.landscape.mixing import mix
+from return_landscapes.landscape.perturb import CheckpointSource, one_sample
+from return_landscapes.pipeline import group_map
 from return_landscapes.store import Endpoint
-from return_landscapes.tracking import log_result, require_wandb, tracking
-from return_landscapes.train import get_trainer, init_state
+from return_landscapes.tracking import require_wandb, tracking
+from return_landscapes.training.state import init_state
+from return_landscapes.training.trainers import get_parts
 
 
 def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> Path:
@@ -94,26 +97,15 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
         )
     )
     kind = PairKind(cfg.pairs).value
-    print(
+    announce(
         f"interpolate {len(job.pairs)} pair(s) ({kind}), {cfg.points} points, "
         f"{what}: writing {out}",
-        file=sys.stderr,
+        len(job.pairs) - len(job.todo),
+        "pair(s)",
     )
-    if len(job.todo) < len(job.pairs):
-        print(
-            f"skipping {len(job.pairs) - len(job.todo)} finished pair(s)",
-            file=sys.stderr,
-        )
     if not job.todo:
         return out
-    engine = get_engine(
-        job.run_cfg,
-        job.perturbation,
-        job.horizon,
-        cfg.gamma,
-        cfg.scale,
-        episode_options(cfg, job.run_cfg),
-    )
+    engine = make_engine(job)
     loader = EndpointLoader(job)
     per_pair = cfg.points * (1 + cfg.samples)
     bar = progress_bar(per_pair * len(job.todo), cfg.progress, "episode")
@@ -139,57 +131,44 @@ class Pair(NamedTuple):
         return self.first, self.second
 
 
-class InterpolateJob(NamedTuple):
+@dataclasses.dataclass
+class InterpolateJob(LandscapeJob):
     """A checked interpolation request: the pairs, and those still to compute."""
 
-    cfg: InterpolateConfig
-    run_dir: Path
-    run_cfg: Any
     other_dir: Path
     other_cfg: Any
-    perturbation: Perturbation
     perturb_name: str | None  # None: plain returns only (samples=0)
-    horizon: int
     pairs: list[Pair]
     todo: list[Pair]
 
 
 def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
     """Check the request against the run(s); list the pairs still to compute."""
-    run_dir, run_cfg = open_run(cfg.run)
+    base = open_job(cfg, cfg.perturb)
+    run_dir, run_cfg = base.run_dir, base.run_cfg
     other_dir, other_cfg = run_dir, run_cfg
     if cfg.other_run:
         other_dir, other_cfg = open_run(cfg.other_run, "other_run")
         check_compatible(run_dir, run_cfg, other_dir, other_cfg)
-    algo = Algo(run_cfg.algo).value
-    perturbation = get_perturbation(cfg.perturb, algo)
     if cfg.points < 2:
         raise LandscapeError(
             f"points={cfg.points} must be at least 2 (the two endpoints)"
         )
     if cfg.samples < 0:
         raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
-    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
-    check_perturbation_fits(perturbation, run_cfg)
     if cfg.samples:
-        check_perturbation_off_checkpoints(perturbation, run_cfg)
-    episode_options(cfg, run_cfg)
+        check_perturbation_off_checkpoints(base.perturbation, run_cfg)
     pairs = choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg)
-    perturb_name = perturbation.name if cfg.samples else None
     job = InterpolateJob(
-        cfg,
-        run_dir,
-        run_cfg,
-        other_dir,
-        other_cfg,
-        perturbation,
-        perturb_name,
-        cfg.horizon or run_cfg.horizon,
-        pairs,
-        [],
+        **base.base(),
+        other_dir=other_dir,
+        other_cfg=other_cfg,
+        perturb_name=base.perturbation.name if cfg.samples else None,
+        pairs=pairs,
+        todo=[],
     )
     for pair in pairs:
-        path = store.interpolation_path(*pair.ends, perturb_name, cfg.scale)
+        path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
         if not is_finished(path, _settings(job), cfg.overwrite):
             job.todo.append(pair)
     return job
@@ -218,8 +197,8 @@ def check_compatible(run_dir, run_cfg, other_dir, other_cfg) -> None:
 
 def _agent_shapes(run_cfg):
     one_seed = dataclasses.replace(run_cfg, seeds=1)
-    trainer = get_trainer(one_seed)
-    shapes = jax.eval_shape(lambda: init_state(trainer, one_seed))
+    parts = get_parts(one_seed)
+    shapes = jax.eval_shape(lambda: init_state(parts, one_seed))
     return jax.tree.map(lambda s: (s.shape, str(s.dtype)), shapes.agent)
 
 
@@ -289,17 +268,10 @@ def _given_pair(between, run_dir, run_cfg, other_dir, other_cfg) -> Pair:
 
 def _settings(job: InterpolateJob) -> dict[str, Any]:
     """The settings a stored path must match to count as finished."""
-    settings = {
+    return {
         "points": job.cfg.points,
-        "samples": job.cfg.samples,
-        "horizon": job.horizon,
-        "gamma": job.cfg.gamma,
-        "sample_seed": job.cfg.seed,
-        **option_settings(episode_options(job.cfg, job.run_cfg), job.run_cfg),
+        **common_settings(job, perturbed=job.perturb_name is not None),
     }
-    if job.perturb_name is not None and job.perturbation.needs_replay:
-        settings["minibatch_size"] = MINIBATCH_SIZE
-    return settings
 
 
 # ----------------------------------------------------------------------- the path
@@ -307,13 +279,7 @@ def _settings(job: InterpolateJob) -> dict[str, Any]:
 
 def mix_states(state1, state2, nearer, a):
     """``a * state1 + (1 - a) * state2`` per leaf; integer leaves from ``nearer``."""
-
-    def mix(x1, x2, x_near):
-        if jnp.issubdtype(x1.dtype, jnp.floating):
-            return a * x1 + (1 - a) * x2
-        return x_near
-
-    return jax.tree.map(mix, state1, state2, nearer)
+    return mix((state1, state2), nearer, (a, 1 - a))
 
 
 class PathStages(NamedTuple):
@@ -334,7 +300,7 @@ def path_stages(engine: Engine) -> PathStages:
 
 
 def _make_path_stages(engine: Engine) -> PathStages:
-    agent, perturbation = engine.trainer.agent, engine.perturbation
+    agent, perturbation = engine.agent, engine.perturbation
 
     def plain(shared, rows):
         state1, state2, nearer = shared
@@ -345,18 +311,17 @@ def _make_path_stages(engine: Engine) -> PathStages:
 
         return jax.vmap(point)(alphas), keys
 
-    def one_sample(shared, a, sample_key):
+    def sample_at(shared, a, sample_key):
         state1, state2, near, scale = shared
-        perturb_key, episode_key = jax.random.split(sample_key)
         source = near._replace(
             agent_state=mix_states(state1, state2, near.agent_state, a)
         )
-        return perturbation.perturb(agent, source, perturb_key, scale), episode_key
+        return one_sample(perturbation, agent, source, scale, sample_key)
 
     def perturbed(shared, rows):
         # Groups of 8, as for checkpoint PURDs: per-sample numbers must not depend
         # on how many samples share a call.
-        return group_map(lambda a, k: one_sample(shared, a, k), *rows)
+        return group_map(lambda a, k: sample_at(shared, a, k), *rows)
 
     return PathStages(jax.jit(plain), jax.jit(perturbed))
 
@@ -364,22 +329,6 @@ def _make_path_stages(engine: Engine) -> PathStages:
 def path_alphas(points: int) -> np.ndarray:
     """``points`` values of ``a`` from 0 to 1, both included exactly (float32)."""
     return np.linspace(0.0, 1.0, points).astype(np.float32)
-
-
-def pair_key(sample_seed: int, pair: Pair) -> jax.Array:
-    """The root key of a pair: from the sample seed and the endpoints alone."""
-    key = jax.random.PRNGKey(sample_seed)
-    cross_run = pair.first.run_dir.resolve() != pair.second.run_dir.resolve()
-    for value in (*pair.first[1:], *pair.second[1:], int(cross_run)):
-        key = jax.random.fold_in(key, value)
-    return key
-
-
-def _fold(key: jax.Array, tag: int, count: int) -> jax.Array:
-    indices = jnp.arange(count, dtype=jnp.uint32)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-        jax.random.fold_in(key, tag), indices
-    )
 
 
 class EndpointLoader:
@@ -404,7 +353,7 @@ class EndpointLoader:
         run_cfg = job.run_cfg if same else job.other_cfg
         perturbation = None if job.perturb_name is None else job.perturbation
         return checkpoint_source(
-            get_trainer(run_cfg),
+            get_parts(run_cfg),
             run_cfg,
             end.run_dir,
             end.seed,
@@ -417,7 +366,7 @@ def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
     cfg = job.cfg
     source1, source2 = loader(pair.first), loader(pair.second)
     alphas = path_alphas(cfg.points)
-    base = pair_key(cfg.seed, pair)
+    base = pair_key(cfg.sample_seed, *pair.ends)
     stages = path_stages(engine)
     plain = _run_halves(
         engine,
@@ -428,7 +377,7 @@ def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
             jnp.zeros((), jnp.float32),
         ),
         (source1, source2),
-        (alphas, _fold(base, 1, cfg.points)),
+        (alphas, tagged_keys(base, 1, cfg.points)),
         cfg.chunk,
         bar,
     )
@@ -438,7 +387,7 @@ def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
         scale = jnp.asarray(cfg.scale, jnp.float32)
         rows = (
             np.repeat(alphas, cfg.samples),
-            jnp.tile(_fold(base, 0, cfg.samples), (cfg.points, 1)),
+            jnp.tile(tagged_keys(base, 0, cfg.samples), (cfg.points, 1)),
         )
         samples = _run_halves(
             engine,
@@ -490,22 +439,19 @@ def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None
         else:
             # rows are point-major: (points, samples) -> (samples, points)
             arrays[name] = getattr(samples, name).reshape(cfg.points, -1).T
-    attrs = {
-        "kind": "interpolation",
-        "pair_kind": pair.kind,
-        "run": str(pair.first.run_dir.resolve()),
-        "other_run": str(pair.second.run_dir.resolve()),
-        "env": job.run_cfg.env,
-        "algo": Algo(job.run_cfg.algo).value,
-        "backend": job.run_cfg.backend,
-        "perturbation": job.perturb_name,
-        "scale": float(cfg.scale),
-        "seed1": pair.first.seed,
-        "checkpoint1": pair.first.checkpoint,
-        "seed2": pair.second.seed,
-        "checkpoint2": pair.second.checkpoint,
+    attrs = result_attrs(
+        job,
+        "interpolation",
+        pair_kind=pair.kind,
+        run=str(pair.first.run_dir.resolve()),
+        other_run=str(pair.second.run_dir.resolve()),
+        perturbation=job.perturb_name,
+        scale=float(cfg.scale),
+        seed1=pair.first.seed,
+        checkpoint1=pair.first.checkpoint,
+        seed2=pair.second.seed,
+        checkpoint2=pair.second.checkpoint,
         **_settings(job),
-    }
+    )
     path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
-    store.write_result(path, arrays, attrs)
-    log_result(arrays, attrs)
+    write_result(path, arrays, attrs)

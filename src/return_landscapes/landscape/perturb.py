@@ -2,7 +2,7 @@
 
 A perturbation turns one seed's checkpoint and one sample key into the actor
 parameters to evaluate, and may also change the evaluation episode (action noise,
-start-state noise). Definitions (SPEC.md section 2):
+start-state noise). Definitions:
 
 * ``td3`` / ``sac``: one actor update of that algorithm with the checkpoint's Adam
   state, learning rate ``scale``, critics frozen, on a fresh minibatch drawn with the
@@ -11,7 +11,11 @@ start-state noise). Definitions (SPEC.md section 2):
 * ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
 * ``init_state``: unperturbed actor, start-state noise of scale ``scale``.
 
-Later agents add theirs with ``register_perturbation``.
+* ``ppo``: one PPO minibatch step with the checkpoint's Adam state, learning rate
+  ``scale``, on fresh experience from the checkpoint's parallel envs (Atari: see
+  ``perturb_atari.py``).
+
+New kinds are added with ``register_perturbation``.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from typing import Any, NamedTuple
 
 import jax
 
+from return_landscapes.agents.protocols import ActorAgent, ActorUpdate, OnPolicyUpdate
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.evaluate import group_map
+from return_landscapes.pipeline import group_map
 from return_landscapes.replay import replay_sample
 
 
@@ -56,6 +61,7 @@ class Perturbation:
       needs_env_states: ``perturb`` reads ``source.env``.
       action_noise: evaluation adds Gaussian action noise of std ``scale``.
       start_state_noise: evaluation starts from start-state noise of scale ``scale``.
+      needs: the agent protocol ``perturb`` relies on (``agents/protocols.py``).
     """
 
     name: str
@@ -66,6 +72,7 @@ class Perturbation:
     needs_env_states: bool = False
     action_noise: bool = False
     start_state_noise: bool = False
+    needs: type = ActorAgent
 
 
 PERTURBATIONS: dict[str, Perturbation] = {}
@@ -158,6 +165,7 @@ register_perturbation(
         actor_update_perturbation,
         algos=("td3",),
         needs_replay=True,
+        needs=ActorUpdate,
     )
 )
 register_perturbation(
@@ -167,6 +175,7 @@ register_perturbation(
         actor_update_perturbation,
         algos=("sac",),
         needs_replay=True,
+        needs=ActorUpdate,
     )
 )
 register_perturbation(
@@ -176,6 +185,7 @@ register_perturbation(
         ppo_update_perturbation,
         algos=("ppo",),
         needs_env_states=True,
+        needs=OnPolicyUpdate,
     )
 )
 register_perturbation(
@@ -203,22 +213,35 @@ register_perturbation(
 )
 
 
+def one_sample(perturbation: Perturbation, agent, source, scale, sample_key):
+    """One sample: ``(actor params, episode key)`` from the sample's key alone.
+
+    The key splits into the perturbation's randomness and the episode's, so every
+    command (PURDs, paths, surfaces, rejection) draws sample ``j`` the same way.
+    """
+    perturb_key, episode_key = jax.random.split(sample_key)
+    return perturbation.perturb(agent, source, perturb_key, scale), episode_key
+
+
 def make_perturb_stage(perturbation: Perturbation, agent) -> Callable:
     """The jitted stage ``stage((source, scale), sample_keys) -> (params, keys)``.
 
     Each sample key gives the perturbation's randomness and its episode key, so a
     sample's outcome depends on its key alone.
     """
-
-    def one_sample(source, scale, sample_key):
-        perturb_key, episode_key = jax.random.split(sample_key)
-        params = perturbation.perturb(agent, source, perturb_key, scale)
-        return params, episode_key
+    if not isinstance(agent, perturbation.needs):
+        raise TypeError(
+            f"perturbation {perturbation.name} needs an agent with "
+            f"{perturbation.needs.__name__}, got {type(agent).__name__}"
+        )
 
     def stage(shared, sample_keys):
         source, scale = shared
         # Groups of 8: the minibatch gradients contract over the batch, and XLA's code
         # for that depends on how many samples share a call.
-        return group_map(lambda key: one_sample(source, scale, key), sample_keys)
+        return group_map(
+            lambda key: one_sample(perturbation, agent, source, scale, key),
+            sample_keys,
+        )
 
     return jax.jit(stage)

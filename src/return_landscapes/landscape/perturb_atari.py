@@ -1,6 +1,6 @@
 """The ``ppo`` perturbation on Atari: fresh experience, GAE, one minibatch step.
 
-Per sample (SPEC.md section 2, ``ppo``): ``num_envs`` envs of the training setup
+Per sample (the ``ppo`` perturbation): ``num_envs`` envs of the training setup
 (episodic life, clipped rewards) start from the deterministic reset, take up to
 ``noop_max`` NOOPs drawn from the sample's key and then the checkpoint's sampled
 actions until ``noop_max`` steps have passed, so every sample starts from its own
@@ -24,7 +24,7 @@ import numpy as np
 
 from return_landscapes.agents.ppo_atari import AtariRollout
 from return_landscapes.envs.atari import NOOP, AtariEnv, landscape_pool, noop_counts
-from return_landscapes.landscape.evaluate import HostStage
+from return_landscapes.pipeline import HostStage
 
 TRAINING_EPISODE_STEPS = 27_000  # envpool's v5 default, as in training
 

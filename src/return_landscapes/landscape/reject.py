@@ -23,8 +23,9 @@ file (``store.py``); finished repeats are skipped on a re-run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import sys
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,40 +33,44 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from return_landscapes import store
 from return_landscapes.conf import Algo, Criterion, RejectConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.engine import (
-    Engine,
-    check_episode_options,
+from return_landscapes.landscape.checks import (
     check_finite,
     chosen_checkpoints,
     chosen_seeds,
-    get_engine,
     is_finished,
-    open_run,
+)
+from return_landscapes.landscape.engine import (
+    Engine,
     perturbed_returns,
     plain_returns,
+    seed_source,
+)
+from return_landscapes.landscape.job import (
+    LandscapeJob,
+    announce,
+    common_settings,
+    make_engine,
+    open_job,
     progress_bar,
+    result_attrs,
+    write_result,
 )
-from return_landscapes.landscape.perturb import (
-    MINIBATCH_SIZE,
-    CheckpointSource,
-    Perturbation,
-    get_perturbation,
-)
+from return_landscapes.landscape.keys import repeat_sample_keys as sample_keys_of
+from return_landscapes.landscape.keys import repeat_training_key
 from return_landscapes.landscape.stats import purd_statistics
-from return_landscapes.replay import ReplayBuffer
-from return_landscapes.tracking import log_result, require_wandb, tracking
-from return_landscapes.train import (
-    Block,
+from return_landscapes.tracking import require_wandb, tracking
+from return_landscapes.training.schedule import Block, agent_config
+from return_landscapes.training.state import (
     TrainState,
-    agent_config,
     restore_replay_rows,
     restore_without_replay_rows,
 )
+
+logger = logging.getLogger(__name__)
 
 Accept = Callable[[dict, dict], bool]
 """``accept(proposed_stats, last_kept_stats) -> keep?`` on ``purd_statistics``."""
@@ -97,24 +102,19 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
     require_wandb(cfg)
     job = plan_rejection(cfg)
     out = store.rejection_path(
-        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, 0
+        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed_index, 0
     ).parent
-    print(
-        f"reject {job.criterion} from checkpoint {cfg.checkpoint} of seed {cfg.seed}: "
-        f"{cfg.repeats} repeat(s) x {cfg.max_steps} proposed update(s), a PURD of "
-        f"{cfg.samples} {job.perturbation.name} samples per check: writing {out}",
-        file=sys.stderr,
+    announce(
+        f"reject {job.criterion} from checkpoint {cfg.checkpoint} of seed "
+        f"{cfg.seed_index}: {cfg.repeats} repeat(s) x {cfg.max_steps} proposed "
+        f"update(s), a PURD of {cfg.samples} {job.perturbation.name} samples per "
+        f"check: writing {out}",
+        cfg.repeats - len(job.todo),
+        "repeat(s)",
     )
-    if len(job.todo) < cfg.repeats:
-        print(
-            f"skipping {cfg.repeats - len(job.todo)} finished repeat(s)",
-            file=sys.stderr,
-        )
     if not job.todo:
         return out
-    engine = get_engine(
-        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale
-    )
+    engine = make_engine(job)
     root = root_state(job, engine)
     checks = 1 + -(-cfg.max_steps // cfg.check_interval)
     bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress)
@@ -129,41 +129,35 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
 # ------------------------------------------------------------------------ the job
 
 
-class RejectJob(NamedTuple):
+@dataclasses.dataclass
+class RejectJob(LandscapeJob):
     """A checked rejection request and the repeats still to compute."""
 
-    cfg: RejectConfig
-    run_dir: Path
-    run_cfg: Any
-    perturbation: Perturbation
     criterion: str  # the store's folder name, e.g. "cvar_alpha_0.1"
-    horizon: int
     todo: list[int]
 
 
 def plan_rejection(cfg: RejectConfig) -> RejectJob:
     """Check the request against the run; find the repeats still to compute."""
-    run_dir, run_cfg = open_run(cfg.run)
-    algo = Algo(run_cfg.algo).value
+    base = open_job(cfg, cfg.perturb, check_fits=False)
+    run_dir, algo = base.run_dir, base.algo
     if Algo(algo) is Algo.ppo:
         raise LandscapeError(
             "rejection continues off-policy training, this run is ppo: use a td3 "
             "or sac run"
         )
-    perturbation = get_perturbation(cfg.perturb or algo, algo)
     if cfg.checkpoint is None:
         have = ", ".join(map(str, chosen_checkpoints(None, run_dir)))
         raise LandscapeError(f"checkpoint= is required: choose one of {have}")
     chosen_checkpoints([cfg.checkpoint], run_dir)
-    chosen_seeds([cfg.seed], run_cfg.seeds)
+    chosen_seeds([cfg.seed_index], base.run_cfg.seeds)
     _check_numbers(cfg)
-    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
-    if perturbation.start_state_noise:
+    if base.perturbation.start_state_noise:
         raise LandscapeError(
             "perturb=init_state does not change the policy, so it cannot judge an "
             f"update: choose {algo}, param_noise or action_noise"
         )
-    random_steps = agent_config(run_cfg).random_start_steps
+    random_steps = agent_config(base.run_cfg).random_start_steps
     if cfg.checkpoint < random_steps:
         raise LandscapeError(
             f"checkpoint {cfg.checkpoint} lies in the random-action phase (the first "
@@ -172,18 +166,10 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
     criterion = store.criterion_name(
         Criterion(cfg.criterion).value, cfg.alpha, cfg.threshold
     )
-    job = RejectJob(
-        cfg,
-        run_dir,
-        run_cfg,
-        perturbation,
-        criterion,
-        cfg.horizon or run_cfg.horizon,
-        [],
-    )
+    job = RejectJob(**base.base(), criterion=criterion, todo=[])
     for repeat in range(cfg.repeats):
         path = store.rejection_path(
-            run_dir, criterion, cfg.checkpoint, cfg.seed, repeat
+            run_dir, criterion, cfg.checkpoint, cfg.seed_index, repeat
         )
         if not is_finished(path, _settings(job), cfg.overwrite):
             job.todo.append(repeat)
@@ -203,20 +189,14 @@ def _check_numbers(cfg: RejectConfig) -> None:
 def _settings(job: RejectJob) -> dict[str, Any]:
     """The settings a stored repeat must match to count as finished."""
     cfg = job.cfg
-    settings = {
+    return {
         "perturbation": job.perturbation.name,
         "scale": float(cfg.scale),
-        "samples": cfg.samples,
         "max_steps": cfg.max_steps,
         "check_interval": cfg.check_interval,
         "bins": cfg.bins,
-        "horizon": job.horizon,
-        "gamma": cfg.gamma,
-        "sample_seed": cfg.sample_seed,
+        **common_settings(job),
     }
-    if job.perturbation.needs_replay:
-        settings["minibatch_size"] = MINIBATCH_SIZE
-    return settings
 
 
 # -------------------------------------------------------------------- the repeats
@@ -224,34 +204,29 @@ def _settings(job: RejectJob) -> dict[str, Any]:
 
 def root_state(job: RejectJob, engine: Engine) -> TrainState:
     """The checkpointed training state of the chosen seed, with a seed axis of 1."""
-    cfg, trainer = job.cfg, engine.trainer
-    state = restore_without_replay_rows(
-        trainer, job.run_cfg, job.run_dir, cfg.checkpoint
+    cfg, parts = job.cfg, engine.parts
+    state = restore_without_replay_rows(parts, job.run_cfg, job.run_dir, cfg.checkpoint)
+    one = jax.tree.map(
+        lambda x: jnp.asarray(x[cfg.seed_index : cfg.seed_index + 1]), state
     )
-    one = jax.tree.map(lambda x: jnp.asarray(x[cfg.seed : cfg.seed + 1]), state)
+    seeds = [cfg.seed_index]
     check_finite(
-        trainer.agent.actor_params(one.agent), job.run_dir, cfg.checkpoint, [cfg.seed]
+        parts.agent.actor_params(one.agent), job.run_dir, cfg.checkpoint, seeds
     )
-    rows = restore_replay_rows(
-        trainer, job.run_cfg, job.run_dir, cfg.checkpoint, [cfg.seed]
-    )
+    rows = restore_replay_rows(parts, job.run_cfg, job.run_dir, cfg.checkpoint, seeds)
     data = jax.tree.map(jnp.asarray, rows)
     return one.replace(replay=one.replay.replace(data=data))
 
 
 def repeat_start(root: TrainState, sample_seed: int, repeat: int) -> TrainState:
     """The root state with the repeat's own training key."""
-    key = jax.random.fold_in(jax.random.fold_in(root.key[0], sample_seed), repeat)
-    return root.replace(key=key[None])
+    return root.replace(key=repeat_training_key(root.key[0], sample_seed, repeat)[None])
 
 
 def repeat_sample_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
     """``(samples,)`` keys of every PURD estimate of one repeat."""
-    key = jax.random.PRNGKey(cfg.sample_seed)
-    for value in (cfg.seed, cfg.checkpoint, repeat):
-        key = jax.random.fold_in(key, value)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-        key, jnp.arange(cfg.samples, dtype=jnp.uint32)
+    return sample_keys_of(
+        cfg.sample_seed, cfg.seed_index, cfg.checkpoint, repeat, cfg.samples
     )
 
 
@@ -261,6 +236,16 @@ class Estimate(NamedTuple):
     returns: np.ndarray  # (samples,)
     statistics: dict[str, float]
     unperturbed_return: float
+
+
+class CheckRow(NamedTuple):
+    """One check of a repeat, as the trace stores it."""
+
+    proposed: int  # updates proposed so far
+    step: int  # env step of the kept parameters after the check
+    accepted: bool  # whether the check kept the proposed updates
+    estimate: Estimate  # the PURD estimate of the proposed parameters
+    kept: int  # updates kept so far
 
 
 def run_repeat(
@@ -291,7 +276,7 @@ def run_repeat(
     keys = repeat_sample_keys(cfg, repeat)
     step = cfg.checkpoint  # env steps behind the kept parameters
     kept = _estimate(job, engine, state, keys, bar)
-    rows = [(0, step, True, kept, 0)]
+    rows = [CheckRow(0, step, True, kept, 0)]
     proposed = 0
     while proposed < cfg.max_steps:
         count = min(cfg.check_interval, cfg.max_steps - proposed)
@@ -304,25 +289,17 @@ def run_repeat(
             step, kept = step + count, estimate
         else:
             state = _restore(state, *snapshot)
-        rows.append((proposed, step, keep, estimate, step - cfg.checkpoint))
+        rows.append(CheckRow(proposed, step, keep, estimate, step - cfg.checkpoint))
         if bar is not None:
-            bar.set_postfix(repeat=repeat, kept=sum(r[2] for r in rows) - 1)
+            bar.set_postfix(repeat=repeat, kept=sum(r.accepted for r in rows) - 1)
     return state, _trace(rows)
 
 
 def _estimate(job: RejectJob, engine: Engine, state: TrainState, keys, bar) -> Estimate:
-    cfg, agent = job.cfg, engine.trainer.agent
+    cfg, agent = job.cfg, engine.agent
     agent_state = jax.tree.map(lambda x: x[0], state.agent)
-    source = CheckpointSource(agent_state)
-    if job.perturbation.needs_replay:
-        replay = state.replay
-        source = source._replace(
-            replay=ReplayBuffer(
-                jax.tree.map(lambda x: x[0], replay.data),
-                replay.position[0],
-                replay.size[0],
-            )
-        )
+    rows = state.replay.data if job.perturbation.needs_replay else None
+    source = seed_source(job.perturbation, agent_state, state, rows, 0, 0)
     stats = perturbed_returns(engine, source, cfg.scale, keys, cfg.chunk, bar)
     returns = np.asarray(stats.undiscounted_return)
     statistics = purd_statistics(returns, cfg.threshold, cfg.bins, cfg.alpha)
@@ -368,48 +345,43 @@ def _trace(rows) -> dict[str, np.ndarray]:
     their plain return.
     """
     trace = {
-        "proposed_updates": np.array([r[0] for r in rows], np.int64),
-        "env_step": np.array([r[1] for r in rows], np.int64),
-        "accepted": np.array([r[2] for r in rows], bool),
-        "purd_returns": np.stack([r[3].returns for r in rows]),
-        "unperturbed_return": np.array([r[3].unperturbed_return for r in rows]),
+        "proposed_updates": np.array([r.proposed for r in rows], np.int64),
+        "env_step": np.array([r.step for r in rows], np.int64),
+        "accepted": np.array([r.accepted for r in rows], bool),
+        "purd_returns": np.stack([r.estimate.returns for r in rows]),
+        "unperturbed_return": np.array([r.estimate.unperturbed_return for r in rows]),
     }
     for name in TRACE_STATISTICS:
-        trace[name] = np.array([r[3].statistics[name] for r in rows])
-    trace["kept_updates"] = np.array([r[4] for r in rows], np.int64)
+        trace[name] = np.array([r.estimate.statistics[name] for r in rows])
+    trace["kept_updates"] = np.array([r.kept for r in rows], np.int64)
     return trace
 
 
 def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> None:
     cfg = job.cfg
-    attrs = {
-        "kind": "rejection",
-        "run": str(job.run_dir.resolve()),
-        "env": job.run_cfg.env,
-        "algo": Algo(job.run_cfg.algo).value,
-        "backend": job.run_cfg.backend,
-        "criterion": Criterion(cfg.criterion).value,
-        "alpha": float(cfg.alpha),
-        "threshold": float(cfg.threshold),
-        "checkpoint": cfg.checkpoint,
-        "seed": cfg.seed,
-        "repeat": repeat,
+    attrs = result_attrs(
+        job,
+        "rejection",
+        criterion=Criterion(cfg.criterion).value,
+        alpha=float(cfg.alpha),
+        threshold=float(cfg.threshold),
+        checkpoint=cfg.checkpoint,
+        seed=cfg.seed_index,
+        repeat=repeat,
         **_settings(job),
-    }
-    path = store.rejection_path(
-        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed, repeat
     )
-    store.write_result(path, trace, attrs)
-    log_result(trace, attrs)
+    path = store.rejection_path(
+        job.run_dir, job.criterion, cfg.checkpoint, cfg.seed_index, repeat
+    )
+    write_result(path, trace, attrs)
 
 
 def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:
     last = np.flatnonzero(trace["accepted"])[-1]
-    tqdm.write(
+    logger.info(
         f"repeat {repeat}: kept {int(trace['accepted'][1:].sum())} of "
         f"{len(trace['accepted']) - 1} checks; PURD mean "
         f"{trace['mean'][0]:.1f} -> {trace['mean'][last]:.1f}, LTP "
         f"{trace['ltp'][0]:.3f} -> {trace['ltp'][last]:.3f}, CVaR "
-        f"{trace['cvar'][0]:.1f} -> {trace['cvar'][last]:.1f}",
-        file=sys.stderr,
+        f"{trace['cvar'][0]:.1f} -> {trace['cvar'][last]:.1f}"
     )

@@ -1,6 +1,6 @@
 """Statistics of post-update return distributions (plain numpy / scipy).
 
-The definitions are those of the paper (SPEC.md section 2):
+The definitions are those of the paper (Rahn et al., 2023):
 
 * **mode**: the centre of the tallest bin of a ``bins``-bin histogram (100 by default);
 * **LTP** (left-tail probability): the fraction of samples below ``threshold x mode``

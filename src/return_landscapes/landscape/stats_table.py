@@ -1,6 +1,6 @@
 """``landscape stats``: one row of PURD statistics per seed x checkpoint x perturbation.
 
-Writes ``<run>/landscape/stats.csv`` (the columns of ``COLUMNS``, SPEC.md section 7)
+Writes ``<run>/landscape/stats.csv`` (the columns of ``COLUMNS``)
 and ``<run>/landscape/stats_summary.csv`` (per checkpoint x perturbation x scale: the
 mean over seeds of each statistic with its bootstrap confidence interval), and prints
 the summary.
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from return_landscapes import checkpoint as ckpt
-from return_landscapes import store
+from return_landscapes import provenance, store
+from return_landscapes import rundir as ckpt
 from return_landscapes.conf import StatsConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.stats import (
@@ -40,6 +40,8 @@ COLUMNS = (
 )
 SUMMARY_STATISTICS = (*STATISTICS, "unperturbed_return")
 KEY_COLUMNS = ("run", "env", "algo", "checkpoint", "perturb", "scale", "samples")
+
+logger = logging.getLogger(__name__)
 
 
 def stats_rows(
@@ -130,7 +132,7 @@ def write_csv(path: Path, rows: list[dict], columns) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    ckpt.atomic_write_text(Path(path), buffer.getvalue())
+    provenance.atomic_write_text(Path(path), buffer.getvalue())
 
 
 def write_tables(path: Path, rows: list[dict], summary: list[dict]) -> Path:
@@ -187,11 +189,21 @@ def format_summary(summary: list[dict], confidence: float) -> str:
 
 
 def stats(config: StatsConfig | dict | None = None, **overrides) -> Path:
-    """Tabulate a run's PURD statistics; print the summary; write the CSV files.
+    """Tabulate a run's PURD statistics; write the CSV files; log the summary.
 
     Returns:
       The path of ``stats.csv``.
     """
+    out, summary_path, table = tabulate(config, **overrides)
+    logger.info(table)
+    logger.info("wrote %s and %s", out, summary_path)
+    return out
+
+
+def tabulate(
+    config: StatsConfig | dict | None = None, **overrides
+) -> tuple[Path, Path, str]:
+    """Write ``stats.csv`` and its summary; their paths and the summary as text."""
     cfg = resolve(StatsConfig, config, **overrides)
     _check(cfg)
     run_dir = Path(cfg.run)
@@ -204,9 +216,7 @@ def stats(config: StatsConfig | dict | None = None, **overrides) -> Path:
     out = Path(cfg.out) if cfg.out else run_dir / store.LANDSCAPE_DIR / "stats.csv"
     summary = summary_rows(rows, cfg.confidence, cfg.resamples)
     summary_path = write_tables(out, rows, summary)
-    print(format_summary(summary, cfg.confidence))
-    print(f"wrote {out} and {summary_path}", file=sys.stderr)
-    return out
+    return out, summary_path, format_summary(summary, cfg.confidence)
 
 
 def _check(cfg: StatsConfig) -> None:

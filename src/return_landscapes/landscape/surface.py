@@ -19,9 +19,9 @@ weight.
 
 At every point the plain return and, with ``samples > 0``, a PURD: ``samples``
 perturbations under a registered perturbation, one episode each. Every point goes
-through the one hot path (``landscape/evaluate.py``) in chunks. Randomness: a point
+through the one hot path (``evaluation.py``) in chunks. Randomness: a point
 uses the keys of its nearest anchor's ``landscape purd`` (the unperturbed episode's
-key and the ``samples`` sample keys of ``purd seed=sample_seed``), so points share
+key and the ``samples`` sample keys of ``purd sample_seed=...``), so points share
 their draws (common random numbers) and the centre of a random plane reproduces the
 checkpoint's PURD.
 
@@ -31,8 +31,8 @@ points are done, so a killed job resumes at the first missing row.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,39 +41,44 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, SurfaceConfig, as_plain_dict, resolve
+from return_landscapes.conf import SurfaceConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.checks import (
+    check_perturbation_fits,
+    check_perturbation_off_checkpoints,
+    chosen_checkpoints,
+    chosen_seeds,
+    is_finished,
+)
 from return_landscapes.landscape.directions import filter_normalized_direction
 from return_landscapes.landscape.engine import (
     Engine,
-    check_episode_options,
-    check_perturbation_fits,
-    check_perturbation_off_checkpoints,
     checkpoint_source,
-    chosen_checkpoints,
-    chosen_seeds,
     compiled_plan,
-    episode_options,
-    get_engine,
-    is_finished,
-    open_run,
-    option_settings,
-    progress_bar,
     run_by_group,
 )
-from return_landscapes.landscape.evaluate import GROUP, MAX_CHUNK
+from return_landscapes.landscape.job import (
+    LandscapeJob,
+    announce,
+    common_settings,
+    make_engine,
+    open_job,
+    progress_bar,
+    result_attrs,
+    write_result,
+)
+from return_landscapes.landscape.keys import direction_key, plain_key, sample_keys
+from return_landscapes.landscape.mixing import mix
 from return_landscapes.landscape.perturb import (
-    MINIBATCH_SIZE,
     CheckpointSource,
     Perturbation,
-    get_perturbation,
+    one_sample,
 )
-from return_landscapes.landscape.purd import _block_key, sample_keys
-from return_landscapes.tracking import log_result, require_wandb, tracking
+from return_landscapes.pipeline import GROUP, MAX_CHUNK
+from return_landscapes.tracking import require_wandb, tracking
 
 RANDOM_PLANE = "random_directions"
 CHECKPOINT_PLANE = "three_checkpoints"
-DIRECTION_TAG = 2  # fold_in tag of the directions under a checkpoint's block key
 
 
 def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
@@ -97,23 +102,15 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
         if job.perturb_name is None
         else f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
     )
-    print(
+    announce(
         f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {what}: "
         f"writing {job.folder}",
-        file=sys.stderr,
+        cfg.grid - len(job.todo),
+        "row(s)",
     )
-    if len(job.todo) < cfg.grid:
-        print(f"skipping {cfg.grid - len(job.todo)} finished row(s)", file=sys.stderr)
     if not job.todo:
         return job.folder
-    engine = get_engine(
-        job.run_cfg,
-        job.perturbation,
-        job.horizon,
-        cfg.gamma,
-        cfg.scale,
-        episode_options(cfg, job.run_cfg),
-    )
+    engine = make_engine(job)
     plane = load_plane(job, engine)
     per_row = cfg.grid * (1 + padded_samples(cfg.samples))
     bar = progress_bar(per_row * len(job.todo), cfg.progress, "episode")
@@ -125,15 +122,11 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
 # ------------------------------------------------------------------------ the job
 
 
-class SurfaceJob(NamedTuple):
+@dataclasses.dataclass
+class SurfaceJob(LandscapeJob):
     """A checked surface request: the plane, where it goes, the rows still to do."""
 
-    cfg: SurfaceConfig
-    run_dir: Path
-    run_cfg: Any
-    perturbation: Perturbation
     perturb_name: str | None  # None: plain returns only (samples=0)
-    horizon: int
     kind: str  # RANDOM_PLANE or CHECKPOINT_PLANE
     anchors: list[tuple[int, int]]  # (seed, checkpoint): 1 or 3
     folder: Path
@@ -142,33 +135,25 @@ class SurfaceJob(NamedTuple):
 
 def plan_surface(cfg: SurfaceConfig) -> SurfaceJob:
     """Check the request against the run; list the rows still to compute."""
-    run_dir, run_cfg = open_run(cfg.run)
-    algo = Algo(run_cfg.algo).value
-    perturbation = get_perturbation(cfg.perturb or algo, algo)
+    base = open_job(cfg, cfg.perturb, check_fits=False)
     if cfg.samples < 0:
         raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
-    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
-    kind, anchors = _anchors(cfg, run_dir, run_cfg)
+    kind, anchors = _anchors(cfg, base.run_dir, base.run_cfg)
     _check_grid(cfg, kind)
-    perturb_name = perturbation.name if cfg.samples else None
+    perturb_name = base.perturbation.name if cfg.samples else None
     if perturb_name is not None:
-        check_perturbation_fits(perturbation, run_cfg)
-        check_perturbation_off_checkpoints(perturbation, run_cfg)
-    episode_options(cfg, run_cfg)
+        check_perturbation_fits(base.perturbation, base.run_cfg)
+        check_perturbation_off_checkpoints(base.perturbation, base.run_cfg)
     folder = store.surface_dir(
-        run_dir, anchors, cfg.grid, cfg.span, perturb_name, cfg.scale
+        base.run_dir, anchors, cfg.grid, cfg.span, perturb_name, cfg.scale
     )
     job = SurfaceJob(
-        cfg,
-        run_dir,
-        run_cfg,
-        perturbation,
-        perturb_name,
-        cfg.horizon or run_cfg.horizon,
-        kind,
-        anchors,
-        folder,
-        [],
+        **base.base(),
+        perturb_name=perturb_name,
+        kind=kind,
+        anchors=anchors,
+        folder=folder,
+        todo=[],
     )
     settings = _settings(job)
     for row in range(cfg.grid):
@@ -188,8 +173,8 @@ def _anchors(cfg: SurfaceConfig, run_dir, run_cfg) -> tuple[str, list]:
                 "through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]"
             )
         chosen_checkpoints([cfg.checkpoint], run_dir)
-        chosen_seeds([cfg.seed], run_cfg.seeds)
-        return RANDOM_PLANE, [(cfg.seed, cfg.checkpoint)]
+        chosen_seeds([cfg.seed_index], run_cfg.seeds)
+        return RANDOM_PLANE, [(cfg.seed_index, cfg.checkpoint)]
     if cfg.checkpoint is not None:
         raise LandscapeError(
             "checkpoint= and through= both given: pass checkpoint= (random plane "
@@ -236,17 +221,10 @@ def _describe(job: SurfaceJob) -> str:
 
 def _settings(job: SurfaceJob) -> dict[str, Any]:
     """The settings a stored row must match to count as finished."""
-    settings = {
+    return {
         "plane": job.kind,
-        "samples": job.cfg.samples,
-        "horizon": job.horizon,
-        "gamma": job.cfg.gamma,
-        "sample_seed": job.cfg.sample_seed,
-        **option_settings(episode_options(job.cfg, job.run_cfg), job.run_cfg),
+        **common_settings(job, perturbed=job.perturb_name is not None),
     }
-    if job.perturb_name is not None and job.perturbation.needs_replay:
-        settings["minibatch_size"] = MINIBATCH_SIZE
-    return settings
 
 
 # ---------------------------------------------------------------------- the plane
@@ -303,18 +281,18 @@ def plane_directions(agent, agent_state, key: jax.Array):
 
 def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
     """Restore the anchors and build the plane's states and keys."""
-    cfg, agent = job.cfg, engine.trainer.agent
+    cfg, agent = job.cfg, engine.agent
     perturbation = None if job.perturb_name is None else job.perturbation
     sources = [
         checkpoint_source(
-            engine.trainer, job.run_cfg, job.run_dir, seed, step, perturbation
+            engine.parts, job.run_cfg, job.run_dir, seed, step, perturbation
         )
         for seed, step in job.anchors
     ]
     states = tuple(s.agent_state for s in sources)
     if job.kind == RANDOM_PLANE:
         seed, step = job.anchors[0]
-        key = jax.random.fold_in(_block_key(cfg.sample_seed, seed, step), DIRECTION_TAG)
+        key = direction_key(cfg.sample_seed, seed, step)
         states = (states[0], *plane_directions(agent, states[0], key))
     axis = coordinates(job.kind, cfg.grid, cfg.span)
     return Plane(
@@ -322,10 +300,7 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
         sources,
         axis,
         axis,
-        [
-            jax.random.fold_in(_block_key(cfg.sample_seed, seed, step), 1)
-            for seed, step in job.anchors
-        ],
+        [plain_key(cfg.sample_seed, seed, step) for seed, step in job.anchors],
         [
             sample_keys(cfg.sample_seed, seed, step, padded_samples(cfg.samples))
             for seed, step in job.anchors
@@ -339,13 +314,7 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
 
 def mix_plane(states, nearer, weights):
     """``w0 * P + w1 * Q + w2 * R`` per floating-point leaf; others from ``nearer``."""
-
-    def mix(p, q, r, near):
-        if jnp.issubdtype(p.dtype, jnp.floating):
-            return weights[0] * p + weights[1] * q + weights[2] * r
-        return near
-
-    return jax.tree.map(mix, *states, nearer)
+    return mix(states, nearer, weights)
 
 
 class SurfaceStages(NamedTuple):
@@ -361,9 +330,7 @@ _STAGES: dict[int, SurfaceStages] = {}
 def surface_stages(engine: Engine) -> SurfaceStages:
     """The surface stages of an engine's agent and perturbation (built once)."""
     if id(engine) not in _STAGES:
-        _STAGES[id(engine)] = make_surface_stages(
-            engine.trainer.agent, engine.perturbation
-        )
+        _STAGES[id(engine)] = make_surface_stages(engine.agent, engine.perturbation)
     return _STAGES[id(engine)]
 
 
@@ -382,10 +349,6 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
         # Only the actors are mixed: a point's policy is elementwise in them.
         return jax.vmap(lambda w: mix_plane(actors, nearer, w))(weights), keys
 
-    def one_sample(source, scale, sample_key):  # as make_perturb_stage's
-        perturb_key, episode_key = jax.random.split(sample_key)
-        return perturbation.perturb(agent, source, perturb_key, scale), episode_key
-
     def one_group(shared, weights, keys):
         # A group's 8 rows are samples of one point: its state is mixed once and
         # shared by the 8, exactly as a checkpoint PURD shares the checkpoint's,
@@ -394,7 +357,9 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
         source = near._replace(
             agent_state=mix_plane(states, near.agent_state, weights[0])
         )
-        return jax.vmap(lambda key: one_sample(source, scale, key))(keys)
+        return jax.vmap(
+            lambda key: one_sample(perturbation, agent, source, scale, key)
+        )(keys)
 
     def perturbed(shared, rows):
         groups = jax.tree.map(lambda x: x.reshape(-1, GROUP, *x.shape[1:]), rows)
@@ -463,7 +428,7 @@ def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
 
 
 def _plain_shared(engine: Engine, plane: Plane, anchor: int):
-    actor = engine.trainer.agent.actor_params
+    actor = engine.agent.actor_params
     actors = tuple(actor(s) for s in plane.states)
     near = actor(plane.sources[anchor].agent_state)
     return ((actors, near), jnp.zeros((), jnp.float32))
@@ -561,20 +526,16 @@ def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
         else:
             # rows are point-major: (grid, samples) -> (samples, grid)
             arrays[name] = getattr(samples, name).reshape(cfg.grid, -1).T
-    attrs = {
-        "kind": "surface",
-        "run": str(job.run_dir.resolve()),
-        "env": job.run_cfg.env,
-        "algo": Algo(job.run_cfg.algo).value,
-        "backend": job.run_cfg.backend,
-        "perturbation": job.perturb_name,
-        "scale": float(cfg.scale),
-        "anchors": [list(a) for a in job.anchors],
-        "grid": cfg.grid,
-        "span": float(cfg.span) if job.kind == RANDOM_PLANE else None,
-        "row": row,
+    attrs = result_attrs(
+        job,
+        "surface",
+        perturbation=job.perturb_name,
+        scale=float(cfg.scale),
+        anchors=[list(a) for a in job.anchors],
+        grid=cfg.grid,
+        span=float(cfg.span) if job.kind == RANDOM_PLANE else None,
+        row=row,
         **_settings(job),
-    }
+    )
     path = store.surface_row_path(job.folder, row)
-    store.write_result(path, arrays, attrs)
-    log_result(arrays, attrs)
+    write_result(path, arrays, attrs)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime
 import io
-import sys
+import logging
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-from return_landscapes import checkpoint as ckpt
+from return_landscapes import provenance
+from return_landscapes import rundir as ckpt
 from return_landscapes.conf import ReportConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.stats_table import (
@@ -25,6 +26,8 @@ from return_landscapes.landscape.stats_table import (
 from return_landscapes.report import figures
 from return_landscapes.report.data import RunData, load_run, missing_pieces
 from return_landscapes.report.html import Figure, Section, page, table
+
+logger = logging.getLogger(__name__)
 
 INDEX = "index.html"
 
@@ -47,7 +50,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
     runs = [load_run(Path(r), cfg.threshold, cfg.bins, cfg.alpha) for r in cfg.runs]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"report of {len(runs)} run(s): writing {out}", file=sys.stderr)
+    logger.info("report of %d run(s): writing %s", len(runs), out)
     builder = _Builder(cfg, runs, out)
     sections = [
         builder.learning_section(),
@@ -63,7 +66,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
         sections.append(Section("What this report lacks", missing=missing))
     meta = [
         f"Generated {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by "
-        f"return-landscapes {ckpt.package_versions().get('return-landscapes', '')}.",
+        f"return-landscapes {package_version()}.",
         f"LTP: fraction of samples below {cfg.threshold:g} x mode (mode: centre of "
         f"the tallest of {cfg.bins} histogram bins); CVaR: mean of the worst "
         f"{cfg.alpha:g} fraction; intervals: {cfg.confidence:.0%} percentile "
@@ -71,10 +74,10 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
     ]
     index = out / INDEX
     text = page("Return landscapes report", meta, _runs_table(runs), sections)
-    ckpt.atomic_write_text(index, text)
+    provenance.atomic_write_text(index, text)
     for line in missing:
-        print(f"missing: {line}", file=sys.stderr)
-    print(f"wrote {index} and {len(builder.written)} figure(s)", file=sys.stderr)
+        logger.info("missing: %s", line)
+    logger.info("wrote %s and %d figure(s)", index, len(builder.written))
     return index
 
 
@@ -133,7 +136,7 @@ class _Builder:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         png = buffer.getvalue()
-        ckpt.atomic_write(self.out / filename, lambda tmp: tmp.write_bytes(png))
+        provenance.atomic_write(self.out / filename, lambda tmp: tmp.write_bytes(png))
         self.written.append(self.out / filename)
         return Figure(png, filename, caption)
 
@@ -327,3 +330,8 @@ def _summary_cells(entry: dict) -> list[object]:
         interval("cvar", 1),
         interval("unperturbed_return", 1),
     ]
+
+
+def package_version() -> str:
+    """This package's installed version."""
+    return provenance.package_versions().get("return-landscapes", "")

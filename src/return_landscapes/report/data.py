@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from return_landscapes import checkpoint as ckpt
+from return_landscapes import rundir as ckpt
 from return_landscapes import store
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.stats_table import stats_rows
@@ -175,7 +175,7 @@ def missing_pieces(run: RunData) -> list[str]:
     if not run.surfaces:
         missing.append(
             f"{run.name}: no return surface: landscape surface {where} "
-            "checkpoint=<step> seed=0"
+            "checkpoint=<step> seed_index=0"
         )
     for folder in run.unfinished_surfaces:
         missing.append(

@@ -1,16 +1,13 @@
-"""The hot path: evaluate a batch of K parameter sets, one episode each.
+"""The chunk pipeline: stages applied to K rows in chunks, on every device.
 
-Every landscape experiment (PURD, interpolation, rejection, surfaces) builds a batch of
-actor parameter sets and hands it here. One jitted function runs the K episodes at
-once: the K envs step together (``vmap``) inside a ``while_loop`` over time that stops
-as soon as every episode has ended or the horizon is reached; the policy forward pass is
-vmapped over the K distinct parameter sets.
-
-K is cut into chunks so memory stays bounded. The chunk size is chosen automatically
-from XLA's own memory analysis of the compiled program (or given), and each chunk is
-split over ``jax.devices()`` when there is more than one. Every sample's randomness
-comes from its own key, and every sample is computed by the same program whatever the
-chunk size or device count, so the results depend on neither.
+Every landscape experiment (PURD, interpolation, rejection, surfaces) and the Atari
+trainer's evaluation hand a batch of K rows (parameter sets and their keys) to a
+chain of stages: jitted functions, or ``HostStage``s that step envs on the host.
+``plan_chunks`` compiles the chain once per chunk shape and chooses the chunk size
+from XLA's own memory analysis (or takes it); ``run_chunks`` applies it chunk by
+chunk, each chunk split over ``jax.devices()``. Every row is computed by the same
+program whatever the chunk size or device count (groups of ``GROUP``), so the
+results depend on neither.
 """
 
 from __future__ import annotations
@@ -18,41 +15,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes.envs.brax import DEFAULT_GAMMA, DEFAULT_HORIZON, EpisodeStats
 from return_landscapes.errors import LandscapeError
-
-PolicyApply = Callable[[Any, jax.Array], jax.Array]
-"""``policy_apply(params, observation) -> action`` of the deterministic policy."""
 
 CPU_MEMORY_BUDGET = 2 * 1024**3  # bytes a chunk may use on a CPU (no device limit)
 GPU_MEMORY_FRACTION = 0.5  # of the accelerator's memory a chunk may use
 MAX_CHUNK = 4096
-
-
-class EvaluationSetup(NamedTuple):
-    """What an evaluation episode is: env, policy, horizon, discount, action noise.
-
-    ``action_noise`` (static) adds Gaussian noise of std ``action_noise_std`` (a call
-    argument) to every action before clipping to [-1, 1]. ``policy_factory``,
-    ``sampled_actions`` and ``per_sample_env_seeds`` serve envs that step on the host
-    (Atari): the agent's ``policy(params, deterministic)``, whether actions are
-    sampled instead of greedy, and whether every sample draws its own env seed.
-    """
-
-    env: Any
-    policy_apply: PolicyApply
-    horizon: int = DEFAULT_HORIZON
-    gamma: float = DEFAULT_GAMMA
-    action_noise: bool = False
-    policy_factory: Any = None
-    sampled_actions: bool = False
-    per_sample_env_seeds: bool = False
 
 
 class HostStage:
@@ -94,69 +66,6 @@ class BoundHostStage(NamedTuple):
 
     def memory_analysis(self) -> MemoryEstimate:
         return MemoryEstimate(self.bytes_needed)
-
-
-def episodes(
-    setup: EvaluationSetup,
-    params,
-    episode_keys: jax.Array,
-    action_noise_std: jax.Array | float = 0.0,
-) -> EpisodeStats:
-    """One episode per parameter set; pure, to be jitted by the caller.
-
-    Args:
-      setup: the evaluation episode definition.
-      params: actor parameters with a leading batch axis ``(K, ...)``.
-      episode_keys: ``(K,)`` keys: start state and action noise of each episode.
-      action_noise_std: std of the action noise when ``setup.action_noise``.
-
-    Returns:
-      ``EpisodeStats`` with fields shaped ``(K,)``.
-    """
-    env = setup.env
-    reset_keys, noise_keys = jax.vmap(jax.random.split, out_axes=1)(episode_keys)
-    states = jax.vmap(env.reset)(reset_keys)
-    act = jax.vmap(setup.policy_apply)
-    count = episode_keys.shape[0]
-
-    def noisy(actions, t):
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(noise_keys, t)
-        noise = jax.vmap(lambda k: jax.random.normal(k, actions.shape[1:]))(step_keys)
-        return jnp.clip(actions + action_noise_std * noise, -1.0, 1.0)
-
-    def step(carry):
-        t, states, alive, total, discounted, discount, length = carry
-        actions = act(params, states.obs)
-        if setup.action_noise:
-            actions = noisy(actions, t)
-        states = jax.vmap(env.step)(states, actions)
-        reward = jnp.where(alive, states.reward, 0.0)
-        return (
-            t + 1,
-            states,
-            alive & (states.done == 0),
-            total + reward,
-            discounted + discount * reward,
-            discount * setup.gamma,
-            length + alive.astype(jnp.int32),
-        )
-
-    def running(carry):
-        t, alive = carry[0], carry[2]
-        return (t < setup.horizon) & jnp.any(alive)
-
-    zeros = jnp.zeros((count,), jnp.float32)
-    init = (
-        jnp.zeros((), jnp.int32),
-        states,
-        jnp.ones((count,), bool),
-        zeros,
-        zeros,
-        jnp.ones((count,), jnp.float32),
-        jnp.zeros((count,), jnp.int32),
-    )
-    _, _, _, total, discounted, _, length = jax.lax.while_loop(running, step, init)
-    return EpisodeStats(total, discounted, length)
 
 
 # ---------------------------------------------------------------------------- chunks
@@ -344,43 +253,3 @@ def run_chunks(
         if on_chunk is not None:
             on_chunk(stop - start)
     return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
-
-
-def make_episode_stage(setup: EvaluationSetup):
-    """The evaluation stage: ``stage(noise_std, (params, keys)) -> stats``.
-
-    Jitted for envs written in JAX (Brax); an env that steps on the host supplies its
-    own ``HostStage`` through ``env.episode_stage(setup)``.
-    """
-    if hasattr(setup.env, "episode_stage"):
-        return setup.env.episode_stage(setup)
-
-    def stage(action_noise_std, batch):
-        params, episode_keys = batch
-        return episodes(setup, params, episode_keys, action_noise_std)
-
-    return jax.jit(stage)
-
-
-def evaluate_parameter_sets(
-    setup: EvaluationSetup,
-    params,
-    episode_keys: jax.Array,
-    action_noise_std: float = 0.0,
-    chunk: int | None = None,
-) -> EpisodeStats:
-    """Evaluate K parameter sets, one episode each, in chunks; numpy ``(K,)`` fields.
-
-    Args:
-      setup: the evaluation episode definition.
-      params: actor parameters stacked on a leading axis ``(K, ...)``.
-      episode_keys: ``(K,)`` keys, one per episode.
-      action_noise_std: std of the action noise when ``setup.action_noise``.
-      chunk: parameter sets per compiled call; ``None`` fits the memory budget.
-    """
-    stage = make_episode_stage(setup)
-    noise = jnp.asarray(action_noise_std, jnp.float32)
-    rows = (params, episode_keys)
-    total = episode_keys.shape[0]
-    plan = plan_chunks((stage,), (noise,), rows, total, chunk)
-    return EpisodeStats(*run_chunks(plan, (noise,), rows))

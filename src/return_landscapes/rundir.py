@@ -1,5 +1,7 @@
 """The run directory: manifest, config, checkpoints and replay rows, written atomically.
 
+Also where a run's saved training config is read back (``load_run_config``).
+
 Layout of a run directory::
 
     manifest.json                  format version, versions, env, algo, seeds, schedule
@@ -18,17 +20,20 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from return_landscapes._xla import effective_xla_flags
+from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.provenance import (
+    atomic_write,
+    atomic_write_text,
+    git_commit,
+    package_versions,
+)
 
 RUN_FORMAT = "return-landscapes/run"
 RUN_FORMAT_VERSION = 1
@@ -37,70 +42,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open()
-        # would, so results are shared as the user's umask says.
-        os.chmod(tmp, 0o666 & ~_umask())
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file atomically."""
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 # ----------------------------------------------------------------------------- manifest
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that determine the numbers."""
-    from importlib import metadata
-
-    versions = {"python": sys.version.split()[0]}
-    for name in (
-        "return-landscapes",
-        "jax",
-        "jaxlib",
-        "flax",
-        "optax",
-        "brax",
-        "numpy",
-    ):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, if it is a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def write_manifest(run_dir: Path, fields: dict) -> None:
@@ -111,6 +53,7 @@ def write_manifest(run_dir: Path, fields: dict) -> None:
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "versions": package_versions(),
         "git_commit": git_commit(),
+        "xla_flags": effective_xla_flags(),
         **fields,
     }
     atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -287,3 +230,16 @@ def _unflatten_rows(template_rows, arrays, path: Path, count: int):
         template_rows,
     )
     return _unflatten(template, arrays, path)
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The training config saved in a run directory."""
+    from omegaconf import OmegaConf
+
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise LandscapeError(f"{path} is missing: {run_dir} is not a complete run")
+    saved = OmegaConf.load(path)
+    if not isinstance(saved.get("wandb", False), bool):  # written before it was a flag
+        saved.pop("wandb")
+    return resolve(TrainConfig, saved)

@@ -34,11 +34,10 @@ from return_landscapes.envs.atari import (
     make_atari_env,
     training_pool,
 )
-from return_landscapes.envs.brax import EpisodeStats
-from return_landscapes.landscape.evaluate import (
-    EvaluationSetup,
-    evaluate_parameter_sets,
-)
+from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
+from return_landscapes.training.schedule import total_steps
+from return_landscapes.training.state import Trainer, TrainingParts, TrainState
+from return_landscapes.types import EpisodeStats
 
 
 class AtariCarry(NamedTuple):
@@ -50,16 +49,11 @@ class AtariCarry(NamedTuple):
     episode_length: jax.Array
 
 
-def make_atari_trainer(cfg: TrainConfig):
-    """The ``Trainer`` of PPO on the Atari game ``cfg.env``."""
-    from return_landscapes.train import Trainer, TrainState, total_steps
-
+def atari_parts(cfg: TrainConfig) -> TrainingParts:
+    """The Atari PPO agent and its initial state (envs restarted by the trainer)."""
     hyper = cfg.atari
     env = make_atari_env(cfg.env, hyper)
     agent = make_atari_ppo(hyper, env.observation_shape, env.num_actions)
-    unit = hyper.num_envs * hyper.unroll_length
-    iterations = total_steps(cfg) // unit
-    pool = {}  # the live envpool pool, replaced at every checkpoint step
 
     def init_seed(key: jax.Array):
         agent_key, loop_key = jax.random.split(key)
@@ -71,6 +65,17 @@ def make_atari_trainer(cfg: TrainConfig):
             jnp.zeros(hyper.num_envs, jnp.int32),
         )
         return TrainState(agent.init(agent_key), None, carry, loop_key)
+
+    return TrainingParts(env, agent, jax.jit(lambda keys: jax.lax.map(init_seed, keys)))
+
+
+def make_atari_trainer(cfg: TrainConfig, parts: TrainingParts):
+    """The ``Trainer`` of PPO on the Atari game ``cfg.env`` (``atari_parts``)."""
+    hyper = cfg.atari
+    env, agent = parts.env, parts.agent
+    unit = hyper.num_envs * hyper.unroll_length
+    iterations = total_steps(cfg) // unit
+    pool = {}  # the live envpool pool, replaced at every checkpoint step
 
     def restart_envs(state, step: int):
         """Fresh envs for every seed, seeded from (seed, step); counters zeroed."""
@@ -239,7 +244,13 @@ def make_atari_trainer(cfg: TrainConfig):
         )
         return EpisodeStats(*(np.reshape(x, (seeds, episodes)) for x in stats))
 
-    init = jax.jit(lambda keys: jax.lax.map(init_seed, keys))
     return Trainer(
-        env, agent, init, run_block, None, evaluate, None, restart_envs=restart_envs
+        env,
+        agent,
+        parts.init,
+        run_block,
+        None,
+        evaluate,
+        None,
+        restart_envs=restart_envs,
     )

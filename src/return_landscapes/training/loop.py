@@ -6,6 +6,7 @@ config.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,26 +15,32 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from return_landscapes import checkpoint as ckpt
+from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.metrics_log import MetricsLog, truncate_after
-from return_landscapes.train import (
-    Trainer,
-    TrainState,
+from return_landscapes.rundir import load_run_config
+from return_landscapes.tracking import require_wandb
+from return_landscapes.training.schedule import (
     checkpoint_steps,
     evaluation_keys,
     evaluation_steps,
-    get_trainer,
-    host,
-    init_state,
     plan_blocks,
-    restore_state,
     run_identity,
     total_steps,
-    validate,
+)
+from return_landscapes.training.state import (
+    Trainer,
+    TrainState,
+    host,
+    init_state,
+    restore_state,
     without_replay_rows,
 )
+from return_landscapes.training.trainers import get_trainer
+from return_landscapes.training.validate import validate
+
+logger = logging.getLogger(__name__)
 
 
 def train(
@@ -54,6 +61,7 @@ def train(
       LandscapeError: bad input, or an ``out`` directory that holds something else.
     """
     cfg = resolve(TrainConfig, config, **overrides)
+    require_wandb(cfg)
     validate(cfg)
     if stop_at is not None and stop_at not in checkpoint_steps(cfg):
         raise LandscapeError(
@@ -64,16 +72,18 @@ def train(
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     start = prepare_run_dir(run_dir, cfg, trainer)
     if start >= total_steps(cfg):
-        print(f"{run_dir}: already trained to step {start}", file=sys.stderr)
+        logger.info("%s: already trained to step %d", run_dir, start)
         return run_dir
-    print(
-        f"training {cfg.seeds} seed(s) of {Algo(cfg.algo).value} on {cfg.env}: "
-        f"writing {run_dir}",
-        file=sys.stderr,
+    logger.info(
+        "training %d seed(s) of %s on %s: writing %s",
+        cfg.seeds,
+        Algo(cfg.algo).value,
+        cfg.env,
+        run_dir,
     )
     if start:
         state = restore_state(trainer, cfg, run_dir, start)
-        print(f"resuming from step {start}", file=sys.stderr)
+        logger.info("resuming from step %d", start)
     else:
         state = init_state(trainer, cfg)
     if trainer.restart_envs is not None:
@@ -122,17 +132,6 @@ def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
             f"{run_dir} holds a different run ({', '.join(differ)} differ): resume "
             "with its settings, or choose another out="
         )
-
-
-def load_run_config(run_dir: Path) -> TrainConfig:
-    """The training config saved in a run directory."""
-    path = Path(run_dir) / ckpt.CONFIG
-    if not path.is_file():
-        raise LandscapeError(f"{path} is missing: {run_dir} is not a complete run")
-    saved = OmegaConf.load(path)
-    if not isinstance(saved.get("wandb", False), bool):  # runs written before 0.2
-        saved.pop("wandb")
-    return resolve(TrainConfig, saved)
 
 
 def _manifest_fields(cfg: TrainConfig, trainer: Trainer) -> dict:
@@ -221,13 +220,3 @@ def _evaluate(cfg, trainer: Trainer, state: TrainState, step: int, log) -> float
         }
     )
     return float(np.mean(stats.undiscounted_return))
-
-
-def latest_state(run_dir: Path) -> tuple[TrainState, int, Trainer]:
-    """Load the newest checkpoint of a run: ``(state, step, trainer)``."""
-    cfg = load_run_config(run_dir)
-    done = ckpt.completed_checkpoints(run_dir)
-    if not done:
-        raise LandscapeError(f"{run_dir} has no checkpoint yet: train it first")
-    trainer = get_trainer(cfg)
-    return restore_state(trainer, cfg, run_dir, done[-1]), done[-1], trainer

@@ -1,0 +1,143 @@
+"""The hot path: evaluate a batch of K parameter sets, one episode each.
+
+Every landscape experiment builds a batch of actor parameter sets and hands it here.
+One jitted function runs the K episodes at once: the K envs step together (``vmap``)
+inside a ``while_loop`` over time that stops as soon as every episode has ended or the
+horizon is reached; the policy forward pass is vmapped over the K distinct parameter
+sets. The batch goes through the chunk pipeline (``pipeline.py``): chunks sized to
+the memory budget, split over devices, the same numbers whatever the chunking.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
+from return_landscapes.pipeline import plan_chunks, run_chunks
+from return_landscapes.types import EpisodeStats, PolicyApply
+
+
+class EvaluationSetup(NamedTuple):
+    """What an evaluation episode is: env, policy, horizon, discount, action noise.
+
+    ``action_noise`` (static) adds Gaussian noise of std ``action_noise_std`` (a call
+    argument) to every action before clipping to [-1, 1]. ``policy_factory``,
+    ``sampled_actions`` and ``per_sample_env_seeds`` serve envs that step on the host
+    (Atari): the agent's ``policy(params, deterministic)``, whether actions are
+    sampled instead of greedy, and whether every sample draws its own env seed.
+    """
+
+    env: Any
+    policy_apply: PolicyApply
+    horizon: int = DEFAULT_HORIZON
+    gamma: float = DEFAULT_GAMMA
+    action_noise: bool = False
+    policy_factory: Any = None
+    sampled_actions: bool = False
+    per_sample_env_seeds: bool = False
+
+
+def episodes(
+    setup: EvaluationSetup,
+    params,
+    episode_keys: jax.Array,
+    action_noise_std: jax.Array | float = 0.0,
+) -> EpisodeStats:
+    """One episode per parameter set; pure, to be jitted by the caller.
+
+    Args:
+      setup: the evaluation episode definition.
+      params: actor parameters with a leading batch axis ``(K, ...)``.
+      episode_keys: ``(K,)`` keys: start state and action noise of each episode.
+      action_noise_std: std of the action noise when ``setup.action_noise``.
+
+    Returns:
+      ``EpisodeStats`` with fields shaped ``(K,)``.
+    """
+    env = setup.env
+    reset_keys, noise_keys = jax.vmap(jax.random.split, out_axes=1)(episode_keys)
+    states = jax.vmap(env.reset)(reset_keys)
+    act = jax.vmap(setup.policy_apply)
+    count = episode_keys.shape[0]
+
+    def noisy(actions, t):
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(noise_keys, t)
+        noise = jax.vmap(lambda k: jax.random.normal(k, actions.shape[1:]))(step_keys)
+        return jnp.clip(actions + action_noise_std * noise, -1.0, 1.0)
+
+    def step(carry):
+        t, states, alive, total, discounted, discount, length = carry
+        actions = act(params, states.obs)
+        if setup.action_noise:
+            actions = noisy(actions, t)
+        states = jax.vmap(env.step)(states, actions)
+        reward = jnp.where(alive, states.reward, 0.0)
+        return (
+            t + 1,
+            states,
+            alive & (states.done == 0),
+            total + reward,
+            discounted + discount * reward,
+            discount * setup.gamma,
+            length + alive.astype(jnp.int32),
+        )
+
+    def running(carry):
+        t, alive = carry[0], carry[2]
+        return (t < setup.horizon) & jnp.any(alive)
+
+    zeros = jnp.zeros((count,), jnp.float32)
+    init = (
+        jnp.zeros((), jnp.int32),
+        states,
+        jnp.ones((count,), bool),
+        zeros,
+        zeros,
+        jnp.ones((count,), jnp.float32),
+        jnp.zeros((count,), jnp.int32),
+    )
+    _, _, _, total, discounted, _, length = jax.lax.while_loop(running, step, init)
+    return EpisodeStats(total, discounted, length)
+
+
+def make_episode_stage(setup: EvaluationSetup):
+    """The evaluation stage: ``stage(noise_std, (params, keys)) -> stats``.
+
+    Jitted for envs written in JAX (Brax); an env that steps on the host supplies its
+    own ``HostStage`` through ``env.episode_stage(setup)``.
+    """
+    if hasattr(setup.env, "episode_stage"):
+        return setup.env.episode_stage(setup)
+
+    def stage(action_noise_std, batch):
+        params, episode_keys = batch
+        return episodes(setup, params, episode_keys, action_noise_std)
+
+    return jax.jit(stage)
+
+
+def evaluate_parameter_sets(
+    setup: EvaluationSetup,
+    params,
+    episode_keys: jax.Array,
+    action_noise_std: float = 0.0,
+    chunk: int | None = None,
+) -> EpisodeStats:
+    """Evaluate K parameter sets, one episode each, in chunks; numpy ``(K,)`` fields.
+
+    Args:
+      setup: the evaluation episode definition.
+      params: actor parameters stacked on a leading axis ``(K, ...)``.
+      episode_keys: ``(K,)`` keys, one per episode.
+      action_noise_std: std of the action noise when ``setup.action_noise``.
+      chunk: parameter sets per compiled call; ``None`` fits the memory budget.
+    """
+    stage = make_episode_stage(setup)
+    noise = jnp.asarray(action_noise_std, jnp.float32)
+    rows = (params, episode_keys)
+    total = episode_keys.shape[0]
+    plan = plan_chunks((stage,), (noise,), rows, total, chunk)
+    return EpisodeStats(*run_chunks(plan, (noise,), rows))

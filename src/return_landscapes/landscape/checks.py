@@ -1,0 +1,156 @@
+"""Checked input of the landscape commands: one-line errors before any work.
+
+Which run, checkpoints and seeds; episode options; whether a perturbation fits the
+run; finite parameters; whether a stored result may be skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from return_landscapes import rundir, store
+from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.envs.brax import has_start_state_noise
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.perturb import Perturbation
+
+
+def open_run(run: str | None, option: str = "run") -> tuple[Path, TrainConfig]:
+    """The run directory and its training config; one-line errors if it is not one."""
+    if not run:
+        raise LandscapeError(
+            f"{option}= is required: pass the out= directory of a 'landscape train' run"
+        )
+    run_dir = Path(run)
+    rundir.read_manifest(run_dir)
+    return run_dir, rundir.load_run_config(run_dir)
+
+
+def chosen_checkpoints(requested: list[int] | None, run_dir: Path) -> list[int]:
+    """The requested checkpoint steps (all by default), checked against the run."""
+    have = rundir.completed_checkpoints(run_dir)
+    if not have:
+        raise LandscapeError(f"{run_dir} has no checkpoint yet: train it first")
+    if requested is None:
+        return have
+    missing = [s for s in requested if s not in have]
+    if missing:
+        raise LandscapeError(
+            f"{run_dir} has no checkpoint at step(s) {missing} (it has: "
+            f"{', '.join(map(str, have))}): pick some of those"
+        )
+    return sorted(set(requested))
+
+
+def chosen_seeds(requested: list[int] | None, num_seeds: int) -> list[int]:
+    """The requested seed indices (all by default), checked against the run."""
+    if requested is None:
+        return list(range(num_seeds))
+    bad = [s for s in requested if not 0 <= s < num_seeds]
+    if bad:
+        raise LandscapeError(
+            f"seed(s) {bad} not in this run: it has seeds 0 to {num_seeds - 1}"
+        )
+    return sorted(set(requested))
+
+
+def check_episode_options(
+    scale: float, horizon: int | None, gamma: float, chunk: int | None
+) -> None:
+    """Raise a one-line error for a bad scale, horizon, discount or chunk size."""
+    if not math.isfinite(scale) or scale < 0:
+        raise LandscapeError(f"scale={scale} must be a finite number >= 0")
+    if chunk is not None and chunk <= 0:
+        raise LandscapeError(f"chunk={chunk} must be at least 1 (or unset)")
+    if horizon is not None and horizon <= 0:
+        raise LandscapeError(f"horizon={horizon} must be at least 1 (or unset)")
+    if not 0 <= gamma <= 1:
+        raise LandscapeError(f"gamma={gamma} must lie in [0, 1]")
+
+
+def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
+    """Refuse ``init_state`` on an env without start-state noise, and action noise
+    on Atari (discrete actions)."""
+    if perturbation.action_noise and is_atari(run_cfg.env):
+        raise LandscapeError(
+            f"perturb={perturbation.name} needs continuous actions and {run_cfg.env} "
+            "has discrete ones: choose ppo or param_noise"
+        )
+    if perturbation.start_state_noise and not has_start_state_noise(run_cfg.env):
+        raise LandscapeError(
+            f"env '{run_cfg.env}' has no start-state noise option, so perturb="
+            "init_state cannot apply: choose another perturbation"
+        )
+
+
+def check_perturbation_off_checkpoints(perturbation: Perturbation, run_cfg) -> None:
+    """Refuse a perturbation that cannot start from a point between checkpoints.
+
+    On Atari the ``ppo`` perturbation steps envpool on the host from a checkpoint's
+    policy; paths and surfaces evaluate mixed parameter sets inside one program.
+    """
+    if is_atari(run_cfg.env) and perturbation.needs_env_states:
+        raise LandscapeError(
+            f"perturb={perturbation.name} steps Atari envs on the host from a "
+            "checkpoint, not from points between checkpoints: use "
+            "perturb=param_noise for PURDs off the checkpoints, or samples=0"
+        )
+
+
+class EpisodeOptions(NamedTuple):
+    """How Atari evaluation episodes act and start (defaults: deterministic)."""
+
+    sampled_actions: bool = False  # sample actions instead of the greedy ones
+    per_sample_env_seeds: bool = False  # each sample its own no-op start
+
+
+def episode_options(cfg, run_cfg) -> EpisodeOptions:
+    """The Atari episode options of a command's config; refused on other envs."""
+    options = EpisodeOptions(cfg.sampled_actions, cfg.per_sample_env_seeds)
+    if any(options) and not is_atari(run_cfg.env):
+        raise LandscapeError(
+            "sampled_actions and per_sample_env_seeds apply to Atari runs only: for "
+            f"{run_cfg.env} use perturb=action_noise or perturb=init_state"
+        )
+    return options
+
+
+def option_settings(options: EpisodeOptions, run_cfg) -> dict[str, bool]:
+    """The episode options a stored Atari result records (none for Brax runs)."""
+    return options._asdict() if is_atari(run_cfg.env) else {}
+
+
+def check_finite(actor_params, run_dir, step: int, seeds: list[int]) -> None:
+    """Refuse actor parameters holding NaN or infinity (leading axis: ``seeds``)."""
+    for leaf in jax.tree.leaves(actor_params):
+        finite = np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
+        if not finite.all():
+            bad = [s for s, ok in zip(seeds, finite, strict=True) if not ok]
+            raise LandscapeError(
+                f"{run_dir} checkpoint {step} has non-finite actor parameters for "
+                f"seed(s) {bad}: the run diverged there; choose other seeds or steps"
+            )
+
+
+def is_finished(path: Path, settings: dict[str, Any], overwrite: bool) -> bool:
+    """Whether the result at ``path`` exists and may be skipped.
+
+    A stored result computed with other ``settings`` is an error (naming them), never
+    silently mixed with new ones or replaced without ``overwrite=true``.
+    """
+    if overwrite or not path.is_file():
+        return False
+    stored = store.read_result(path).attrs
+    differ = {k: stored.get(k) for k, v in settings.items() if stored.get(k) != v}
+    if differ:
+        shown = ", ".join(f"{k}={v}" for k, v in differ.items())
+        raise LandscapeError(
+            f"{path} was computed with {shown}: pass overwrite=true to replace it, or "
+            "use those settings"
+        )
+    return True

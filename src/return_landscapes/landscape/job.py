@@ -1,0 +1,160 @@
+"""The skeleton every landscape command stands on: a checked job and its plumbing.
+
+A command (``purd``, ``interpolate``, ``surface``, ``reject``) is
+
+1. ``open_job(cfg, ...)``: the run, the perturbation, the episode options, checked
+   once; the command adds its own checks and the list of what is still to compute;
+2. ``announce(...)``: one line of what it computes, and what it skips as finished;
+3. ``make_engine(job)``: the run's agent and compiled stages (``engine.py``);
+4. for each block of work: compute, then ``write_result(path, arrays, attrs)`` with
+   ``result_attrs(job, kind, ...)`` and ``common_settings(job, ...)``, the settings a
+   re-run compares with (``checks.is_finished``).
+
+Everything else a command holds is its science: which parameter sets to build and
+how to store them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from return_landscapes import store
+from return_landscapes.conf import Algo, TrainConfig
+from return_landscapes.landscape.checks import (
+    EpisodeOptions,
+    check_episode_options,
+    check_perturbation_fits,
+    episode_options,
+    open_run,
+    option_settings,
+)
+from return_landscapes.landscape.engine import Engine, get_engine
+from return_landscapes.landscape.perturb import (
+    MINIBATCH_SIZE,
+    Perturbation,
+    get_perturbation,
+)
+from return_landscapes.landscape.summary import log_result
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class LandscapeJob:
+    """A checked request on one run: what every landscape command knows.
+
+    Attributes:
+      cfg: the command's resolved config.
+      run_dir: the run directory.
+      run_cfg: the run's training config.
+      perturbation: the perturbation samples are drawn from.
+      horizon: the evaluation episodes' horizon.
+      options: the (Atari) episode options.
+    """
+
+    cfg: Any
+    run_dir: Path
+    run_cfg: TrainConfig
+    perturbation: Perturbation
+    horizon: int
+    options: EpisodeOptions
+
+    @property
+    def algo(self) -> str:
+        """The run's algorithm name (``td3``, ``sac``, ``ppo``)."""
+        return Algo(self.run_cfg.algo).value
+
+    def base(self) -> dict[str, Any]:
+        """The shared fields, to build a command's job from this one."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(LandscapeJob)}
+
+
+def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
+    """Open ``cfg.run`` and check what every command checks, in one place.
+
+    Args:
+      cfg: a landscape command's config (``run``, ``scale``, ``horizon``,
+        ``gamma``, ``chunk``; Atari episode options if it has them).
+      perturb: the perturbation's name; ``None`` for the run's own algorithm.
+      check_fits: refuse a perturbation the run's env cannot apply.
+    """
+    run_dir, run_cfg = open_run(cfg.run)
+    algo = Algo(run_cfg.algo).value
+    perturbation = get_perturbation(perturb or algo, algo)
+    check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
+    if check_fits:
+        check_perturbation_fits(perturbation, run_cfg)
+    options = EpisodeOptions()
+    if hasattr(cfg, "sampled_actions"):
+        options = episode_options(cfg, run_cfg)
+    horizon = cfg.horizon or run_cfg.horizon
+    return LandscapeJob(cfg, run_dir, run_cfg, perturbation, horizon, options)
+
+
+def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]:
+    """The settings every stored result records and a re-run must match.
+
+    ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options,
+    and ``minibatch_size`` when ``perturbed`` by a perturbation that reads the replay.
+    """
+    settings = {
+        "samples": job.cfg.samples,
+        "horizon": job.horizon,
+        "gamma": job.cfg.gamma,
+        "sample_seed": job.cfg.sample_seed,
+        **option_settings(job.options, job.run_cfg),
+    }
+    if perturbed and job.perturbation.needs_replay:
+        settings["minibatch_size"] = MINIBATCH_SIZE
+    return settings
+
+
+def result_attrs(job: LandscapeJob, kind: str, **extra) -> dict[str, Any]:
+    """The attributes that open every stored result: kind, run, env, algorithm,
+    backend, then ``extra``."""
+    return {
+        "kind": kind,
+        "run": str(job.run_dir.resolve()),
+        "env": job.run_cfg.env,
+        "algo": job.algo,
+        "backend": job.run_cfg.backend,
+        **extra,
+    }
+
+
+def announce(header: str, finished: int, unit: str) -> None:
+    """Log what a command computes and how many finished ``unit``s it skips."""
+    logger.info(header)
+    if finished:
+        logger.info("skipping %d finished %s", finished, unit)
+
+
+def make_engine(job: LandscapeJob) -> Engine:
+    """The job's engine: its run, perturbation, horizon, discount, scale, options."""
+    cfg = job.cfg
+    return get_engine(
+        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale, job.options
+    )
+
+
+def write_result(path: Path, arrays: dict, attrs: dict) -> None:
+    """Store one block of a result atomically and mirror its summary (wandb)."""
+    store.write_result(path, arrays, attrs)
+    log_result(arrays, attrs)
+
+
+def progress_bar(total: int, enabled: bool, unit: str = "sample"):
+    """The progress bar of a long landscape computation (on stderr)."""
+    return tqdm(
+        total=total,
+        unit=unit,
+        disable=not enabled,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )

@@ -1,0 +1,82 @@
+"""Trainers by config: ``make_trainer`` picks the Brax or Atari trainer of a run."""
+
+from __future__ import annotations
+
+import json
+
+from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.envs.brax import make_env
+from return_landscapes.training.brax import (
+    make_off_policy_trainer,
+    make_ppo_trainer,
+    off_policy_parts,
+    ppo_parts,
+)
+from return_landscapes.training.schedule import is_on_policy, run_identity
+from return_landscapes.training.state import Trainer, TrainingParts
+
+
+def make_parts(cfg: TrainConfig, env=None) -> TrainingParts:
+    """The env, the agent and the jitted ``init`` of a config; no training blocks.
+
+    ``env`` replaces the Brax env named by ``cfg`` (any object with ``reset``,
+    ``step``, ``observation_size`` and ``action_size`` in Brax's form).
+    """
+    if is_atari(cfg.env):
+        from return_landscapes.training.atari import atari_parts
+
+        return atari_parts(cfg)
+    if env is None:
+        env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
+    if is_on_policy(cfg):
+        return ppo_parts(cfg, env)
+    return off_policy_parts(cfg, env)
+
+
+def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
+    """Build the env, the agent and the jitted init / block / evaluation functions.
+
+    ``env`` replaces the Brax env named by ``cfg`` (see ``make_parts``).
+    """
+    return trainer_from_parts(cfg, make_parts(cfg, env))
+
+
+def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
+    """The trainer of ``cfg`` around parts built before (its agent, env, init)."""
+    if is_atari(cfg.env):
+        from return_landscapes.training.atari import make_atari_trainer
+
+        return make_atari_trainer(cfg, parts)
+    if is_on_policy(cfg):
+        return make_ppo_trainer(cfg, parts)
+    return make_off_policy_trainer(cfg, parts)
+
+
+_PARTS: dict[str, TrainingParts] = {}
+
+
+def get_parts(cfg: TrainConfig) -> TrainingParts:
+    """``make_parts(cfg)``, reused across calls with the same run identity; the
+    trainer's own parts if ``get_trainer`` built it already."""
+    key = json.dumps(run_identity(cfg), sort_keys=True)
+    if key in _TRAINERS:
+        trainer = _TRAINERS[key]
+        return TrainingParts(trainer.env, trainer.agent, trainer.init)
+    if key not in _PARTS:
+        _PARTS[key] = make_parts(cfg)
+    return _PARTS[key]
+
+
+_TRAINERS: dict[str, Trainer] = {}
+
+
+def get_trainer(cfg: TrainConfig) -> Trainer:
+    """``make_trainer(cfg)``, reused across calls with the same run identity.
+
+    Reuse keeps XLA's compiled blocks, so a second run of a config in one process
+    (a resume, a sweep over output directories) starts without compiling again.
+    """
+    key = json.dumps(run_identity(cfg), sort_keys=True)
+    if key not in _TRAINERS:
+        _TRAINERS[key] = trainer_from_parts(cfg, _PARTS.get(key) or make_parts(cfg))
+    return _TRAINERS[key]

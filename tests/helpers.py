@@ -1,0 +1,97 @@
+"""Helpers and tiny configs shared by the tests (imported as ``from helpers import``);
+the fixtures stay in conftest.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+TINY_AGENT = {
+    "hidden_sizes": [16, 16],
+    "batch_size": 16,
+    "random_start_steps": 50,
+    "replay_capacity": 150,  # below the 300 steps trained: the buffer wraps around
+}
+
+TINY_TD3 = {
+    "env": "hopper",
+    "algo": "td3",
+    "seeds": 2,
+    "steps": 300,
+    "checkpoints": [100, 200],
+    "block": 50,
+    "horizon": 50,
+    "eval_interval": 100,
+    "eval_episodes": 1,
+    "progress": False,
+    "td3": TINY_AGENT,
+}
+
+
+# PPO: 16 envs x 8 steps = 128 env steps per iteration; 6 iterations.
+TINY_PPO = {
+    "env": "hopper",
+    "algo": "ppo",
+    "seeds": 2,
+    "steps": 768,
+    "checkpoints": [256, 512],
+    "block": 256,
+    "horizon": 50,
+    "eval_interval": 256,
+    "eval_episodes": 1,
+    "progress": False,
+    "ppo": {"num_envs": 16, "unroll_length": 8, "hidden_sizes": [16, 16]},
+}
+
+
+def landscape(*args, cwd, env=None, wait=True):
+    """Run the ``landscape`` command in a subprocess (CPU only), as a user would."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
+    command = [sys.executable, "-m", "return_landscapes.cli", *args]
+    if not wait:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def copy_run(run_dir, destination):
+    """A copy of a run without its landscape results."""
+    shutil.copytree(run_dir, destination, ignore=shutil.ignore_patterns("landscape"))
+    return destination
+
+
+def kill_when_files_land(job, folder, pattern, timeout=400) -> int:
+    """SIGKILL the running ``job`` once a file matching ``pattern`` lands in
+    ``folder``; returns how many such files had landed when it died."""
+    deadline = time.time() + timeout
+    while not list(folder.glob(pattern)) and time.time() < deadline:
+        assert job.poll() is None, job.stderr.read().decode()
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    return len(list(folder.glob(pattern)))
+
+
+def files_and_stamps(folder):
+    """Every path under ``folder`` with its modification time, to show nothing
+    changed."""
+    return [(path, path.stat().st_mtime_ns) for path in sorted(folder.rglob("*"))]
+
+
+def assert_one_error_line(result, *fragments):
+    """A CLI result that failed with exit status 2 and one ``error:`` line."""
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
