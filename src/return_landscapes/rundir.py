@@ -22,7 +22,6 @@ import datetime
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from return_landscapes._xla import effective_xla_flags
@@ -88,11 +87,15 @@ def read_manifest(run_dir: Path) -> dict:
 
 
 def _flatten(tree) -> dict[str, np.ndarray]:
+    import jax  # only for pytrees: the rest reads without JAX
+
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def _unflatten(template, arrays: dict[str, np.ndarray], source: Path):
+    import jax  # only for pytrees: the rest reads without JAX
+
     paths, treedef = jax.tree_util.tree_flatten_with_path(template)
     leaves = []
     for path, leaf in paths:
@@ -200,6 +203,8 @@ def load_replay_rows(
       The pytree of arrays ``(len(seeds), capacity, ...)``, rows ``s % capacity`` for
       every step ``s < step``, zeros elsewhere.
     """
+    import jax  # only for pytrees: the rest reads without JAX
+
     num_seeds = jax.tree.leaves(template_rows)[0].shape[0]
     seeds = list(range(num_seeds)) if seeds is None else list(seeds)
     data = jax.tree.map(
@@ -225,6 +230,8 @@ def load_replay_rows(
 
 
 def _unflatten_rows(template_rows, arrays, path: Path, count: int):
+    import jax  # only for pytrees: the rest reads without JAX
+
     template = jax.tree.map(
         lambda t: jax.ShapeDtypeStruct((t.shape[0], count, *t.shape[2:]), t.dtype),
         template_rows,

@@ -7,6 +7,7 @@ computation, no compile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import flax.struct
@@ -17,8 +18,8 @@ import numpy as np
 from return_landscapes.conf import TrainConfig
 from return_landscapes.replay import ReplayBuffer
 from return_landscapes.rundir import load_checkpoint, load_replay_rows
-from return_landscapes.training.schedule import agent_config, seed_key
-from return_landscapes.types import EnvCarry
+from return_landscapes.training.schedule import Block, agent_config, seed_key
+from return_landscapes.types import EnvCarry, EpisodeStats
 
 
 @flax.struct.dataclass
@@ -44,18 +45,32 @@ class TrainingParts(NamedTuple):
 
 
 class Trainer(NamedTuple):
-    """The jitted pieces of one training configuration."""
+    """The jitted pieces of one training configuration.
+
+    Attributes:
+      env: the env (Brax, or the Atari spec).
+      agent: the agent's pure functions (``agents/protocols.py``).
+      init: ``init(seed_keys) -> TrainState`` stacked over seeds.
+      run_block: ``run_block(state, block) -> (state, metrics)``.
+      compiled_block: ``compiled_block(length, learning)`` -> the jitted block
+        function (``None`` for host-loop trainers).
+      evaluate: ``evaluate(state, keys) -> EpisodeStats`` of shape
+        ``(num_seeds, episodes)``.
+      replay_rows: ``replay_rows(state, start, end)`` -> rows ``(num_seeds, n, ...)``
+        written in ``[start, end)``; ``None`` without a replay buffer.
+      restart_envs: ``restart_envs(state, step) -> state`` with fresh envs seeded
+        from (seed, step), for envs whose state cannot be saved (Atari), at the
+        start and every checkpoint; ``None`` otherwise.
+    """
 
     env: Any
     agent: Any
-    init: Any  # init(seed_keys) -> TrainState stacked over seeds
-    run_block: Any  # run_block(state, block) -> (state, metrics)
-    compiled_block: Any  # compiled_block(length, learning) -> jitted block function
-    evaluate: Any  # evaluate(state, keys) -> EpisodeStats (num_seeds, episodes)
-    replay_rows: Any  # replay_rows(state, start, end) -> rows (num_seeds, n, ...)
-    # restart_envs(state, step) -> state with fresh envs seeded from (seed, step):
-    # for envs whose state cannot be saved (Atari), at the start and every checkpoint.
-    restart_envs: Any = None
+    init: Callable[[jax.Array], TrainState]
+    run_block: Callable[[TrainState, Block], tuple[TrainState, dict]]
+    compiled_block: Callable[[int, bool], Callable] | None
+    evaluate: Callable[[TrainState, jax.Array], EpisodeStats]
+    replay_rows: Callable[[TrainState, int, int], Any] | None
+    restart_envs: Callable[[TrainState, int], TrainState] | None = None
 
 
 def init_state(trainer: Trainer, cfg: TrainConfig) -> TrainState:
