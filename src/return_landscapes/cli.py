@@ -359,6 +359,10 @@ def main(argv: list[str] | None = None) -> None:
         check_overrides_compose(command, overrides)
 
     def hydra_task(cfg: DictConfig) -> None:
+        # A sweep member may run in a process of its own (submitit): set it up as
+        # this one, so its numbers and its log lines are the command's.
+        configure_xla()
+        show_logs()
         with member_log(command), user_errors():  # the error line lands in the log
             task(cfg)
 

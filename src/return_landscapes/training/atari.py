@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes.agents.ppo_atari import AtariRollout, make_atari_ppo
+from return_landscapes.agents import make_agent
+from return_landscapes.agents.ppo_atari import AtariRollout
 from return_landscapes.conf import TrainConfig
 from return_landscapes.envs.atari import (
     env_seed_list,
@@ -53,7 +54,7 @@ def atari_parts(cfg: TrainConfig) -> TrainingParts:
     """The Atari PPO agent and its initial state (envs restarted by the trainer)."""
     hyper = cfg.atari
     env = make_atari_env(cfg.env, hyper)
-    agent = make_atari_ppo(hyper, env.observation_shape, env.num_actions)
+    agent = make_agent(cfg, env.observation_shape, env.num_actions)
 
     def init_seed(key: jax.Array):
         agent_key, loop_key = jax.random.split(key)
