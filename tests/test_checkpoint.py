@@ -52,3 +52,28 @@ def test_truncated_checkpoint_is_a_one_line_error(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(LandscapeError, match="no checkpoint at step 20"):
         ckpt.load_checkpoint(tmp_path, 20, state)
+
+
+def test_a_run_config_written_before_an_option_loads_with_the_runs_behaviour(tmp_path):
+    """TD3's actor objective and the init scheme were added later: a saved config
+    without them is a run trained with first_q and LeCun init, not today's
+    defaults."""
+    from omegaconf import OmegaConf
+
+    from return_landscapes.conf import ActorObjective, Init, TrainConfig
+    from return_landscapes.rundir import CONFIG, load_run_config
+
+    saved = OmegaConf.structured(TrainConfig())
+    plain = OmegaConf.to_container(saved, enum_to_str=True)
+    for node in ("td3", "sac"):
+        del plain[node]["init"]
+    del plain["td3"]["actor_objective"]
+    (tmp_path / CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(plain)))
+    cfg = load_run_config(tmp_path)
+    assert cfg.td3.actor_objective is ActorObjective.first_q
+    assert cfg.td3.init is Init.lecun and cfg.sac.init is Init.lecun
+    # a config that has them keeps them
+    (tmp_path / CONFIG).write_text(OmegaConf.to_yaml(saved))
+    cfg = load_run_config(tmp_path)
+    assert cfg.td3.actor_objective is ActorObjective.min_q
+    assert cfg.td3.init is Init.orthogonal

@@ -12,7 +12,7 @@ from return_landscapes.agents.sac import (
     sample_action,
 )
 from return_landscapes.agents.td3 import TD3State, td3_actor_loss, td3_critic_loss
-from return_landscapes.conf import TD3Config
+from return_landscapes.conf import ActorObjective, Init, TD3Config
 from return_landscapes.types import Transition
 
 pytestmark = pytest.mark.unit
@@ -87,22 +87,34 @@ def test_td3_critic_target_noise_is_clipped():
     assert min(abs(float(loss) - c) for c in candidates) < 1e-4
 
 
-def test_td3_actor_loss_is_minus_the_first_critics_mean_q():
-    # actions 0.5 * [1, 2] = [0.5, 1]; Q1 = 3 * [1.5, 3] = [4.5, 9]; loss -6.75
-    state = td3_state()
-    loss = td3_actor_loss(
-        LinearActor, LinearTwinCritic, state.actor_params, state.critic_params, BATCH
+def actor_loss(objective, critic_params, actor_params=0.5):
+    return td3_actor_loss(
+        LinearActor, LinearTwinCritic, objective, actor_params, critic_params, BATCH
     )
+
+
+def test_td3_actor_loss_first_q_is_minus_the_first_critics_mean_q():
+    # actions 0.5 * [1, 2] = [0.5, 1]; Q1 = 3 * [1.5, 3] = [4.5, 9]; loss -6.75
+    loss = actor_loss(ActorObjective.first_q, jnp.array([3.0, 4.0]))
     assert float(loss) == pytest.approx(-6.75)
 
 
-def test_td3_actor_gradient_by_hand():
-    # d/dp of -mean(3 * (obs + p * obs)) = -mean(3 * obs) = -4.5
-    state = td3_state()
-    grad = jax.grad(td3_actor_loss, argnums=2)(
-        LinearActor, LinearTwinCritic, state.actor_params, state.critic_params, BATCH
-    )
-    assert float(grad) == pytest.approx(-4.5)
+def test_td3_actor_gradient_follows_the_smaller_critic_by_default():
+    # critics built to disagree: Q1 = 3 t, Q2 = -t with t = obs + p * obs > 0, so
+    # min(Q1, Q2) = Q2 and the loss is mean(t); d/dp = mean(obs) = 1.5, while the
+    # first critic alone would give -3 * mean(obs) = -4.5
+    critics = jnp.array([3.0, -1.0])
+    grad_min = jax.grad(lambda p: actor_loss(ActorObjective.min_q, critics, p))(0.5)
+    grad_first = jax.grad(lambda p: actor_loss(ActorObjective.first_q, critics, p))(0.5)
+
+    def by_hand(p):  # -mean(min(Q1, Q2)) written out
+        t = (BATCH.observation + p * BATCH.observation)[:, 0]
+        return -jnp.mean(jnp.minimum(3.0 * t, -1.0 * t))
+
+    assert float(grad_min) == pytest.approx(float(jax.grad(by_hand)(0.5)))
+    assert float(grad_min) == pytest.approx(1.5)
+    assert float(grad_first) == pytest.approx(-4.5)
+    assert TD3Config().actor_objective is ActorObjective.min_q
 
 
 def test_sac_temperature_loss_and_gradient_by_hand():
@@ -144,3 +156,18 @@ def test_sac_actor_loss_weighs_log_probs_by_the_temperature_against_min_q():
     expected = np.mean(0.2 * np.asarray(expected_log_prob) - min_q)
     np.testing.assert_allclose(np.asarray(log_prob), np.asarray(expected_log_prob))
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("width", [8, 16])
+def test_orthogonal_init_gives_gain_squared_identity_for_square_layers(width):
+    from return_landscapes.agents.td3 import make_td3
+
+    cfg = TD3Config(hidden_sizes=[width, width])
+    assert cfg.init is Init.orthogonal
+    state = make_td3(cfg, 5, 2).init(jax.random.PRNGKey(0))
+    kernel = np.asarray(state.actor_params["params"]["MLP_0"]["Dense_1"]["kernel"])
+    np.testing.assert_allclose(kernel.T @ kernel, 2.0 * np.eye(width), atol=1e-5)
+    lecun = make_td3(TD3Config(hidden_sizes=[width, width], init="lecun"), 5, 2)
+    other = lecun.init(jax.random.PRNGKey(0)).actor_params["params"]["MLP_0"]
+    square = np.asarray(other["Dense_1"]["kernel"])
+    assert not np.allclose(square.T @ square, 2.0 * np.eye(width), atol=1e-2)

@@ -7,6 +7,7 @@ rollout in the package consumes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
@@ -17,17 +18,36 @@ LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
 
 
+INIT_SCHEMES = ("orthogonal", "lecun")
+
+
+def kernel_init(scheme: str):
+    """Dense kernels' initializer: ``orthogonal`` with gain sqrt(2) (the paper's
+    code, jaxrl's ``default_init``) or ``lecun`` (flax's default, LeCun normal).
+    Biases start at zero either way."""
+    if scheme == "orthogonal":
+        return nn.initializers.orthogonal(math.sqrt(2.0))
+    if scheme == "lecun":
+        return nn.initializers.lecun_normal()
+    raise ValueError(f"unknown init scheme {scheme!r}: one of {INIT_SCHEMES}")
+
+
 class MLP(nn.Module):
-    """ReLU multilayer perceptron with a linear output layer."""
+    """ReLU multilayer perceptron with a linear output layer.
+
+    ``init_scheme`` initializes every Dense kernel, the output layer's included.
+    """
 
     hidden_sizes: Sequence[int]
     output_size: int
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        init = kernel_init(self.init_scheme)
         for width in self.hidden_sizes:
-            x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(self.output_size)(x)
+            x = nn.relu(nn.Dense(width, kernel_init=init)(x))
+        return nn.Dense(self.output_size, kernel_init=init)(x)
 
 
 class DeterministicActor(nn.Module):
@@ -35,10 +55,12 @@ class DeterministicActor(nn.Module):
 
     hidden_sizes: Sequence[int]
     action_size: int
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
-        return jnp.tanh(MLP(self.hidden_sizes, self.action_size)(observation))
+        mlp = MLP(self.hidden_sizes, self.action_size, self.init_scheme)
+        return jnp.tanh(mlp(observation))
 
 
 class GaussianActor(nn.Module):
@@ -46,10 +68,13 @@ class GaussianActor(nn.Module):
 
     hidden_sizes: Sequence[int]
     action_size: int
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
-        out = MLP(self.hidden_sizes, 2 * self.action_size)(observation)
+        out = MLP(self.hidden_sizes, 2 * self.action_size, self.init_scheme)(
+            observation
+        )
         mean, raw_log_std = jnp.split(out, 2, axis=-1)
         # Smoothly bounded log-std keeps the entropy term finite early in training.
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (
@@ -62,12 +87,13 @@ class TwinCritic(nn.Module):
     """Two independent Q-networks; returns Q-values stacked as ``(2, *batch)``."""
 
     hidden_sizes: Sequence[int]
+    init_scheme: str = "lecun"
 
     @nn.compact
     def __call__(self, observation: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([observation, action], axis=-1)
-        q1 = MLP(self.hidden_sizes, 1)(x)[..., 0]
-        q2 = MLP(self.hidden_sizes, 1)(x)[..., 0]
+        q1 = MLP(self.hidden_sizes, 1, self.init_scheme)(x)[..., 0]
+        q2 = MLP(self.hidden_sizes, 1, self.init_scheme)(x)[..., 0]
         return jnp.stack([q1, q2])
 
 

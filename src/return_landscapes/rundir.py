@@ -239,8 +239,20 @@ def _unflatten_rows(template_rows, arrays, path: Path, count: int):
     return _unflatten(template, arrays, path)
 
 
+# Options added after runs were written, with the value those runs were trained with:
+# a saved config without them describes the behaviour of its time, not today's default.
+LEGACY_OPTIONS = {
+    "td3": {"actor_objective": "first_q", "init": "lecun"},
+    "sac": {"init": "lecun"},
+}
+
+
 def load_run_config(run_dir: Path) -> TrainConfig:
-    """The training config saved in a run directory."""
+    """The training config saved in a run directory.
+
+    Options the run's config predates take the values it was trained with
+    (``LEGACY_OPTIONS``), not today's defaults.
+    """
     from omegaconf import OmegaConf
 
     path = Path(run_dir) / CONFIG
@@ -249,4 +261,8 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     saved = OmegaConf.load(path)
     if not isinstance(saved.get("wandb", False), bool):  # written before it was a flag
         saved.pop("wandb")
+    for node, options in LEGACY_OPTIONS.items():
+        for name, value in options.items():
+            if node in saved and name not in saved[node]:
+                saved[node][name] = value
     return resolve(TrainConfig, saved)

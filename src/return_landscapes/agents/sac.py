@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from return_landscapes.agents.common import OffPolicyAgent, adam_step, soft_update
-from return_landscapes.conf import SACConfig
+from return_landscapes.conf import Init, SACConfig
 from return_landscapes.networks import (
     GaussianActor,
     TwinCritic,
@@ -95,8 +95,9 @@ def sac_temperature_loss(log_temperature, log_prob, target_entropy: float):
 
 def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPolicyAgent:
     """Build the SAC functions for one env's observation and action sizes."""
-    actor = GaussianActor(tuple(cfg.hidden_sizes), action_size)
-    critic = TwinCritic(tuple(cfg.hidden_sizes))
+    scheme = Init(cfg.init).value
+    actor = GaussianActor(tuple(cfg.hidden_sizes), action_size, scheme)
+    critic = TwinCritic(tuple(cfg.hidden_sizes), scheme)
     adam = optax.scale_by_adam()
     target_entropy = (
         -float(action_size) if cfg.target_entropy is None else cfg.target_entropy

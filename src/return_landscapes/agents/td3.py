@@ -24,7 +24,7 @@ from return_landscapes.agents.common import (
     adam_step,
     soft_update,
 )
-from return_landscapes.conf import TD3Config
+from return_landscapes.conf import ActorObjective, Init, TD3Config
 from return_landscapes.networks import DeterministicActor, TwinCritic
 from return_landscapes.types import Transition
 
@@ -69,17 +69,27 @@ def td3_critic_loss(
 
 
 def td3_actor_loss(
-    actor: nn.Module, critic: nn.Module, actor_params, critic_params, batch: Transition
+    actor: nn.Module,
+    critic: nn.Module,
+    objective: ActorObjective,
+    actor_params,
+    critic_params,
+    batch: Transition,
 ):
-    """TD3's actor loss: minus the first critic's mean Q of the actor's actions."""
+    """TD3's actor loss: minus the mean Q of the actor's actions, Q the smaller of
+    the twin critics (``min_q``, the paper's code) or the first (``first_q``)."""
     action = actor.apply(actor_params, batch.observation)
-    return -jnp.mean(critic.apply(critic_params, batch.observation, action)[0])
+    q = critic.apply(critic_params, batch.observation, action)
+    if ActorObjective(objective) is ActorObjective.min_q:
+        return -jnp.mean(jnp.minimum(q[0], q[1]))
+    return -jnp.mean(q[0])
 
 
 def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPolicyAgent:
     """Build the TD3 functions for one env's observation and action sizes."""
-    actor = DeterministicActor(tuple(cfg.hidden_sizes), action_size)
-    critic = TwinCritic(tuple(cfg.hidden_sizes))
+    scheme = Init(cfg.init).value
+    actor = DeterministicActor(tuple(cfg.hidden_sizes), action_size, scheme)
+    critic = TwinCritic(tuple(cfg.hidden_sizes), scheme)
     adam = optax.scale_by_adam()
 
     def init(key: jax.Array) -> TD3State:
@@ -104,7 +114,7 @@ def make_td3(cfg: TD3Config, observation_size: int, action_size: int) -> OffPoli
         return jnp.clip(action + noise, -1.0, 1.0)
 
     critic_loss = functools.partial(td3_critic_loss, actor, critic, cfg)
-    actor_loss = functools.partial(td3_actor_loss, actor, critic)
+    actor_loss = functools.partial(td3_actor_loss, actor, critic, cfg.actor_objective)
 
     def actor_update(
         state: TD3State, batch: Transition, key: jax.Array, learning_rate

@@ -47,6 +47,20 @@ class Algo(Enum):
 # ------------------------------------------------------------- agent hyper-parameters
 
 
+class Init(Enum):
+    """How Dense kernels of the TD3 and SAC networks start."""
+
+    orthogonal = "orthogonal"  # gain sqrt(2), output layers included (paper's code)
+    lecun = "lecun"  # flax's default (LeCun normal); runs before this option
+
+
+class ActorObjective(Enum):
+    """What TD3's actor maximizes."""
+
+    min_q = "min_q"  # the smaller of the twin critics (the paper's code)
+    first_q = "first_q"  # the first critic (Fujimoto et al.); runs before the option
+
+
 @dataclass
 class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
@@ -67,6 +81,8 @@ class OffPolicyConfig:
     """First env steps with uniformly random actions and no update."""
     replay_capacity: int = 1_000_000
     """Replay buffer rows; must hold the steps between two checkpoints."""
+    init: Init = Init.orthogonal
+    """Dense kernels' init: orthogonal, gain sqrt(2) (the paper's code) or lecun."""
 
 
 @dataclass
@@ -81,6 +97,8 @@ class TD3Config(OffPolicyConfig):
     """The target smoothing noise is clipped to ``[-clip, clip]``."""
     exploration_noise: float = 0.1
     """Std of the Gaussian noise on the actor's actions while training."""
+    actor_objective: ActorObjective = ActorObjective.min_q
+    """Actor loss: -mean(min(Q1, Q2)) (min_q, the paper's code) or -mean(Q1)."""
 
 
 @dataclass
