@@ -73,7 +73,9 @@ def test_a_run_config_written_before_an_option_loads_with_the_runs_behaviour(tmp
     assert cfg.td3.actor_objective is ActorObjective.first_q
     assert cfg.td3.init is Init.lecun and cfg.sac.init is Init.lecun
     # a config that has them keeps them
-    (tmp_path / CONFIG).write_text(OmegaConf.to_yaml(saved))
+    plain = OmegaConf.to_container(saved, enum_to_str=True)
+    plain["td3"]["init"] = plain["sac"]["init"] = "orthogonal"
+    (tmp_path / CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(plain)))
     cfg = load_run_config(tmp_path)
     assert cfg.td3.actor_objective is ActorObjective.min_q
-    assert cfg.td3.init is Init.orthogonal
+    assert cfg.td3.init is Init.orthogonal and cfg.sac.init is Init.orthogonal

@@ -162,8 +162,7 @@ def test_sac_actor_loss_weighs_log_probs_by_the_temperature_against_min_q():
 def test_orthogonal_init_gives_gain_squared_identity_for_square_layers(width):
     from return_landscapes.agents.td3 import make_td3
 
-    cfg = TD3Config(hidden_sizes=[width, width])
-    assert cfg.init is Init.orthogonal
+    cfg = TD3Config(hidden_sizes=[width, width], init=Init.orthogonal)
     state = make_td3(cfg, 5, 2).init(jax.random.PRNGKey(0))
     kernel = np.asarray(state.actor_params["params"]["MLP_0"]["Dense_1"]["kernel"])
     np.testing.assert_allclose(kernel.T @ kernel, 2.0 * np.eye(width), atol=1e-5)

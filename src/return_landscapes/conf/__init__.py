@@ -81,8 +81,9 @@ class OffPolicyConfig:
     """First env steps with uniformly random actions and no update."""
     replay_capacity: int = 1_000_000
     """Replay buffer rows; must hold the steps between two checkpoints."""
-    init: Init = Init.orthogonal
-    """Dense kernels' init: orthogonal, gain sqrt(2) (the paper's code) or lecun."""
+    init: Init = Init.lecun
+    """Dense kernels' init: lecun (flax's default) or orthogonal, gain sqrt(2) (the
+    paper's code; not yet the default: the demo's policies change with it)."""
 
 
 @dataclass
