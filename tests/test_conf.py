@@ -90,7 +90,7 @@ def test_purd_help_lists_each_option_with_its_description():
     assert lines[0].startswith("landscape purd: post-update return distributions")
     scale = [line for line in lines if line.strip().startswith("scale:")]
     assert len(scale) == 1
-    assert "float = 0.0003" in scale[0]
+    assert "float | None = null" in scale[0]
     assert conf.field_docs(conf.PurdConfig)["scale"] in scale[0]
     assert any(line.strip().startswith("sample_seed: int = 0") for line in lines)
     assert any(line.strip().startswith("wandb_project:") for line in lines)

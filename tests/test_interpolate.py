@@ -101,8 +101,20 @@ def test_which_pairs_are_joined(paths, tmp_path):
         for s in (0, 1)
         for c1, c2 in [(100, 200), (100, 300), (200, 300)]
     ]
+    # the paper's code: seed s at c1 with seed s+1 at c2, every ordered c1 != c2
     cross = pairs_of(paths, pairs="cross_seed", checkpoints=[100, 200])
-    assert cross == [(0, 100, 1, 100), (0, 100, 1, 200), (0, 200, 1, 200)]
+    assert cross == [(0, 100, 1, 200), (0, 200, 1, 100)]
+    with_equal = pairs_of(
+        paths, pairs="cross_seed", checkpoints=[100, 200], include_equal_steps=True
+    )
+    assert with_equal == [
+        (0, 100, 1, 100),
+        (0, 100, 1, 200),
+        (0, 200, 1, 100),
+        (0, 200, 1, 200),
+    ]
+    all_three = pairs_of(paths, pairs="cross_seed")
+    assert len(all_three) == 3 * 2  # checkpoints x (checkpoints - 1), one seed pair
     assert pairs_of(paths, between=[1, 300, 0, 100]) == [(1, 300, 0, 100)]
     other = copy_run(paths, tmp_path / "other")
     job = plan_interpolation(

@@ -60,8 +60,9 @@ def test_criterion_none_is_plain_continued_training(setup):
     _, job, engine, root = setup
     accept = rejection.CRITERIA["none"]
     final, trace = rejection.run_repeat(job, engine, root, 0, accept=accept)
-    start = rejection.repeat_start(jax.tree.map(jnp.copy, root), 0, 0)
-    plain, _ = engine.trainer.run_block(start, Block(200, 4, True))
+    trainer = rejection.continuing_trainer(job)  # reject_env=fresh
+    start = rejection.repeat_start(jax.tree.map(jnp.copy, root), 0, 0, trainer.env)
+    plain, _ = trainer.run_block(start, Block(200, 4, True))
     assert_same(final, plain)
     assert trace["kept_updates"].tolist() == [0, 1, 2, 3, 4]
     assert trace["env_step"].tolist() == [200, 201, 202, 203, 204]

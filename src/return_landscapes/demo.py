@@ -24,6 +24,7 @@ from return_landscapes.landscape.stats_table import heaviest_left_tail
 from return_landscapes.landscape.surface import surface
 from return_landscapes.report.build import report
 from return_landscapes.training.loop import train
+from return_landscapes.training.schedule import learning_rate_at
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +153,10 @@ def _eval_interval(steps: int) -> int:
 
 def _root(cfg: DemoConfig, run_dir: Path, algo: str) -> dict:
     """The seed and checkpoint with the largest LTP: rejection's and the surface's."""
-    root = heaviest_left_tail(
-        run_dir, algo, cfg.scale, from_step=cfg.random_start_steps
-    )
+    scale = cfg.scale
+    if scale is None:  # the PURDs took the run's own learning rate
+        scale = learning_rate_at(ckpt.load_run_config(run_dir), 0)
+    root = heaviest_left_tail(run_dir, algo, scale, from_step=cfg.random_start_steps)
     logger.info(
         "root: seed %d at checkpoint %d (LTP %.3f, the largest)",
         root["seed"],

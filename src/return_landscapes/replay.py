@@ -85,6 +85,45 @@ def replay_sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Tran
     return jax.tree.map(lambda field: field[rows], buffer.data)
 
 
+def nested_rows(key: jax.Array, count: int, size: jax.Array) -> jax.Array:
+    """``count`` rows drawn uniformly, with replacement, from ``[0, size)``, such that
+    one key gives (nearly) the same rows for every size.
+
+    Each row is a jump consistent hash (Lamping and Veach, 2014) of its own key: a
+    sequence of candidate rows that depends on the key alone, ``j_{k+1} = floor((j_k
+    + 1) / u_k)`` with ``u_k`` uniform in ``(0, 1]``, of which the row is the last
+    below ``size``. Growing the buffer from ``N`` to ``N + 1`` rows changes a row
+    only if it becomes the new row ``N``, with probability ``1 / (N + 1)``, so two
+    estimates one insert apart share their minibatches (common random numbers),
+    where ``jax.random.randint`` redraws them all. Exact for sizes below 2**24.
+    """
+    limit = jnp.asarray(size, jnp.float32)
+
+    def one(row_key):
+        def more(carry):
+            return carry[1] < limit
+
+        def jump(carry):
+            _, candidate, k = carry
+            u = 1.0 - jax.random.uniform(jax.random.fold_in(row_key, k))  # (0, 1]
+            return candidate, jnp.floor((candidate + 1.0) / u), k + 1
+
+        start = (jnp.float32(0.0), jnp.float32(0.0), jnp.uint32(0))
+        row, _, _ = jax.lax.while_loop(more, jump, start)
+        return row.astype(jnp.int32)
+
+    return jax.vmap(one)(jax.random.split(key, count))
+
+
+def replay_sample_nested(
+    buffer: ReplayBuffer, key: jax.Array, batch_size: int
+) -> Transition:
+    """``replay_sample`` with ``nested_rows``: one key, nearly the same rows at
+    every buffer size (the landscape perturbations' minibatches)."""
+    rows = nested_rows(key, batch_size, buffer.size)
+    return jax.tree.map(lambda field: field[rows], buffer.data)
+
+
 def replay_sample_seeds(
     buffer: ReplayBuffer, keys: jax.Array, batch_size: int
 ) -> Transition:

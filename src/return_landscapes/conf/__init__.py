@@ -330,8 +330,10 @@ class PurdConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """Run directory (the ``out`` of ``landscape train``); required."""
     perturb: str | None = None
     """td3, sac, ppo, param_noise, action_noise or init_state; null: the run's algo."""
-    scale: float = 3e-4
-    """Perturbation size: learning rate of an update, or std of the noise."""
+    scale: float | None = None
+    """Perturbation size: an update's learning rate, or the noise's std (init_state:
+    a multiple of the training start noise); null: the run's learning rate for
+    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
     samples: int = 1000
     """Perturbed policies (one episode each) per seed and checkpoint."""
     checkpoints: list[int] | None = None
@@ -355,9 +357,11 @@ class InterpolateConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
 
     The policy at ``a`` is ``a * theta1 + (1 - a) * theta2`` for ``points`` values of
     ``a`` from 0 to 1. ``pairs=same_seed`` joins every two checkpoints of each seed
-    (earlier checkpoint first); ``pairs=cross_seed`` joins seed ``s`` with seed ``s+1``
-    at every two checkpoints, equal steps included. ``other_run=DIR`` takes the second
-    policy of each pair from another run (same env, algorithm and network sizes).
+    (earlier checkpoint first); ``pairs=cross_seed`` joins seed ``s`` at step ``c1``
+    with seed ``s+1`` at step ``c2`` for every ordered pair ``c1 != c2``, as the
+    paper's code (``include_equal_steps`` adds ``c1 == c2``). ``other_run=DIR`` takes
+    the second policy of each pair from another run (same env, algorithm and network
+    sizes), joining steps ``c1 <= c2``.
     ``between=[seed1,checkpoint1,seed2,checkpoint2]`` asks for one pair. At each point:
     the plain return, and with ``samples > 0`` a PURD of that many samples under
     ``perturb`` at ``scale`` (paper: 100 samples of parameter noise at 3e-4).
@@ -371,14 +375,18 @@ class InterpolateConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """Take each pair's second policy from this run (same env, algo, networks)."""
     between: list[int] | None = None
     """One pair ``[seed1,checkpoint1,seed2,checkpoint2]`` instead of ``pairs``."""
+    include_equal_steps: bool = False
+    """pairs=cross_seed: also join seed s and s+1 at the same checkpoint step."""
     points: int = 100
     """Points on each path, both checkpoints included."""
     samples: int = 100
     """PURD samples at every point; 0: plain returns only."""
     perturb: str = "param_noise"
     """Perturbation of the PURDs along the path."""
-    scale: float = 3e-4
-    """Perturbation size: learning rate of an update, or std of the noise."""
+    scale: float | None = None
+    """Perturbation size: an update's learning rate, or the noise's std (init_state:
+    a multiple of the training start noise); null: the run's learning rate for
+    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
     checkpoints: list[int] | None = None
     """Checkpoint steps to pair; null: every checkpoint of the run."""
     seeds: list[int] | None = None
@@ -393,6 +401,13 @@ class Criterion(Enum):
     cvar = "cvar"  # the PURD's CVaR did not fall
     ltp = "ltp"  # the PURD's left-tail probability did not rise
     none = "none"  # always (plain continued training, PURDs recorded)
+
+
+class RejectEnv(Enum):
+    """Which env rejection's continued training steps."""
+
+    fresh = "fresh"  # a new reset, 0.1x the training start noise (the paper's code)
+    checkpoint = "checkpoint"  # the checkpointed training envs, training noise
 
 
 @dataclass
@@ -430,10 +445,15 @@ class RejectConfig(RunEpisodeOptions, WandbOptions):
     """PURD samples per check."""
     repeats: int = 10
     """Independent repeats from the checkpoint, each with its own training key."""
+    reject_env: RejectEnv = RejectEnv.fresh
+    """Continue training in a fresh env with 0.1x the training start noise (the
+    paper's code), or in the checkpointed training envs (checkpoint)."""
     perturb: str | None = None
     """Perturbation of the PURD checks; null: the run's algorithm."""
-    scale: float = 3e-4
-    """Perturbation size: learning rate of an update, or std of the noise."""
+    scale: float | None = None
+    """Perturbation size: an update's learning rate, or the noise's std (init_state:
+    a multiple of the training start noise); null: the run's learning rate for
+    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
     sample_seed: int = 0
     """Random seed of the PURD samples and of each repeat's training key."""
 
@@ -471,8 +491,10 @@ class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """PURD samples at every point; 0: plain returns only."""
     perturb: str | None = None
     """Perturbation of the PURDs; null: the run's algorithm."""
-    scale: float = 3e-4
-    """Perturbation size: learning rate of an update, or std of the noise."""
+    scale: float | None = None
+    """Perturbation size: an update's learning rate, or the noise's std (init_state:
+    a multiple of the training start noise); null: the run's learning rate for
+    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
     sample_seed: int = 0
     """Random seed of the random directions and of the samples."""
 
@@ -568,8 +590,9 @@ class DemoConfig:
     """First env steps with random actions (TD3 and SAC)."""
     samples: int = 200
     """PURD samples per seed and checkpoint."""
-    scale: float = 3e-4
-    """Perturbation size of the PURDs, rejection checks and surface."""
+    scale: float | None = None
+    """Perturbation size of the PURDs, rejection checks and surface; null: the run's
+    learning rate."""
     points: int = 11
     """Points on each interpolation path."""
     path_samples: int = 10

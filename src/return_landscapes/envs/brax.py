@@ -124,6 +124,21 @@ def has_start_state_noise(name: str) -> bool:
     return name in envs._envs and _accepts(envs._envs[name], "reset_noise_scale")
 
 
+def default_start_noise(name: str) -> float | None:
+    """The default ``reset_noise_scale`` of env ``name`` (``None`` if it has none)."""
+    import inspect
+
+    envs = _import_brax_envs()
+    if not has_start_state_noise(name):
+        return None
+    default = (
+        inspect.signature(envs._envs[name].__init__)
+        .parameters["reset_noise_scale"]
+        .default
+    )
+    return None if default is inspect.Parameter.empty else float(default)
+
+
 def _accepts(env_class, option: str) -> bool:
     import inspect
 

@@ -60,10 +60,10 @@ def chosen_seeds(requested: list[int] | None, num_seeds: int) -> list[int]:
 
 
 def check_episode_options(
-    scale: float, horizon: int | None, gamma: float, chunk: int | None
+    scale: float | None, horizon: int | None, gamma: float, chunk: int | None
 ) -> None:
     """Raise a one-line error for a bad scale, horizon, discount or chunk size."""
-    if not math.isfinite(scale) or scale < 0:
+    if scale is not None and (not math.isfinite(scale) or scale < 0):
         raise LandscapeError(f"scale={scale} must be a finite number >= 0")
     if chunk is not None and chunk <= 0:
         raise LandscapeError(f"chunk={chunk} must be at least 1 (or unset)")
@@ -137,6 +137,11 @@ def check_finite(actor_params, run_dir, step: int, seeds: list[int]) -> None:
             )
 
 
+def _stored(attrs: dict[str, Any], key: str) -> str:
+    """A stored setting as the error shows it; ``unset`` for an older result."""
+    return str(attrs[key]) if key in attrs else "unset (an older version)"
+
+
 def is_finished(path: Path, settings: dict[str, Any], overwrite: bool) -> bool:
     """Whether the result at ``path`` exists and may be skipped.
 
@@ -146,11 +151,12 @@ def is_finished(path: Path, settings: dict[str, Any], overwrite: bool) -> bool:
     if overwrite or not path.is_file():
         return False
     stored = store.read_result(path).attrs
-    differ = {k: stored.get(k) for k, v in settings.items() if stored.get(k) != v}
+    differ = {k: v for k, v in settings.items() if stored.get(k) != v}
     if differ:
-        shown = ", ".join(f"{k}={v}" for k, v in differ.items())
+        shown = ", ".join(f"{k}={_stored(stored, k)}" for k in differ)
+        asked = ", ".join(f"{k}={v}" for k, v in differ.items())
         raise LandscapeError(
             f"{path} was computed with {shown}: pass overwrite=true to replace it, or "
-            "use those settings"
+            f"use those settings (asked: {asked})"
         )
     return True

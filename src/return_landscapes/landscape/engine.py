@@ -21,7 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.conf import TrainConfig, is_atari
-from return_landscapes.envs.brax import has_start_state_noise, make_env
+from return_landscapes.envs.brax import (
+    default_start_noise,
+    has_start_state_noise,
+    make_env,
+)
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
 from return_landscapes.landscape.checks import EpisodeOptions, check_finite
 from return_landscapes.landscape.perturb import (
@@ -73,12 +77,17 @@ def get_engine(
     perturbation: Perturbation,
     horizon: int,
     gamma: float,
-    scale: float,
+    start_noise: float | None = None,
     options: EpisodeOptions | None = None,
 ) -> Engine:
-    """Build (or reuse, within this process) the jitted stages of one setup."""
+    """Build (or reuse, within this process) the jitted stages of one setup.
+
+    ``start_noise`` is the start-state noise of perturbed samples, a multiple of the
+    run's training start-state noise (``init_state``); ``None`` otherwise.
+    """
     options = options or EpisodeOptions()
-    start_noise = scale if perturbation.start_state_noise else None
+    if not perturbation.start_state_noise:
+        start_noise = None
     key = json.dumps(
         [
             run_identity(run_cfg),
@@ -97,15 +106,26 @@ def get_engine(
     return _ENGINES[key]
 
 
+def training_start_noise(run_cfg) -> float | None:
+    """The start-state noise the run trained with (``None``: the env has none)."""
+    if run_cfg.reset_noise_scale is not None:
+        return float(run_cfg.reset_noise_scale)
+    return default_start_noise(run_cfg.env)
+
+
 def evaluation_env(run_cfg, start_noise: float | None = None):
-    """The env of evaluation episodes: a fixed start state unless ``start_noise``."""
+    """The env of evaluation episodes: a fixed start state unless ``start_noise``,
+    a multiple of the run's training start-state noise (1: the same noise)."""
     if is_atari(run_cfg.env):
         from return_landscapes.envs.atari import make_atari_env
 
         return make_atari_env(run_cfg.env, run_cfg.atari)
-    if start_noise is None:
-        start_noise = 0.0 if has_start_state_noise(run_cfg.env) else None
-    return make_env(run_cfg.env, run_cfg.backend, start_noise)
+    width = None
+    if has_start_state_noise(run_cfg.env):
+        width = (
+            0.0 if start_noise is None else start_noise * training_start_noise(run_cfg)
+        )
+    return make_env(run_cfg.env, run_cfg.backend, width)
 
 
 def policy_apply(agent):

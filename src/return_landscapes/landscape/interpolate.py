@@ -60,6 +60,7 @@ from return_landscapes.landscape.job import (
     open_job,
     progress_bar,
     result_attrs,
+    scale_text,
     write_result,
 )
 from return_landscapes.landscape.keys import pair_key, tagged_keys
@@ -88,13 +89,11 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     cfg = resolve(InterpolateConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_interpolation(cfg)
-    out = store.interpolation_dir(job.run_dir, job.perturb_name, cfg.scale)
+    out = store.interpolation_dir(job.run_dir, job.perturb_name, job.scale)
     what = (
         "plain returns"
         if job.perturb_name is None
-        else (
-            f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
-        )
+        else (f"PURDs of {cfg.samples} {job.perturb_name} samples at {scale_text(job)}")
     )
     kind = PairKind(cfg.pairs).value
     announce(
@@ -168,7 +167,7 @@ def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
         todo=[],
     )
     for pair in pairs:
-        path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
+        path = store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
         if not is_finished(path, _settings(job), cfg.overwrite):
             job.todo.append(pair)
     return job
@@ -220,8 +219,7 @@ def choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg) -> list[Pair]:
             continue
         for c1 in steps:
             for c2 in other_steps:
-                # same seed, same run: the earlier checkpoint first, never a point
-                if c1 < c2 or (c1 == c2 and (shift or cross_run)):
+                if _joins(c1, c2, cross_run, shift, cfg.include_equal_steps):
                     pairs.append(
                         Pair(
                             Endpoint(run_dir, seed, c1),
@@ -232,6 +230,21 @@ def choose_pairs(cfg, run_dir, run_cfg, other_dir, other_cfg) -> list[Pair]:
     if not pairs:
         raise LandscapeError(_no_pairs_message(cfg, steps, seeds, other_cfg.seeds))
     return pairs
+
+
+def _joins(c1: int, c2: int, cross_run: bool, shift: int, equal: bool) -> bool:
+    """Whether checkpoint ``c1`` of a seed is joined with ``c2`` of its partner.
+
+    Same seed: the earlier checkpoint first (a path and its reverse are one path).
+    Seed ``s`` with ``s + 1``: every ordered pair of different steps, as the paper's
+    code, and equal steps too with ``include_equal_steps``. Another run: ``c1 <=
+    c2``.
+    """
+    if cross_run:
+        return c1 <= c2
+    if shift:
+        return c1 != c2 or equal
+    return c1 < c2
 
 
 def _no_pairs_message(cfg, steps, seeds, other_seeds) -> str:
@@ -383,8 +396,8 @@ def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
     )
     samples = None
     if cfg.samples:
-        noise = cfg.scale if job.perturbation.action_noise else 0.0
-        scale = jnp.asarray(cfg.scale, jnp.float32)
+        noise = job.scale if job.perturbation.action_noise else 0.0
+        scale = jnp.asarray(job.scale, jnp.float32)
         rows = (
             np.repeat(alphas, cfg.samples),
             jnp.tile(tagged_keys(base, 0, cfg.samples), (cfg.points, 1)),
@@ -446,12 +459,13 @@ def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None
         run=str(pair.first.run_dir.resolve()),
         other_run=str(pair.second.run_dir.resolve()),
         perturbation=job.perturb_name,
-        scale=float(cfg.scale),
+        scale=job.scale,
+        scale_source=job.scale_source,
         seed1=pair.first.seed,
         checkpoint1=pair.first.checkpoint,
         seed2=pair.second.seed,
         checkpoint2=pair.second.checkpoint,
         **_settings(job),
     )
-    path = store.interpolation_path(*pair.ends, job.perturb_name, cfg.scale)
+    path = store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
     write_result(path, arrays, attrs)

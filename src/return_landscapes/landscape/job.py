@@ -25,7 +25,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, TrainConfig
+from return_landscapes.conf import Algo, TrainConfig, is_atari
+from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     EpisodeOptions,
     check_episode_options,
@@ -41,6 +42,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
 )
 from return_landscapes.landscape.summary import log_result
+from return_landscapes.training.schedule import learning_rate_at
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ class LandscapeJob:
       perturbation: the perturbation samples are drawn from.
       horizon: the evaluation episodes' horizon.
       options: the (Atari) episode options.
+
+    ``scale_at(step)`` is the perturbation's size at a checkpoint, ``scale`` the one
+    size of a command that perturbs points between checkpoints, and
+    ``scale_source`` where it comes from: ``given`` (``scale=``), ``run`` (the run's
+    own learning rate) or ``default`` (the noise's default).
     """
 
     cfg: Any
@@ -69,6 +76,33 @@ class LandscapeJob:
     def algo(self) -> str:
         """The run's algorithm name (``td3``, ``sac``, ``ppo``)."""
         return Algo(self.run_cfg.algo).value
+
+    @property
+    def scale_source(self) -> str:
+        """``given``, ``run`` (the run's learning rate) or ``default``."""
+        if self.cfg.scale is not None:
+            return "given"
+        return "run" if self.perturbation.learning_rate else "default"
+
+    def scale_at(self, step: int) -> float:
+        """The perturbation's size at checkpoint ``step``."""
+        source = self.scale_source
+        if source == "given":
+            return float(self.cfg.scale)
+        if source == "run":
+            return learning_rate_at(self.run_cfg, step)
+        return float(self.perturbation.default_scale)
+
+    @property
+    def scale(self) -> float:
+        """The perturbation's size wherever it applies (it must not vary)."""
+        if self.scale_source == "run" and _annealed(self.run_cfg):
+            raise LandscapeError(
+                f"{self.run_dir} anneals its learning rate, so a "
+                f"{self.perturbation.name} update off the checkpoints has no run "
+                "learning rate: pass scale="
+            )
+        return self.scale_at(0)
 
     def base(self) -> dict[str, Any]:
         """The shared fields, to build a command's job from this one."""
@@ -88,6 +122,12 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
     algo = Algo(run_cfg.algo).value
     perturbation = get_perturbation(perturb or algo, algo)
     check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
+    if cfg.scale is None and not (
+        perturbation.learning_rate or perturbation.default_scale is not None
+    ):
+        raise LandscapeError(
+            f"perturb={perturbation.name} has no default size: pass scale="
+        )
     if check_fits:
         check_perturbation_fits(perturbation, run_cfg)
     options = EpisodeOptions()
@@ -97,11 +137,23 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
     return LandscapeJob(cfg, run_dir, run_cfg, perturbation, horizon, options)
 
 
+START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise
+MINIBATCH_ROWS = "nested"  # td3/sac minibatches: replay.nested_rows
+ATARI_PPO_UPDATE = "iteration"  # Atari ppo: a whole PPO iteration per sample
+
+
+def _annealed(run_cfg: TrainConfig) -> bool:
+    return is_atari(run_cfg.env) and bool(run_cfg.atari.anneal_lr)
+
+
 def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]:
     """The settings every stored result records and a re-run must match.
 
     ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options,
-    and ``minibatch_size`` when ``perturbed`` by a perturbation that reads the replay.
+    ``minibatch_size`` and ``minibatch_rows`` when ``perturbed`` by a perturbation
+    that reads the replay, ``start_noise_unit`` by one that scales the start-state
+    noise, ``update`` by Atari's ``ppo``. Results stored before a setting existed
+    lack it, so a re-run refuses to take them for new ones.
     """
     settings = {
         "samples": job.cfg.samples,
@@ -112,6 +164,11 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
     }
     if perturbed and job.perturbation.needs_replay:
         settings["minibatch_size"] = MINIBATCH_SIZE
+        settings["minibatch_rows"] = MINIBATCH_ROWS
+    if perturbed and job.perturbation.needs_env_states and is_atari(job.run_cfg.env):
+        settings["update"] = ATARI_PPO_UPDATE
+    if perturbed and job.perturbation.start_state_noise:
+        settings["start_noise_unit"] = START_NOISE_UNIT
     return settings
 
 
@@ -128,6 +185,15 @@ def result_attrs(job: LandscapeJob, kind: str, **extra) -> dict[str, Any]:
     }
 
 
+def scale_text(job: LandscapeJob) -> str:
+    """``scale=0.0003`` and, unless given, where it comes from (for log lines)."""
+    source = job.scale_source
+    if source == "run" and _annealed(job.run_cfg):
+        return "the run's annealed learning rate at each checkpoint"
+    where = {"given": "", "run": " (the run's learning rate)", "default": " (default)"}
+    return f"scale={job.scale!r}{where[source]}"
+
+
 def announce(header: str, finished: int, unit: str) -> None:
     """Log what a command computes and how many finished ``unit``s it skips."""
     logger.info(header)
@@ -136,10 +202,16 @@ def announce(header: str, finished: int, unit: str) -> None:
 
 
 def make_engine(job: LandscapeJob) -> Engine:
-    """The job's engine: its run, perturbation, horizon, discount, scale, options."""
-    cfg = job.cfg
+    """The job's engine: its run, perturbation, horizon, discount, start-state
+    noise (``init_state``) and episode options."""
+    start_noise = job.scale if job.perturbation.start_state_noise else None
     return get_engine(
-        job.run_cfg, job.perturbation, job.horizon, cfg.gamma, cfg.scale, job.options
+        job.run_cfg,
+        job.perturbation,
+        job.horizon,
+        job.cfg.gamma,
+        start_noise,
+        job.options,
     )
 
 

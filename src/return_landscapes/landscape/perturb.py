@@ -6,14 +6,18 @@ start-state noise). Definitions:
 
 * ``td3`` / ``sac``: one actor update of that algorithm with the checkpoint's Adam
   state, learning rate ``scale``, critics frozen, on a fresh minibatch drawn with the
-  sample's key from the replay buffer as of the checkpoint step;
+  sample's key from the replay buffer as of the checkpoint step (rows that stay
+  nearly the same as the buffer grows, ``replay.nested_rows``);
+* ``ppo``: one PPO minibatch step with the checkpoint's Adam state, learning rate
+  ``scale``, on fresh experience from the checkpoint's parallel envs (Atari: one
+  whole PPO iteration, see ``perturb_atari.py``);
 * ``param_noise``: Gaussian noise of std ``scale`` added to every actor weight;
 * ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
-* ``init_state``: unperturbed actor, start-state noise of scale ``scale``.
+* ``init_state``: unperturbed actor, start-state noise of ``scale`` times the
+  training start-state noise (1: the training start distribution).
 
-* ``ppo``: one PPO minibatch step with the checkpoint's Adam state, learning rate
-  ``scale``, on fresh experience from the checkpoint's parallel envs (Atari: see
-  ``perturb_atari.py``).
+An update's ``scale`` defaults to the learning rate the run trained with at the
+checkpoint (``learning_rate=True``); a noise's to its ``default_scale``.
 
 New kinds are added with ``register_perturbation``.
 """
@@ -29,7 +33,7 @@ import jax
 from return_landscapes.agents.protocols import ActorAgent, ActorUpdate, OnPolicyUpdate
 from return_landscapes.errors import LandscapeError
 from return_landscapes.pipeline import group_map
-from return_landscapes.replay import replay_sample
+from return_landscapes.replay import replay_sample_nested
 
 
 class CheckpointSource(NamedTuple):
@@ -60,8 +64,11 @@ class Perturbation:
       needs_replay: ``perturb`` reads ``source.replay``.
       needs_env_states: ``perturb`` reads ``source.env``.
       action_noise: evaluation adds Gaussian action noise of std ``scale``.
-      start_state_noise: evaluation starts from start-state noise of scale ``scale``.
+      start_state_noise: evaluation starts from ``scale`` times the training
+        start-state noise.
       needs: the agent protocol ``perturb`` relies on (``agents/protocols.py``).
+      learning_rate: ``scale`` is a learning rate; by default the run's own.
+      default_scale: ``scale`` when none is given (noise kinds).
     """
 
     name: str
@@ -73,6 +80,8 @@ class Perturbation:
     action_noise: bool = False
     start_state_noise: bool = False
     needs: type = ActorAgent
+    learning_rate: bool = False
+    default_scale: float | None = None
 
 
 PERTURBATIONS: dict[str, Perturbation] = {}
@@ -109,9 +118,13 @@ MINIBATCH_SIZE = 256  # the paper's minibatch for the td3 / sac perturbation
 
 
 def actor_update_perturbation(agent, source: CheckpointSource, key, scale):
-    """One actor update of the agent's own algorithm, learning rate ``scale``."""
+    """One actor update of the agent's own algorithm, learning rate ``scale``.
+
+    The minibatch rows are ``nested_rows`` of the sample's key: a key draws nearly
+    the same rows from the buffer one insert later (rejection's checks).
+    """
     batch_key, update_key = jax.random.split(key)
-    batch = replay_sample(source.replay, batch_key, MINIBATCH_SIZE)
+    batch = replay_sample_nested(source.replay, batch_key, MINIBATCH_SIZE)
     state = agent.actor_update(source.agent_state, batch, update_key, scale)
     return agent.actor_params(state)
 
@@ -166,6 +179,7 @@ register_perturbation(
         algos=("td3",),
         needs_replay=True,
         needs=ActorUpdate,
+        learning_rate=True,
     )
 )
 register_perturbation(
@@ -176,6 +190,7 @@ register_perturbation(
         algos=("sac",),
         needs_replay=True,
         needs=ActorUpdate,
+        learning_rate=True,
     )
 )
 register_perturbation(
@@ -186,6 +201,7 @@ register_perturbation(
         algos=("ppo",),
         needs_env_states=True,
         needs=OnPolicyUpdate,
+        learning_rate=True,
     )
 )
 register_perturbation(
@@ -193,6 +209,7 @@ register_perturbation(
         "param_noise",
         "Gaussian noise of std=scale added to every actor weight",
         parameter_noise,
+        default_scale=3e-4,  # the paper's noise along interpolation paths
     )
 )
 register_perturbation(
@@ -201,14 +218,16 @@ register_perturbation(
         "Gaussian noise of std=scale added to every action",
         unperturbed_actor,
         action_noise=True,
+        default_scale=0.1,  # TD3's exploration noise
     )
 )
 register_perturbation(
     Perturbation(
         "init_state",
-        "start-state noise of scale=scale, unperturbed policy",
+        "start-state noise of scale x the training noise, unperturbed policy",
         unperturbed_actor,
         start_state_noise=True,
+        default_scale=1.0,  # the training start distribution
     )
 )
 

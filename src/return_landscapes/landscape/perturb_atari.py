@@ -1,13 +1,14 @@
-"""The ``ppo`` perturbation on Atari: fresh experience, GAE, one minibatch step.
+"""The ``ppo`` perturbation on Atari: fresh experience, GAE, one PPO iteration.
 
 Per sample (the ``ppo`` perturbation): ``num_envs`` envs of the training setup
 (episodic life, clipped rewards) start from the deterministic reset, take up to
 ``noop_max`` NOOPs drawn from the sample's key and then the checkpoint's sampled
 actions until ``noop_max`` steps have passed, so every sample starts from its own
 states; then ``unroll_length`` steps of the checkpoint's stochastic policy are
-recorded, GAE is computed as in training, and one PPO step with the restored Adam
-state and learning rate ``scale`` is taken on a random minibatch (``1 /
-num_minibatches`` of the experience). A chunk of K samples steps ``K x num_envs``
+recorded, GAE is computed as in training, and one whole PPO iteration with the
+restored Adam state and learning rate ``scale`` follows: ``epochs`` passes of
+``num_minibatches`` minibatch steps, as training and the paper's
+``update_vmapped_agent`` do. A chunk of K samples steps ``K x num_envs``
 envs in one envpool batch, one jitted policy call per step for all of them.
 
 The same ``HostStage`` interface as the episode stage, so ``landscape purd`` and
@@ -52,17 +53,31 @@ class AtariPPOPerturbation(HostStage):
             return action, log_prob, value.reshape(observation.shape[:2])
 
         @jax.jit
-        def update(agent_state, data, next_observation, next_done, key, scale):
-            """One sample's GAE, minibatch and step; its actor parameters."""
+        def prepare(agent_state, data, next_observation, next_done, key):
+            """One sample's batch (GAE, flattened) and its minibatch row orders."""
             next_value = agent.value(agent_state.params, next_observation)
             batch = agent.make_batch(data, next_value, next_done)
-            rows = jax.random.permutation(key, batch.advantage.shape[0])
-            minibatch = jax.tree.map(lambda x: x[rows[: agent.minibatch_size]], batch)
-            state, _ = agent.minibatch_step(agent_state, minibatch, scale)
-            return agent.actor_params(state)
+            return batch, agent.minibatch_orders(key)
+
+        @jax.jit
+        def step(agent_state, batch, rows, scale):
+            minibatch = jax.tree.map(lambda x: x[rows], batch)
+            return agent.minibatch_step(agent_state, minibatch, scale)[0]
 
         self.act = act
-        self.update = update
+        self.prepare = prepare
+        self.step = step
+
+    def update(self, agent_state, data, next_observation, next_done, key, scale):
+        """One sample's PPO iteration: ``epochs x num_minibatches`` steps, each a
+        jitted call as in training (CNN gradients inside a ``scan`` are slow on
+        XLA's CPU backend); its actor parameters."""
+        batch, orders = self.prepare(
+            agent_state, data, next_observation, next_done, key
+        )
+        for rows in orders.reshape(-1, orders.shape[-1]):
+            agent_state = self.step(agent_state, batch, rows, scale)
+        return self.agent.actor_params(agent_state)
 
     def output_shape(self, shared, rows):
         source, _ = shared

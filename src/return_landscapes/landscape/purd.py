@@ -10,6 +10,7 @@ perturbations, evaluate each perturbed policy for one episode through the hot pa
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import jax
@@ -39,6 +40,7 @@ from return_landscapes.landscape.job import (
     open_job,
     progress_bar,
     result_attrs,
+    scale_text,
     write_result,
 )
 from return_landscapes.landscape.keys import plain_key, sample_keys
@@ -47,6 +49,8 @@ from return_landscapes.training.state import (
     restore_replay_rows,
     restore_without_replay_rows,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
@@ -66,15 +70,18 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(PurdConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_job(cfg)
-    out = store.purd_dir(job.run_dir, job.perturbation.name, cfg.scale)
+    out = store.purd_dir(
+        job.run_dir, job.perturbation.name, job.scale_at(job.checkpoints[0])
+    )
     todo = [(step, seeds) for step, seeds in job.todo.items() if seeds]
     announce(
-        f"purd {job.perturbation.name} scale={cfg.scale!r} samples={cfg.samples} on "
+        f"purd {job.perturbation.name} at {scale_text(job)}, {cfg.samples} samples on "
         f"{len(job.checkpoints)} checkpoint(s) x {len(job.seeds)} seed(s): "
         f"writing {out}",
         sum(len(job.seeds) - len(seeds) for seeds in job.todo.values()),
         "seed block(s)",
     )
+    _note_zero_steps(job)
     if not todo:
         return out
     engine = make_engine(job)
@@ -110,9 +117,25 @@ def plan_job(cfg: PurdConfig) -> PurdJob:
     return job
 
 
+def _note_zero_steps(job: PurdJob) -> None:
+    """Say so when the run's own learning rate is 0 at a checkpoint (an annealed
+    rate at the end of the run): that PURD repeats the unperturbed policy."""
+    if job.scale_source != "run":
+        return
+    zero = [step for step in job.checkpoints if job.scale_at(step) == 0]
+    if zero:
+        logger.warning(
+            "note: the run's learning rate is 0 at checkpoint(s) %s (annealed to "
+            "the end), so their %s PURDs repeat the unperturbed return: pass scale= "
+            "for a step of another size",
+            zero,
+            job.perturbation.name,
+        )
+
+
 def _finished(job: PurdJob, step: int, seed: int) -> bool:
     path = store.purd_path(
-        job.run_dir, job.perturbation.name, job.cfg.scale, step, seed
+        job.run_dir, job.perturbation.name, job.scale_at(step), step, seed
     )
     return is_finished(path, common_settings(job), job.cfg.overwrite)
 
@@ -134,7 +157,8 @@ def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
         source = seed_source(job.perturbation, agent_state, state, rows, i, seed)
         keys = sample_keys(cfg.sample_seed, seed, step, cfg.samples)
         bar.set_postfix(checkpoint=step, seed=seed)
-        stats = perturbed_returns(engine, source, cfg.scale, keys, cfg.chunk, bar)
+        scale = job.scale_at(step)
+        stats = perturbed_returns(engine, source, scale, keys, cfg.chunk, bar)
         _write_block(
             job, step, seed, stats, jax.tree.map(lambda x, i=i: x[i], unperturbed)
         )
@@ -148,7 +172,6 @@ def _unperturbed(job: PurdJob, engine: Engine, agent_states, step, seeds):
 
 
 def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None:
-    cfg = job.cfg
     arrays = {
         "seeds": np.array([seed], np.int32),
         "undiscounted_return": stats.undiscounted_return[None],
@@ -164,10 +187,13 @@ def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None
         job,
         "purd",
         perturbation=job.perturbation.name,
-        scale=float(cfg.scale),
+        scale=job.scale_at(step),
+        scale_source=job.scale_source,
         checkpoint=step,
         seed=seed,
         **common_settings(job),
     )
-    path = store.purd_path(job.run_dir, job.perturbation.name, cfg.scale, step, seed)
+    path = store.purd_path(
+        job.run_dir, job.perturbation.name, job.scale_at(step), step, seed
+    )
     write_result(path, arrays, attrs)

@@ -14,8 +14,15 @@ A rejected proposal is undone exactly: the agent's parameters and optimizer stat
 the replay rows it wrote, and the replay position and size are restored bit for bit.
 The env and the training key go on (as the paper's code, whose simulator and random
 generator do not rewind): restoring them too would propose the same update again
-forever. Sample keys are the same at every check of a repeat (common random
-numbers), so two checks differ by the update, not by the draws.
+forever. With ``reject_env=fresh`` (the default, as the paper's code) each repeat
+continues training in a freshly reset env whose starts (and restarts) have 0.1x the
+training start-state noise; ``reject_env=checkpoint`` continues the checkpointed
+training envs with the training noise.
+
+Sample keys are the same at every check of a repeat (common random numbers): the
+same perturbation draws, and for ``td3``/``sac`` minibatch rows that a key keeps
+after the buffer grows by one insert (``replay.nested_rows``; each row changes with
+probability ``1/(N+1)``), so two checks differ by the update, not by the draws.
 
 Each repeat starts from the checkpoint with its own training key and writes one trace
 file (``store.py``); finished repeats are skipped on a re-run.
@@ -35,7 +42,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, Criterion, RejectConfig, as_plain_dict, resolve
+from return_landscapes.conf import (
+    Algo,
+    Criterion,
+    RejectConfig,
+    RejectEnv,
+    as_plain_dict,
+    resolve,
+)
+from return_landscapes.envs.brax import reset_carry
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     check_finite,
@@ -48,6 +63,7 @@ from return_landscapes.landscape.engine import (
     perturbed_returns,
     plain_returns,
     seed_source,
+    training_start_noise,
 )
 from return_landscapes.landscape.job import (
     LandscapeJob,
@@ -65,10 +81,12 @@ from return_landscapes.landscape.stats import purd_statistics
 from return_landscapes.tracking import require_wandb, tracking
 from return_landscapes.training.schedule import Block, agent_config
 from return_landscapes.training.state import (
+    Trainer,
     TrainState,
     restore_replay_rows,
     restore_without_replay_rows,
 )
+from return_landscapes.training.trainers import get_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +100,8 @@ CRITERIA: dict[str, Accept] = {
 }
 
 TRACE_STATISTICS = ("mean", "std", "median", "mode", "ltp", "cvar")
+FRESH_ENV_NOISE = 0.1  # reject_env=fresh: start-state noise, x the training noise
+FRESH_ENV_TAG = 7  # folded into a repeat's training key for its fresh env's reset
 
 
 def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
@@ -191,10 +211,11 @@ def _settings(job: RejectJob) -> dict[str, Any]:
     cfg = job.cfg
     return {
         "perturbation": job.perturbation.name,
-        "scale": float(cfg.scale),
+        "scale": job.scale,
         "max_steps": cfg.max_steps,
         "check_interval": cfg.check_interval,
         "bins": cfg.bins,
+        "reject_env": RejectEnv(cfg.reject_env).value,
         **common_settings(job),
     }
 
@@ -218,9 +239,29 @@ def root_state(job: RejectJob, engine: Engine) -> TrainState:
     return one.replace(replay=one.replay.replace(data=data))
 
 
-def repeat_start(root: TrainState, sample_seed: int, repeat: int) -> TrainState:
-    """The root state with the repeat's own training key."""
-    return root.replace(key=repeat_training_key(root.key[0], sample_seed, repeat)[None])
+def continuing_trainer(job: RejectJob) -> Trainer:
+    """The trainer a repeat continues with: the run's own (``reject_env=checkpoint``)
+    or one whose env starts with ``FRESH_ENV_NOISE`` x the training start noise."""
+    run_cfg = job.run_cfg
+    noise = training_start_noise(run_cfg)
+    if RejectEnv(job.cfg.reject_env) is RejectEnv.fresh and noise is not None:
+        run_cfg = dataclasses.replace(
+            run_cfg, reset_noise_scale=FRESH_ENV_NOISE * noise
+        )
+    return get_trainer(run_cfg)
+
+
+def repeat_start(
+    root: TrainState, sample_seed: int, repeat: int, fresh_env=None
+) -> TrainState:
+    """The root state with the repeat's own training key; with ``fresh_env``, its
+    env carry is a fresh reset of that env (key from the repeat's training key)."""
+    key = repeat_training_key(root.key[0], sample_seed, repeat)
+    state = root.replace(key=key[None])
+    if fresh_env is not None:
+        carry = reset_carry(fresh_env, jax.random.fold_in(key, FRESH_ENV_TAG))
+        state = state.replace(env=jax.tree.map(lambda x: x[None], carry))
+    return state
 
 
 def repeat_sample_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
@@ -272,7 +313,9 @@ def run_repeat(
     """
     cfg = job.cfg
     accept = accept or CRITERIA[Criterion(cfg.criterion).value]
-    state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat)
+    trainer = continuing_trainer(job)
+    fresh = trainer.env if RejectEnv(cfg.reject_env) is RejectEnv.fresh else None
+    state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat, fresh)
     keys = repeat_sample_keys(cfg, repeat)
     step = cfg.checkpoint  # env steps behind the kept parameters
     kept = _estimate(job, engine, state, keys, bar)
@@ -281,7 +324,7 @@ def run_repeat(
     while proposed < cfg.max_steps:
         count = min(cfg.check_interval, cfg.max_steps - proposed)
         snapshot = _snapshot(state, step, count)
-        state, _ = engine.trainer.run_block(state, Block(step, count, True))
+        state, _ = trainer.run_block(state, Block(step, count, True))
         proposed += count
         estimate = _estimate(job, engine, state, keys, bar)
         keep = bool(accept(estimate.statistics, kept.statistics))
@@ -300,7 +343,7 @@ def _estimate(job: RejectJob, engine: Engine, state: TrainState, keys, bar) -> E
     agent_state = jax.tree.map(lambda x: x[0], state.agent)
     rows = state.replay.data if job.perturbation.needs_replay else None
     source = seed_source(job.perturbation, agent_state, state, rows, 0, 0)
-    stats = perturbed_returns(engine, source, cfg.scale, keys, cfg.chunk, bar)
+    stats = perturbed_returns(engine, source, job.scale, keys, cfg.chunk, bar)
     returns = np.asarray(stats.undiscounted_return)
     statistics = purd_statistics(returns, cfg.threshold, cfg.bins, cfg.alpha)
     plain = plain_returns(engine, agent.actor_params(state.agent), keys[:1])
@@ -368,6 +411,7 @@ def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> 
         checkpoint=cfg.checkpoint,
         seed=cfg.seed_index,
         repeat=repeat,
+        scale_source=job.scale_source,
         **_settings(job),
     )
     path = store.rejection_path(

@@ -65,6 +65,7 @@ from return_landscapes.landscape.job import (
     open_job,
     progress_bar,
     result_attrs,
+    scale_text,
     write_result,
 )
 from return_landscapes.landscape.keys import direction_key, plain_key, sample_keys
@@ -100,7 +101,7 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
     what = (
         "plain returns"
         if job.perturb_name is None
-        else f"PURDs of {cfg.samples} {job.perturb_name} samples at scale={cfg.scale!r}"
+        else f"PURDs of {cfg.samples} {job.perturb_name} samples at {scale_text(job)}"
     )
     announce(
         f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {what}: "
@@ -145,7 +146,7 @@ def plan_surface(cfg: SurfaceConfig) -> SurfaceJob:
         check_perturbation_fits(base.perturbation, base.run_cfg)
         check_perturbation_off_checkpoints(base.perturbation, base.run_cfg)
     folder = store.surface_dir(
-        base.run_dir, anchors, cfg.grid, cfg.span, perturb_name, cfg.scale
+        base.run_dir, anchors, cfg.grid, cfg.span, perturb_name, base.scale
     )
     job = SurfaceJob(
         **base.base(),
@@ -435,8 +436,8 @@ def _plain_shared(engine: Engine, plane: Plane, anchor: int):
 
 
 def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
-    scale = jnp.asarray(job.cfg.scale, jnp.float32)
-    noise = job.cfg.scale if job.perturbation.action_noise else 0.0
+    scale = jnp.asarray(job.scale, jnp.float32)
+    noise = job.scale if job.perturbation.action_noise else 0.0
     return (
         (plane.states, plane.sources[anchor], scale),
         jnp.asarray(noise, jnp.float32),
@@ -530,7 +531,8 @@ def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
         job,
         "surface",
         perturbation=job.perturb_name,
-        scale=float(cfg.scale),
+        scale=job.scale,
+        scale_source=job.scale_source,
         anchors=[list(a) for a in job.anchors],
         grid=cfg.grid,
         span=float(cfg.span) if job.kind == RANDOM_PLANE else None,

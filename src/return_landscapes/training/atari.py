@@ -36,7 +36,7 @@ from return_landscapes.envs.atari import (
     training_pool,
 )
 from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
-from return_landscapes.training.schedule import total_steps
+from return_landscapes.training.schedule import learning_rate_at
 from return_landscapes.training.state import Trainer, TrainingParts, TrainState
 from return_landscapes.types import EpisodeStats
 
@@ -75,7 +75,6 @@ def make_atari_trainer(cfg: TrainConfig, parts: TrainingParts):
     hyper = cfg.atari
     env, agent = parts.env, parts.agent
     unit = hyper.num_envs * hyper.unroll_length
-    iterations = total_steps(cfg) // unit
     pool = {}  # the live envpool pool, replaced at every checkpoint step
 
     def restart_envs(state, step: int):
@@ -192,9 +191,7 @@ def make_atari_trainer(cfg: TrainConfig, parts: TrainingParts):
         """One PPO iteration of every seed; ``index`` counts iterations from 0."""
         keys = split_keys(state.key)
         data, carry, scores = rollout(state, keys[:, 1])
-        rate = hyper.learning_rate
-        if hyper.anneal_lr:
-            rate *= 1.0 - index / iterations
+        rate = learning_rate_at(cfg, index * unit)
         agent_state, metrics = update(
             state.agent,
             data,

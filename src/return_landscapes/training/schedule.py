@@ -51,6 +51,23 @@ def total_steps(cfg: TrainConfig) -> int:
     return _round_up(cfg.steps, step_unit(cfg))
 
 
+def learning_rate_at(cfg: TrainConfig, step: int) -> float:
+    """The learning rate the run trains its policy with at env step ``step``.
+
+    TD3 and SAC: the actor's learning rate; PPO on Brax: its constant rate; PPO on
+    Atari: the rate of the iteration that starts at ``step`` (annealed linearly to 0
+    over the run when ``anneal_lr``), the number the trainer uses.
+    """
+    hyper = agent_config(cfg)
+    if not is_on_policy(cfg):
+        return float(hyper.actor_lr)
+    rate = float(hyper.learning_rate)
+    if is_atari(cfg.env) and hyper.anneal_lr:
+        unit = step_unit(cfg)
+        rate *= 1.0 - (step // unit) / (total_steps(cfg) // unit)
+    return rate
+
+
 def checkpoint_steps(cfg: TrainConfig) -> list[int]:
     """The run's checkpoint steps, ascending; the final step is always among them.
 
