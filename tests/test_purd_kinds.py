@@ -5,6 +5,7 @@ import pytest
 
 from helpers import TINY_AGENT, copy_run
 from return_landscapes import load_rejection, purd, reject, store, train
+from return_landscapes.rundir import load_run_config
 
 
 @pytest.mark.parametrize("perturb", ["action_noise", "init_state"])
@@ -76,14 +77,15 @@ def test_ppo_perturbation_at_rate_zero_is_the_unperturbed_policy_and_spreads_abo
 ):
     run = copy_run(tiny_ppo_run, tmp_path / "run")
     purd(run=str(run), scale=0.0, samples=8, checkpoints=[512], progress=False)
-    purd(run=str(run), samples=8, checkpoints=[512], progress=False)  # 3e-4
+    purd(run=str(run), samples=8, checkpoints=[512], progress=False)  # run's lr
     still = store.load_purd_result(run, 512, "ppo", 0.0)
     assert still.attrs["perturbation"] == "ppo"
     np.testing.assert_array_equal(
         still.arrays["undiscounted_return"],
         np.repeat(still.arrays["unperturbed_return"][:, None], 8, axis=1),
     )
-    moved = store.load_purd_result(run, 512, "ppo", 3e-4).arrays["undiscounted_return"]
+    lr = load_run_config(run).ppo.learning_rate
+    moved = store.load_purd_result(run, 512, "ppo", lr).arrays["undiscounted_return"]
     assert (moved.std(axis=1) > 0).all()
 
 
