@@ -8,7 +8,7 @@ import pytest
 from return_landscapes.agents.sac import (
     SACState,
     sac_actor_loss,
-    sac_temperature_loss,
+    sac_log_temperature_loss,
     sample_action,
 )
 from return_landscapes.agents.td3 import TD3State, td3_actor_loss, td3_critic_loss
@@ -117,12 +117,13 @@ def test_td3_actor_gradient_follows_the_smaller_critic_by_default():
     assert TD3Config().actor_objective is ActorObjective.min_q
 
 
-def test_sac_temperature_loss_and_gradient_by_hand():
+def test_sac_log_temperature_loss_and_gradient_by_hand():
     # gap = log_prob + target_entropy = [0, 1]; loss = -mean(0.5 * gap) = -0.25;
     # d/dlog_t = -mean(gap) = -0.5 (the log-probs are held fixed)
     log_prob = jnp.array([1.0, 2.0])
-    assert float(sac_temperature_loss(0.5, log_prob, -1.0)) == pytest.approx(-0.25)
-    grad = jax.grad(sac_temperature_loss)(0.5, log_prob, -1.0)
+    loss = sac_log_temperature_loss(0.5, log_prob, -1.0)
+    assert float(loss) == pytest.approx(-0.25)
+    grad = jax.grad(sac_log_temperature_loss)(0.5, log_prob, -1.0)
     assert float(grad) == pytest.approx(-0.5)
 
 

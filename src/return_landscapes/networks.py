@@ -7,6 +7,7 @@ rollout in the package consumes.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -14,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-LOG_STD_MIN = -5.0
+LOG_STD_MIN = -5.0  # SAC's lower log-std bound before sac.log_std_min (-10 now)
 LOG_STD_MAX = 2.0
 
 
@@ -63,24 +64,44 @@ class DeterministicActor(nn.Module):
         return jnp.tanh(mlp(observation))
 
 
+def bounded_log_std(raw: jax.Array, log_std_min: float) -> jax.Array:
+    """Squash a raw log-std into ``[log_std_min, LOG_STD_MAX]`` the paper's code's
+    way (jaxrl's ``NormalTanhPolicy``): ``min + (max - min) (tanh(raw) + 1) / 2``."""
+    return log_std_min + 0.5 * (LOG_STD_MAX - log_std_min) * (jnp.tanh(raw) + 1.0)
+
+
 class GaussianActor(nn.Module):
-    """SAC actor: mean and log-std of a Gaussian squashed by tanh."""
+    """SAC actor: mean and log-std of a Gaussian squashed by tanh.
+
+    ``separate_heads``: the mean and the log-std are two Dense layers (``mean``,
+    ``log_std``) on the last ReLU hidden layer, as in the paper's code; otherwise one
+    ``MLP`` of output ``2 * action_size`` split in two (the parameter tree of runs
+    saved before the option). The log-std is squashed into ``[log_std_min, 2]``.
+    """
 
     hidden_sizes: Sequence[int]
     action_size: int
     init_scheme: str = "lecun"
+    log_std_min: float = LOG_STD_MIN
+    separate_heads: bool = False
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
-        out = MLP(self.hidden_sizes, 2 * self.action_size, self.init_scheme)(
-            observation
-        )
-        mean, raw_log_std = jnp.split(out, 2, axis=-1)
+        if self.separate_heads:
+            init = kernel_init(self.init_scheme)
+            x = observation
+            for width in self.hidden_sizes:
+                x = nn.relu(nn.Dense(width, kernel_init=init)(x))
+            head = functools.partial(nn.Dense, self.action_size, kernel_init=init)
+            mean = head(name="mean")(x)
+            raw_log_std = head(name="log_std")(x)
+        else:
+            out = MLP(self.hidden_sizes, 2 * self.action_size, self.init_scheme)(
+                observation
+            )
+            mean, raw_log_std = jnp.split(out, 2, axis=-1)
         # Smoothly bounded log-std keeps the entropy term finite early in training.
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (
-            jnp.tanh(raw_log_std) + 1.0
-        )
-        return mean, log_std
+        return mean, bounded_log_std(raw_log_std, self.log_std_min)
 
 
 class TwinCritic(nn.Module):

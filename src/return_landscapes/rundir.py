@@ -243,7 +243,13 @@ def _unflatten_rows(template_rows, arrays, path: Path, count: int):
 # a saved config without them describes the behaviour of its time, not today's default.
 LEGACY_OPTIONS = {
     "td3": {"actor_objective": "first_q", "init": "lecun"},
-    "sac": {"init": "lecun"},
+    "sac": {
+        "init": "lecun",
+        "target_entropy_scale": 1.0,
+        "log_std_min": -5.0,
+        "temperature_loss": "log_temperature",
+        "heads": "joint",
+    },
 }
 
 

@@ -1,10 +1,14 @@
 """SAC as pure functions: ``init``, ``act``, ``update`` and ``actor_update``.
 
 Tanh-Gaussian actor, twin critics with Polyak-averaged targets, and a learned
-temperature. ``actor_update`` is the single actor step that training applies each
-update and that a ``sac`` PURD perturbation applies once: the same entropy-regularised
-loss at the state's temperature, the same Adam moments, the learning rate as an
-argument.
+temperature, as the paper's code (jaxrl's SAC) by default: separate mean and log-std
+heads, log-std squashed into [-10, 2], target entropy ``-action_size / 2``, and the
+temperature loss ``temperature * (entropy - target)``; each has an option giving the
+behaviour of runs saved before it (``rundir.LEGACY_OPTIONS``).
+
+``actor_update`` is the single actor step that training applies each update and that
+a ``sac`` PURD perturbation applies once: the same entropy-regularised loss at the
+state's temperature, the same Adam moments, the learning rate as an argument.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from return_landscapes.agents.common import OffPolicyAgent, adam_step, soft_update
-from return_landscapes.conf import Init, SACConfig
+from return_landscapes.conf import Heads, Init, SACConfig, TemperatureLoss
 from return_landscapes.networks import (
     GaussianActor,
     TwinCritic,
@@ -87,20 +91,51 @@ def sac_actor_loss(
 
 
 def sac_temperature_loss(log_temperature, log_prob, target_entropy: float):
+    """The paper's code's temperature loss ``temperature * (entropy - target)``,
+    ``temperature = exp(log_temperature)`` and ``entropy = -mean(log_prob)`` held
+    fixed: its gradient in the log temperature is ``temperature * (entropy -
+    target)``."""
+    entropy_gap = jax.lax.stop_gradient(-jnp.mean(log_prob) - target_entropy)
+    return jnp.exp(log_temperature) * entropy_gap
+
+
+def sac_log_temperature_loss(log_temperature, log_prob, target_entropy: float):
     """The temperature loss ``-mean(log_temperature * (log_prob + target_entropy))``
-    (the log-probs held fixed)."""
+    (the log-probs held fixed; ``sac.temperature_loss=log_temperature``): its
+    gradient in the log temperature is ``entropy - target``."""
     entropy_gap = jax.lax.stop_gradient(log_prob + target_entropy)
     return -jnp.mean(log_temperature * entropy_gap)
 
 
+def sac_target_entropy(cfg: SACConfig, action_size: int) -> float:
+    """The entropy target: ``cfg.target_entropy``, or when null
+    ``-cfg.target_entropy_scale * action_size``."""
+    if cfg.target_entropy is not None:
+        return float(cfg.target_entropy)
+    return -float(cfg.target_entropy_scale) * float(action_size)
+
+
+def make_sac_actor(cfg: SACConfig, action_size: int) -> GaussianActor:
+    """The configured actor network (heads, log-std bound, kernel init)."""
+    return GaussianActor(
+        tuple(cfg.hidden_sizes),
+        action_size,
+        Init(cfg.init).value,
+        log_std_min=float(cfg.log_std_min),
+        separate_heads=Heads(cfg.heads) is Heads.separate,
+    )
+
+
 def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPolicyAgent:
     """Build the SAC functions for one env's observation and action sizes."""
-    scheme = Init(cfg.init).value
-    actor = GaussianActor(tuple(cfg.hidden_sizes), action_size, scheme)
-    critic = TwinCritic(tuple(cfg.hidden_sizes), scheme)
+    actor = make_sac_actor(cfg, action_size)
+    critic = TwinCritic(tuple(cfg.hidden_sizes), Init(cfg.init).value)
     adam = optax.scale_by_adam()
-    target_entropy = (
-        -float(action_size) if cfg.target_entropy is None else cfg.target_entropy
+    target_entropy = sac_target_entropy(cfg, action_size)
+    temperature_loss = (
+        sac_temperature_loss
+        if TemperatureLoss(cfg.temperature_loss) is TemperatureLoss.temperature
+        else sac_log_temperature_loss
     )
 
     def init(key: jax.Array) -> SACState:
@@ -143,7 +178,7 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
         return actor_step(state, batch, key, learning_rate)[0]
 
     def temperature_step(state: SACState, log_prob: jax.Array) -> SACState:
-        grad = jax.grad(sac_temperature_loss)(
+        grad = jax.grad(temperature_loss)(
             state.log_temperature, log_prob, target_entropy
         )
         log_temperature, opt_state = adam_step(

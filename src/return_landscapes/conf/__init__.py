@@ -61,6 +61,20 @@ class ActorObjective(Enum):
     first_q = "first_q"  # the first critic (Fujimoto et al.); runs before the option
 
 
+class TemperatureLoss(Enum):
+    """SAC's temperature loss (the entropy gap ``H - target`` held fixed)."""
+
+    temperature = "temperature"  # alpha * (H - target), H = -mean(log_prob) (paper's)
+    log_temperature = "log_temperature"  # log(alpha) * (H - target); runs before
+
+
+class Heads(Enum):
+    """How SAC's actor outputs its mean and log-std."""
+
+    separate = "separate"  # two Dense layers on the last hidden layer (paper's code)
+    joint = "joint"  # one Dense layer of 2 x action_size, split; runs before
+
+
 @dataclass
 class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
@@ -111,7 +125,15 @@ class SACConfig(OffPolicyConfig):
     initial_temperature: float = 1.0
     """Entropy temperature at the start of training."""
     target_entropy: float | None = None
-    """Entropy the temperature steers the policy to; null: ``-action_size``."""
+    """Entropy the temperature steers the policy to; null: see target_entropy_scale."""
+    target_entropy_scale: float = 0.5
+    """Null target_entropy means ``-scale * action_size`` (0.5, the paper's code)."""
+    log_std_min: float = -10.0
+    """Actor log-std = min + (2 - min) (tanh(raw) + 1) / 2 (-10, the paper's code)."""
+    temperature_loss: TemperatureLoss = TemperatureLoss.temperature
+    """Loss alpha (H - target) (temperature, paper's code) or log alpha (H - target)."""
+    heads: Heads = Heads.separate
+    """Actor mean and log-std: separate Dense heads (the paper's code) or one joint."""
 
 
 @dataclass
