@@ -244,6 +244,14 @@ def _unflatten_rows(template_rows, arrays, path: Path, count: int):
 LEGACY_OPTIONS = {
     "td3": {"actor_objective": "first_q", "init": "lecun"},
     "sac": {"init": "lecun"},
+    "ppo": {
+        "policy": "tanh_gaussian",
+        "normalize_observations": True,
+        "adam_eps": 1e-8,
+        "init": "lecun",
+        "bootstrap_truncation": True,
+        "autoreset": "fresh",
+    },
 }
 
 
