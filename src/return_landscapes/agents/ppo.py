@@ -217,10 +217,14 @@ def make_ppo(cfg: PPOConfig, observation_size: int, action_size: int) -> PPOAgen
     else:
         policy_net = TanhMLP(hidden, 2 * action_size, init_scheme, POLICY_OUTPUT_GAIN)
     value_net = TanhMLP(hidden, 1, init_scheme, VALUE_OUTPUT_GAIN)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(cfg.max_grad_norm),
-        optax.scale_by_adam(eps=cfg.adam_eps),
-    )
+
+    def clipped_adam(max_grad_norm: float) -> optax.GradientTransformation:
+        return optax.chain(
+            optax.clip_by_global_norm(max_grad_norm),
+            optax.scale_by_adam(eps=cfg.adam_eps),
+        )
+
+    optimizer = clipped_adam(cfg.max_grad_norm)
 
     def normalize(normalizer: Normalizer, observation):
         if cfg.normalize_observations:
@@ -317,12 +321,16 @@ def make_ppo(cfg: PPOConfig, observation_size: int, action_size: int) -> PPOAgen
         total = policy_loss + cfg.value_cost * value_loss - cfg.entropy_cost * entropy
         return total, {"policy_loss": policy_loss, "value_loss": value_loss}
 
-    def minibatch_step(state: PPOState, batch: Batch, learning_rate):
-        """One Adam step on one minibatch, learning rate as an argument."""
+    def minibatch_step(
+        state: PPOState, batch: Batch, learning_rate, max_grad_norm=None
+    ):
+        """One Adam step on one minibatch, learning rate as an argument;
+        ``max_grad_norm`` replaces the configured clip (the state is the same)."""
         params = {"policy": state.policy_params, "value": state.value_params}
         grads, metrics = jax.grad(loss, has_aux=True)(params, state.normalizer, batch)
+        adam = optimizer if max_grad_norm is None else clipped_adam(max_grad_norm)
         params, opt_state = adam_step(
-            optimizer, grads, state.opt_state, params, learning_rate
+            adam, grads, state.opt_state, params, learning_rate
         )
         state = state.replace(
             policy_params=params["policy"],

@@ -270,6 +270,9 @@ class RunEpisodeOptions:
     """Discount of the stored discounted returns."""
     progress: bool = True
     """Show a progress bar on stderr."""
+    original_quirks: bool = False
+    """Reproduce the paper's code's accidents (sac: one shared key; ppo: Brax clip
+    0.1 and first unroll steps, Atari fresh Adam, no clip, gradient/100)."""
 
 
 @dataclass
