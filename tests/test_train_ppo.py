@@ -43,9 +43,12 @@ def test_checkpoints_restore_every_leaf(tiny_ppo_run):
             snapshots[end] = host(state)
     for step, expected in snapshots.items():
         assert_trees_equal(restore_state(trainer, cfg, tiny_ppo_run, step), expected)
-    # The checkpoint holds the parallel envs' states and the normalizer statistics.
+    # The checkpoint holds the parallel envs' states and the first states they return
+    # to; observations are not normalized by default, so the normalizer stays unused.
     assert snapshots[256].env.state.obs.shape == (2, 16, 11)
-    assert float(snapshots[768].agent.normalizer.count[0]) == 768
+    assert snapshots[256].env.first_state.obs.shape == (2, 16, 11)
+    assert not cfg.ppo.normalize_observations
+    assert float(snapshots[768].agent.normalizer.count[0]) == 0
 
 
 def test_resume_equals_no_crash_and_same_seed_is_bit_identical(tiny_ppo_run, tmp_path):

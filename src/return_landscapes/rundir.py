@@ -250,6 +250,14 @@ LEGACY_OPTIONS = {
         "temperature_loss": "log_temperature",
         "heads": "joint",
     },
+    "ppo": {
+        "policy": "tanh_gaussian",
+        "normalize_observations": True,
+        "adam_eps": 1e-8,
+        "init": "lecun",
+        "bootstrap_truncation": True,
+        "autoreset": "fresh",
+    },
 }
 
 

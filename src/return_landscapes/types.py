@@ -37,11 +37,16 @@ class Transition(NamedTuple):
 
 
 class EnvCarry(NamedTuple):
-    """Training-env state carried across steps: the Brax state plus episode counters."""
+    """Training-env state carried across steps: the Brax state plus episode counters.
+
+    ``first_state``, when set, is the env's state from its initial reset, where it
+    returns after every episode; ``None``: every episode starts from a fresh reset.
+    """
 
     state: object
     episode_step: jax.Array
     episode_return: jax.Array
+    first_state: object = None
 
 
 class StepOutput(NamedTuple):

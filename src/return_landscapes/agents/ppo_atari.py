@@ -107,7 +107,8 @@ class AtariPPOAgent(NamedTuple):
     act: Any  # act(params, observation, key) -> (action, log_prob, value)
     value: Any  # value(params, observation) -> value
     make_batch: Any  # make_batch(rollout, next_value, next_done) -> AtariBatch
-    minibatch_step: Any  # minibatch_step(state, batch, lr) -> (state, metrics)
+    minibatch_step: Any  # minibatch_step(state, batch, lr, ...) -> (state, metrics)
+    fresh_opt_state: Any  # fresh_opt_state(params) -> a new optimizer state
     minibatch_orders: Any  # minibatch_orders(key) -> (epochs, minibatches, size)
     minibatch_size: int
     actor_params: Any
@@ -124,10 +125,14 @@ def make_atari_ppo(
 ) -> AtariPPOAgent:
     """Build the Atari PPO functions for frames of ``observation_shape``."""
     network = NatureCNN(num_actions)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(cfg.max_grad_norm),
-        optax.scale_by_adam(eps=cfg.adam_eps),
-    )
+
+    def clipped_adam(max_grad_norm: float) -> optax.GradientTransformation:
+        return optax.chain(
+            optax.clip_by_global_norm(max_grad_norm),
+            optax.scale_by_adam(eps=cfg.adam_eps),
+        )
+
+    optimizer = clipped_adam(cfg.max_grad_norm)
     batch_size = cfg.num_envs * cfg.unroll_length
     minibatch_size = batch_size // cfg.num_minibatches
 
@@ -203,11 +208,23 @@ def make_atari_ppo(
             "entropy": entropy,
         }
 
-    def minibatch_step(state: AtariPPOState, batch: AtariBatch, learning_rate):
-        """One Adam step on one minibatch, learning rate as an argument."""
+    def minibatch_step(
+        state: AtariPPOState,
+        batch: AtariBatch,
+        learning_rate,
+        max_grad_norm=None,
+        grad_scale: float = 1.0,
+    ):
+        """One Adam step on one minibatch, learning rate as an argument.
+
+        ``max_grad_norm`` replaces the configured clip (``inf``: no clipping) and
+        ``grad_scale`` multiplies the gradient before it; the state is the same.
+        """
         grads, metrics = jax.grad(loss, has_aux=True)(state.params, batch)
+        grads = jax.tree.map(lambda g: grad_scale * g, grads)
+        adam = optimizer if max_grad_norm is None else clipped_adam(max_grad_norm)
         params, opt_state = adam_step(
-            optimizer, grads, state.opt_state, state.params, learning_rate
+            adam, grads, state.opt_state, state.params, learning_rate
         )
         return AtariPPOState(params, opt_state), metrics
 
@@ -226,6 +243,7 @@ def make_atari_ppo(
         value,
         make_batch,
         minibatch_step,
+        optimizer.init,
         minibatch_orders,
         minibatch_size,
         actor_params,

@@ -63,6 +63,9 @@ class OnPolicyUpdate(ActorAgent, Protocol):
         """The training batch of a rollout (advantages, targets), flattened."""
         ...
 
-    def minibatch_step(self, state: Any, batch: Any, learning_rate: Any) -> tuple:
-        """``(state, metrics)`` after one optimizer step on one minibatch."""
+    def minibatch_step(
+        self, state: Any, batch: Any, learning_rate: Any, max_grad_norm: Any = None
+    ) -> tuple:
+        """``(state, metrics)`` after one optimizer step on one minibatch
+        (``max_grad_norm``: another gradient clip than training's)."""
         ...

@@ -48,10 +48,32 @@ class Algo(Enum):
 
 
 class Init(Enum):
-    """How Dense kernels of the TD3 and SAC networks start."""
+    """How Dense kernels of the TD3, SAC and (Brax) PPO networks start."""
 
-    orthogonal = "orthogonal"  # gain sqrt(2), output layers included (paper's code)
+    # TD3 / SAC: gain sqrt(2), output layers included (jaxrl); PPO: cleanrl's
+    # layer_init, sqrt(2) hidden, 0.01 policy output, 1.0 value output
+    orthogonal = "orthogonal"
     lecun = "lecun"  # flax's default (LeCun normal); runs before this option
+
+
+class PPOPolicy(Enum):
+    """The action distribution of PPO on Brax envs."""
+
+    # Gaussian, state-independent log std; env actions clipped to [-1, 1] (the
+    # paper's cleanrl-style code)
+    clipped_gaussian = "clipped_gaussian"
+    # Gaussian on pre-tanh actions, state-dependent softplus std (Brax's PPO); runs
+    # before this option
+    tanh_gaussian = "tanh_gaussian"
+
+
+class Autoreset(Enum):
+    """Where a PPO training env starts after an episode ends."""
+
+    # its own first state, drawn at the initial reset (Brax 0.0.13's
+    # AutoResetWrapper, the paper's code)
+    first_state = "first_state"
+    fresh = "fresh"  # a new noisy start state each time; runs before this option
 
 
 class ActorObjective(Enum):
@@ -138,11 +160,17 @@ class SACConfig(OffPolicyConfig):
 
 @dataclass
 class PPOConfig:
-    """PPO with GAE and observation normalization (paper defaults, Brax-style).
+    """PPO with GAE on Brax envs (paper defaults: its cleanrl-style PPO).
 
     One iteration collects ``unroll_length`` steps from each of ``num_envs`` envs
     (``num_envs * unroll_length`` env steps), then runs ``epochs`` passes over
-    ``num_minibatches`` minibatches. The paper trains for 60M env steps.
+    ``num_minibatches`` minibatches. The paper trains for 60M env steps. The defaults
+    are the paper's code (cleanrl's continuous PPO, adapted to Brax): a Gaussian with a
+    state-independent log std and clipped env actions, raw observations, Adam eps 1e-5,
+    orthogonal init, no bootstrap at the horizon, envs back to their own first state;
+    ``policy=tanh_gaussian normalize_observations=true adam_eps=1e-8 init=lecun
+    bootstrap_truncation=true autoreset=fresh`` is the Brax-style PPO of runs trained
+    before these options.
     """
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
@@ -169,6 +197,18 @@ class PPOConfig:
     """Weight of the value loss in the loss."""
     max_grad_norm: float = 1.0
     """Global norm the gradient is clipped to."""
+    policy: PPOPolicy = PPOPolicy.clipped_gaussian
+    """Action distribution: clipped_gaussian (the paper's code) or tanh_gaussian."""
+    normalize_observations: bool = False
+    """Feed observations through a running mean / variance normalizer (Brax-style)."""
+    adam_eps: float = 1e-5
+    """Adam's epsilon (1e-5 in the paper's code, 1e-8 in Brax's PPO)."""
+    init: Init = Init.orthogonal
+    """Dense kernels' init: orthogonal (cleanrl's layer_init, zero biases) or lecun."""
+    bootstrap_truncation: bool = False
+    """At the horizon, bootstrap GAE from the true next observation's value."""
+    autoreset: Autoreset = Autoreset.first_state
+    """After an episode a training env restarts at first_state (its own) or fresh."""
 
 
 @dataclass
@@ -252,6 +292,9 @@ class RunEpisodeOptions:
     """Discount of the stored discounted returns."""
     progress: bool = True
     """Show a progress bar on stderr."""
+    original_quirks: bool = False
+    """Reproduce the paper's code's accidents (sac: one shared key; ppo: Brax clip
+    0.1 and first unroll steps, Atari fresh Adam, no clip, gradient/100)."""
 
 
 @dataclass

@@ -182,19 +182,27 @@ def run_episode(
     return EpisodeStats(total, discounted, length)
 
 
-def reset_carry(env, key: jax.Array) -> EnvCarry:
-    """A fresh episode's carry."""
+def reset_carry(env, key: jax.Array, keep_first: bool = False) -> EnvCarry:
+    """A fresh episode's carry; ``keep_first`` also keeps its start state as the one
+    ``autoreset_step`` returns to after every episode."""
+    state = env.reset(key)
     return EnvCarry(
-        env.reset(key), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
+        state,
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), jnp.float32),
+        state if keep_first else None,
     )
 
 
 def autoreset_step(
     env, carry: EnvCarry, action: jax.Array, key: jax.Array, horizon: int
 ) -> tuple[EnvCarry, StepOutput]:
-    """Step the env; on termination or at the horizon start a new noisy episode.
+    """Step the env; on termination or at the horizon start a new episode.
 
-    Truncation at the horizon keeps ``discount = 1`` so value targets still bootstrap.
+    The new episode starts from the carry's ``first_state`` when it has one (Brax
+    0.0.13's ``AutoResetWrapper``: each env back to its own first state), otherwise
+    from a fresh noisy reset drawn with ``key``. Truncation at the horizon keeps
+    ``discount = 1`` so value targets can still bootstrap.
     """
     next_state = env.step(carry.state, action)
     terminated = jnp.asarray(next_state.done) > 0
@@ -207,9 +215,19 @@ def autoreset_step(
         next_state.obs,
         1.0 - terminated.astype(jnp.float32),
     )
-    fresh = reset_carry(env, key)
-    continued = EnvCarry(next_state, carry.episode_step + 1, episode_return)
+    if carry.first_state is None:
+        restart = reset_carry(env, key)
+    else:
+        restart = EnvCarry(
+            carry.first_state,
+            jnp.zeros((), jnp.int32),
+            jnp.zeros((), jnp.float32),
+            carry.first_state,
+        )
+    continued = EnvCarry(
+        next_state, carry.episode_step + 1, episode_return, carry.first_state
+    )
     new_carry = jax.tree.map(
-        lambda new, old: jnp.where(finished, new, old), fresh, continued
+        lambda new, old: jnp.where(finished, new, old), restart, continued
     )
     return new_carry, StepOutput(transition, finished, episode_return)

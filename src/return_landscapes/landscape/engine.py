@@ -155,7 +155,9 @@ def _make_engine(
     if is_atari(run_cfg.env) and perturbation.needs_env_states:
         from return_landscapes.landscape.perturb_atari import AtariPPOPerturbation
 
-        perturb_stage = AtariPPOPerturbation(plain.env, parts.agent)
+        perturb_stage = AtariPPOPerturbation(
+            plain.env, parts.agent, original=perturbation.reproduces_original
+        )
     else:
         perturb_stage = make_perturb_stage(perturbation, parts.agent)
     return Engine(

@@ -121,6 +121,8 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
     run_dir, run_cfg = open_run(cfg.run)
     algo = Algo(run_cfg.algo).value
     perturbation = get_perturbation(perturb or algo, algo)
+    if getattr(cfg, "original_quirks", False):
+        perturbation = get_perturbation(original_variant(perturbation, run_cfg), algo)
     check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
     if cfg.scale is None and not (
         perturbation.learning_rate or perturbation.default_scale is not None
@@ -140,6 +142,26 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
 START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise
 MINIBATCH_ROWS = "nested"  # td3/sac minibatches: replay.nested_rows
 ATARI_PPO_UPDATE = "iteration"  # Atari ppo: a whole PPO iteration per sample
+
+
+def original_variant(perturbation: Perturbation, run_cfg: TrainConfig) -> str:
+    """The kind that reproduces the paper's code for ``perturbation``
+    (``original_quirks=true``); a one-line error if there is none."""
+    if perturbation.reproduces_original:
+        return perturbation.name
+    if perturbation.original is not None:
+        return perturbation.original
+    if is_atari(run_cfg.env):
+        raise LandscapeError(
+            f"original_quirks=true with perturb={perturbation.name} on Atari would "
+            "only change the scoring, and the paper's Atari scoring is not reproduced "
+            "yet: drop original_quirks, or use perturb=ppo"
+        )
+    raise LandscapeError(
+        f"original_quirks=true changes nothing for perturb={perturbation.name}: the "
+        "paper's code has no accident there (it applies to sac and ppo updates); "
+        "drop original_quirks"
+    )
 
 
 def _annealed(run_cfg: TrainConfig) -> bool:

@@ -19,6 +19,13 @@ start-state noise). Definitions:
 An update's ``scale`` defaults to the learning rate the run trained with at the
 checkpoint (``learning_rate=True``); a noise's to its ``default_scale``.
 
+``sac_original`` and ``ppo_original`` (``original_quirks=true`` on the commands)
+reproduce the accidents of the paper's published code that shaped its figures, one
+point each: SAC's single reparameterization key shared by every sample; on Brax,
+PPO's gradient clip of 0.1 (its restore template's, not training's 1.0) and its
+minibatch of the first ``1 / num_minibatches`` of the unroll steps; on Atari, PPO's
+fresh Adam state per sample, no gradient clipping and gradients scaled by 1/100.
+
 New kinds are added with ``register_perturbation``.
 """
 
@@ -69,6 +76,9 @@ class Perturbation:
       needs: the agent protocol ``perturb`` relies on (``agents/protocols.py``).
       learning_rate: ``scale`` is a learning rate; by default the run's own.
       default_scale: ``scale`` when none is given (noise kinds).
+      original: the name of the kind that reproduces the paper's code's accidents
+        (``original_quirks=true``); ``None`` if that code had none here.
+      reproduces_original: this kind is such a reproduction.
     """
 
     name: str
@@ -82,6 +92,8 @@ class Perturbation:
     needs: type = ActorAgent
     learning_rate: bool = False
     default_scale: float | None = None
+    original: str | None = None
+    reproduces_original: bool = False
 
 
 PERTURBATIONS: dict[str, Perturbation] = {}
@@ -165,6 +177,36 @@ def ppo_update_perturbation(agent, source: CheckpointSource, key, scale):
     return agent.actor_params(state)
 
 
+ORIGINAL_SAC_KEY = 0  # sac_original: the one reparameterization key, PRNGKey(0)
+ORIGINAL_PPO_CLIP = 0.1  # ppo_original on Brax: the gradient clip that code applied
+
+
+def shared_key_actor_update(agent, source: CheckpointSource, key, scale):
+    """``actor_update_perturbation`` with one reparameterization key for every
+    sample, as the paper's SAC PURD (its vmapped update shared a key per batch of
+    samples): the minibatch is the sample's own, as without the quirk."""
+    batch_key, _ = jax.random.split(key)
+    batch = replay_sample_nested(source.replay, batch_key, MINIBATCH_SIZE)
+    shared = jax.random.PRNGKey(ORIGINAL_SAC_KEY)
+    state = agent.actor_update(source.agent_state, batch, shared, scale)
+    return agent.actor_params(state)
+
+
+def first_rows_ppo_update(agent, source: CheckpointSource, key, scale):
+    """``ppo_update_perturbation`` as the paper's code ran it on Brax: the minibatch
+    is the first ``minibatch_size`` rows of the batch (the first unroll steps of
+    every env), and the gradient is clipped to a global norm of 0.1; the fresh
+    experience is the sample's own, as without the quirks."""
+    rollout_key, _ = jax.random.split(key)
+    _, data, _ = agent.rollout(source.agent_state, source.env, rollout_key)
+    batch = agent.make_batch(source.agent_state, data)
+    minibatch = jax.tree.map(lambda x: x[: agent.minibatch_size], batch)
+    state, _ = agent.minibatch_step(
+        source.agent_state, minibatch, scale, max_grad_norm=ORIGINAL_PPO_CLIP
+    )
+    return agent.actor_params(state)
+
+
 def unperturbed_actor(agent, source: CheckpointSource, key, scale):
     """The checkpoint's actor as it is (the episode carries the perturbation)."""
     del key, scale
@@ -191,6 +233,19 @@ register_perturbation(
         needs_replay=True,
         needs=ActorUpdate,
         learning_rate=True,
+        original="sac_original",
+    )
+)
+register_perturbation(
+    Perturbation(
+        "sac_original",
+        "sac with one reparameterization key for every sample (the paper's code)",
+        shared_key_actor_update,
+        algos=("sac",),
+        needs_replay=True,
+        needs=ActorUpdate,
+        learning_rate=True,
+        reproduces_original=True,
     )
 )
 register_perturbation(
@@ -202,6 +257,20 @@ register_perturbation(
         needs_env_states=True,
         needs=OnPolicyUpdate,
         learning_rate=True,
+        original="ppo_original",
+    )
+)
+register_perturbation(
+    Perturbation(
+        "ppo_original",
+        "ppo as the paper's code: Brax clip 0.1 and first unroll steps; Atari fresh "
+        "Adam, no clip, gradient / 100",
+        first_rows_ppo_update,
+        algos=("ppo",),
+        needs_env_states=True,
+        needs=OnPolicyUpdate,
+        learning_rate=True,
+        reproduces_original=True,
     )
 )
 register_perturbation(

@@ -8,8 +8,12 @@ states; then ``unroll_length`` steps of the checkpoint's stochastic policy are
 recorded, GAE is computed as in training, and one whole PPO iteration with the
 restored Adam state and learning rate ``scale`` follows: ``epochs`` passes of
 ``num_minibatches`` minibatch steps, as training and the paper's
-``update_vmapped_agent`` do. A chunk of K samples steps ``K x num_envs``
-envs in one envpool batch, one jitted policy call per step for all of them.
+``update_vmapped_agent`` do. ``original=True`` (``ppo_original``) reproduces that
+code's accidents: a fresh Adam state per sample, no gradient clipping and gradients
+scaled by 1/100 (its loss was a mean over 100 policies).
+
+A chunk of K samples steps ``K x num_envs`` envs in one envpool batch, one jitted
+policy call per step for all of them.
 
 The same ``HostStage`` interface as the episode stage, so ``landscape purd`` and
 ``landscape interpolate`` run it unchanged.
@@ -28,14 +32,16 @@ from return_landscapes.envs.atari import NOOP, AtariEnv, landscape_pool, noop_co
 from return_landscapes.pipeline import HostStage
 
 TRAINING_EPISODE_STEPS = 27_000  # envpool's v5 default, as in training
+ORIGINAL_GRAD_SCALE = 1 / 100  # the paper's code: a mean loss over 100 policies
 
 
 class AtariPPOPerturbation(HostStage):
     """``stage((source, scale), sample_keys) -> (params, episode_keys)`` on Atari."""
 
-    def __init__(self, env: AtariEnv, agent):
+    def __init__(self, env: AtariEnv, agent, original: bool = False):
         self.env = env
         self.agent = agent
+        self.original = original
         cfg = env.cfg
         self.num_envs = cfg.num_envs
 
@@ -62,7 +68,15 @@ class AtariPPOPerturbation(HostStage):
         @jax.jit
         def step(agent_state, batch, rows, scale):
             minibatch = jax.tree.map(lambda x: x[rows], batch)
-            return agent.minibatch_step(agent_state, minibatch, scale)[0]
+            if not original:
+                return agent.minibatch_step(agent_state, minibatch, scale)[0]
+            return agent.minibatch_step(
+                agent_state,
+                minibatch,
+                scale,
+                max_grad_norm=float("inf"),
+                grad_scale=ORIGINAL_GRAD_SCALE,
+            )[0]
 
         self.act = act
         self.prepare = prepare
@@ -75,6 +89,10 @@ class AtariPPOPerturbation(HostStage):
         batch, orders = self.prepare(
             agent_state, data, next_observation, next_done, key
         )
+        if self.original:  # the paper's code started each sample from a new Adam
+            agent_state = agent_state.replace(
+                opt_state=self.agent.fresh_opt_state(agent_state.params)
+            )
         for rows in orders.reshape(-1, orders.shape[-1]):
             agent_state = self.step(agent_state, batch, rows, scale)
         return self.agent.actor_params(agent_state)

@@ -21,6 +21,10 @@ def ppo_rollout(
 ):
     """``agent.unroll_length`` steps of every env with the stochastic policy.
 
+    The env takes ``agent.env_action`` of the Gaussian sample (tanh or clipped); the
+    rollout records the sample itself and its log-density. Envs restart after an
+    episode as their carry says (``envs.brax.autoreset_step``).
+
     Returns the new env carry, the ``Rollout`` (time-major) and the finished
     episodes' count and return sum.
     """
@@ -34,7 +38,7 @@ def ppo_rollout(
         raw = mean + std * jax.random.normal(action_key, mean.shape)
         reset_keys = jax.random.split(reset_key, observation.shape[0])
         carry, out = jax.vmap(autoreset_step, in_axes=(None, 0, 0, 0, None))(
-            env, carry, jnp.tanh(raw), reset_keys, horizon
+            env, carry, agent.env_action(raw), reset_keys, horizon
         )
         record = Rollout(
             observation,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from return_landscapes.agents import make_agent
-from return_landscapes.conf import TrainConfig
+from return_landscapes.conf import Autoreset, TrainConfig
 from return_landscapes.envs.brax import autoreset_step, reset_carry, run_episode
 from return_landscapes.replay import replay_init, replay_insert, replay_sample_seeds
 from return_landscapes.seed_devices import split_seeds
@@ -69,11 +69,15 @@ def ppo_parts(cfg: TrainConfig, env) -> TrainingParts:
     hyper = cfg.ppo
     agent = make_agent(cfg, env.observation_size, env.action_size)
     agent = with_rollout(agent, env, cfg.horizon)
+    # first_state: each env keeps its initial start state and returns to it after
+    # every episode (Brax 0.0.13's AutoResetWrapper); fresh: a new reset each time
+    keep_first = Autoreset(hyper.autoreset) is Autoreset.first_state
 
     def init_seed(key: jax.Array) -> TrainState:
         agent_key, env_key, loop_key = jax.random.split(key, 3)
         env_keys = jax.random.split(env_key, hyper.num_envs)
-        carry = jax.vmap(functools.partial(reset_carry, env))(env_keys)
+        reset = functools.partial(reset_carry, env, keep_first=keep_first)
+        carry = jax.vmap(reset)(env_keys)
         return TrainState(agent.init(agent_key), None, carry, loop_key)
 
     return TrainingParts(env, agent, split_seeds(jax.jit(jax.vmap(init_seed))))

@@ -1,0 +1,110 @@
+"""``original_quirks=true``: each reproduced accident of the paper's code changes what
+it names and nothing else (recording fake agents, by value), and a perturbation the
+paper's code had no accident in is refused in one line."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from return_landscapes.conf import TrainConfig, resolve
+from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.job import original_variant
+from return_landscapes.landscape.perturb import (
+    ORIGINAL_PPO_CLIP,
+    ORIGINAL_SAC_KEY,
+    PERTURBATIONS,
+    CheckpointSource,
+    actor_update_perturbation,
+    first_rows_ppo_update,
+    ppo_update_perturbation,
+    shared_key_actor_update,
+)
+from return_landscapes.replay import ReplayBuffer
+from return_landscapes.types import Transition
+
+pytestmark = pytest.mark.unit
+
+
+class RecordingActorAgent:
+    """An 'update' that returns what it was given: minibatch rewards, key, scale."""
+
+    def actor_update(self, state, batch, key, scale):
+        return {"rewards": batch.reward, "key": key, "scale": scale}
+
+    def actor_params(self, state):
+        return state
+
+
+def replay_of(rows: int) -> ReplayBuffer:
+    column = jnp.arange(rows, dtype=jnp.float32)
+    data = Transition(column[:, None], column[:, None], column, column[:, None], column)
+    return ReplayBuffer(data, jnp.asarray(0), jnp.asarray(rows))
+
+
+def test_sac_original_shares_one_key_and_keeps_each_samples_minibatch():
+    agent, source = RecordingActorAgent(), CheckpointSource(None, replay_of(500))
+    keys = jax.random.split(jax.random.PRNGKey(9), 2)
+    ours = [actor_update_perturbation(agent, source, k, 3e-4) for k in keys]
+    quirk = [shared_key_actor_update(agent, source, k, 3e-4) for k in keys]
+    shared = jax.random.PRNGKey(ORIGINAL_SAC_KEY)
+    for mine, theirs in zip(ours, quirk, strict=True):
+        np.testing.assert_array_equal(theirs["rewards"], mine["rewards"])
+        np.testing.assert_array_equal(theirs["key"], shared)
+        assert theirs["scale"] == mine["scale"] == 3e-4
+    assert not np.array_equal(ours[0]["key"], ours[1]["key"])
+    assert not np.array_equal(quirk[0]["rewards"], quirk[1]["rewards"])
+
+
+class Batch(NamedTuple):
+    advantage: jax.Array
+
+
+class RecordingPPOAgent:
+    """Experience = 8 uniform numbers from the rollout key; a 'step' returns its
+    minibatch and gradient clip."""
+
+    minibatch_size = 4
+
+    def rollout(self, state, env, key):
+        return env, key, None
+
+    def make_batch(self, state, data):
+        return Batch(jax.random.uniform(data, (8,)))
+
+    def minibatch_step(self, state, minibatch, scale, max_grad_norm=None):
+        return {"minibatch": minibatch, "clip": max_grad_norm, "scale": scale}, {}
+
+    def actor_params(self, state):
+        return state
+
+
+def test_ppo_original_takes_the_first_rows_and_clips_at_a_tenth():
+    agent, key = RecordingPPOAgent(), jax.random.PRNGKey(4)
+    source = CheckpointSource(None, env=None)
+    ours = ppo_update_perturbation(agent, source, key, 2.6e-3)
+    quirk = first_rows_ppo_update(agent, source, key, 2.6e-3)
+    batch = np.asarray(jax.random.uniform(jax.random.split(key)[0], (8,)))
+    mine, theirs = ours["minibatch"].advantage, quirk["minibatch"].advantage
+    np.testing.assert_array_equal(theirs, batch[:4])  # the same rollout, first rows
+    assert set(np.asarray(mine).tolist()) <= set(batch.tolist())
+    assert not np.array_equal(mine, batch[:4])  # a random half
+    assert (ours["clip"], quirk["clip"]) == (None, ORIGINAL_PPO_CLIP)
+    assert ours["scale"] == quirk["scale"] == 2.6e-3
+
+
+def test_original_quirks_name_a_variant_or_refuse_in_one_line():
+    brax = resolve(TrainConfig, algo="sac")
+    assert original_variant(PERTURBATIONS["sac"], brax) == "sac_original"
+    assert original_variant(PERTURBATIONS["ppo"], brax) == "ppo_original"
+    assert original_variant(PERTURBATIONS["ppo_original"], brax) == "ppo_original"
+    for name in ("td3", "param_noise", "action_noise", "init_state"):
+        with pytest.raises(LandscapeError, match=f"nothing for perturb={name}"):
+            original_variant(PERTURBATIONS[name], brax)
+    atari = resolve(TrainConfig, env="atari:Pong-v5", algo="ppo")
+    with pytest.raises(LandscapeError, match="Atari scoring is not reproduced"):
+        original_variant(PERTURBATIONS["param_noise"], atari)
