@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, copy_run
+from helpers import TINY_TD3, assert_one_error_line, copy_run, landscape
 from return_landscapes import LandscapeError, purd, store
 from return_landscapes.conf import RejectConfig, TrainConfig, resolve
 from return_landscapes.envs.brax import default_start_noise, make_env
@@ -184,3 +184,25 @@ def test_a_block_from_before_a_setting_is_not_reused(tiny_td3_run, tmp_path):
     assert path.stat().st_mtime_ns == before
     purd(**request, overwrite=True)
     assert store.read_result(path).attrs["minibatch_rows"] == "nested"
+
+
+# ------------------------------------------------------------------ original quirks
+
+
+def test_original_quirks_store_beside_the_default(tiny_ppo_run, tmp_path):
+    run = copy_run(tiny_ppo_run, tmp_path / "run")
+    request = {"run": str(run), "samples": 2, "checkpoints": [512], "seeds": [0]}
+    quirky = purd(**request, original_quirks=True)
+    ours = purd(**request)
+    assert (quirky.parent.name, ours.parent.name) == ("ppo_original", "ppo")
+    attrs = store.read_result(quirky / "step_000000512" / "seed_000.h5").attrs
+    assert (attrs["perturbation"], attrs["scale_source"]) == ("ppo_original", "run")
+    result = landscape(
+        "purd",
+        f"run={run}",
+        "perturb=param_noise",
+        "original_quirks=true",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(result, "changes nothing for perturb=param_noise")
+    assert not (run / "landscape" / "purd" / "param_noise").exists()

@@ -141,12 +141,15 @@ def test_joint_heads_keep_the_old_parameter_tree():
 
 
 def test_both_heads_take_the_configured_kernel_init():
-    # orthogonal of gain sqrt(2): a head's kernel K (6 x 3) has K^T K = 2 I
+    # orthogonal: a head's kernel K (6 x 3) has K^T K = gain^2 I, gain sqrt(2) for
+    # the mean and 1 for the log-std, as the paper's code
     cfg = SACConfig(hidden_sizes=[6], init=Init.orthogonal)
     params = make_sac_actor(cfg, ACT).init(jax.random.PRNGKey(0), jnp.zeros((1, OBS)))
-    for head in ("mean", "log_std"):
+    for head, gain_squared in (("mean", 2.0), ("log_std", 1.0)):
         kernel = np.asarray(params["params"][head]["kernel"])
-        np.testing.assert_allclose(kernel.T @ kernel, 2.0 * np.eye(ACT), atol=1e-5)
+        np.testing.assert_allclose(
+            kernel.T @ kernel, gain_squared * np.eye(ACT), atol=1e-5
+        )
 
 
 def test_a_run_config_without_the_sac_fidelity_options_loads_the_old_behaviour(

@@ -33,6 +33,14 @@ def kernel_init(scheme: str):
     raise ValueError(f"unknown init scheme {scheme!r}: one of {INIT_SCHEMES}")
 
 
+def log_std_init(scheme: str):
+    """The SAC log-std head's kernels: ``orthogonal`` with gain 1 (the paper's code
+    gives that one layer gain 1, every other gain sqrt(2)) or ``lecun``."""
+    if scheme == "orthogonal":
+        return nn.initializers.orthogonal(1.0)
+    return kernel_init(scheme)
+
+
 class MLP(nn.Module):
     """ReLU multilayer perceptron with a linear output layer.
 
@@ -74,7 +82,8 @@ class GaussianActor(nn.Module):
     """SAC actor: mean and log-std of a Gaussian squashed by tanh.
 
     ``separate_heads``: the mean and the log-std are two Dense layers (``mean``,
-    ``log_std``) on the last ReLU hidden layer, as in the paper's code; otherwise one
+    ``log_std``, orthogonal gain 1 under ``orthogonal``) on the last ReLU hidden
+    layer, as in the paper's code; otherwise one
     ``MLP`` of output ``2 * action_size`` split in two (the parameter tree of runs
     saved before the option). The log-std is squashed into ``[log_std_min, 2]``.
     """
@@ -92,9 +101,11 @@ class GaussianActor(nn.Module):
             x = observation
             for width in self.hidden_sizes:
                 x = nn.relu(nn.Dense(width, kernel_init=init)(x))
-            head = functools.partial(nn.Dense, self.action_size, kernel_init=init)
-            mean = head(name="mean")(x)
-            raw_log_std = head(name="log_std")(x)
+            head = functools.partial(nn.Dense, self.action_size)
+            mean = head(kernel_init=init, name="mean")(x)
+            raw_log_std = head(
+                kernel_init=log_std_init(self.init_scheme), name="log_std"
+            )(x)
         else:
             out = MLP(self.hidden_sizes, 2 * self.action_size, self.init_scheme)(
                 observation
