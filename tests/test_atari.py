@@ -194,3 +194,16 @@ def test_atari_bad_input_gets_one_line(tmp_path):
         wrong = landscape("train", "env=atari:Pong-v5", f"algo={algo}", cwd=tmp_path)
         assert_one_error_line(wrong, f"algo={algo}", "algo=ppo")
     assert not any(tmp_path.iterdir())
+
+
+def test_default_ppo_update_is_a_whole_iteration_at_the_annealed_rate(tiny_atari_run):
+    # 4 envs x 32 steps = 128 steps an iteration, 6 iterations; checkpoint 256
+    # starts iteration 2, whose rate is 2.5e-4 x (1 - 2/6)
+    rate = 2.5e-4 * (1.0 - 2 / 6)
+    common = {"samples": 2, "checkpoints": [256], "seeds": [0], "horizon": 60}
+    for quirks, name in ((False, "ppo"), (True, "ppo_original")):
+        out = purd(run=str(tiny_atari_run), original_quirks=quirks, **common)
+        attrs = read_result(out / "step_000000256" / "seed_000.h5").attrs
+        assert (out.parent.name, attrs["perturbation"]) == (name, name)
+        assert attrs["scale"] == pytest.approx(rate, rel=1e-12)
+        assert (attrs["scale_source"], attrs["update"]) == ("run", "iteration")
