@@ -95,8 +95,10 @@ class LandscapeJob:
 
     @property
     def scale(self) -> float:
-        """The perturbation's size wherever it applies (it must not vary)."""
-        if self.scale_source == "run" and _annealed(self.run_cfg):
+        """The perturbation's size wherever it applies (it must not vary; a
+        command with ``samples=0`` applies none and records the size at step 0)."""
+        perturbs = getattr(self.cfg, "samples", 1) > 0
+        if perturbs and self.scale_source == "run" and _annealed(self.run_cfg):
             raise LandscapeError(
                 f"{self.run_dir} anneals its learning rate, so a "
                 f"{self.perturbation.name} update off the checkpoints has no run "
