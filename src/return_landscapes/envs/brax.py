@@ -32,7 +32,9 @@ from return_landscapes.types import (
 )
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
-DEFAULT_BACKEND = "spring"  # fastest on every env measured: benchmarks/env_backends.py
+# Fastest to step with random actions (benchmarks/env_backends.py); the paper's code ran
+# position-based dynamics (``positional``): see benchmarks/physics_backends.py.
+DEFAULT_BACKEND = "spring"
 
 
 @contextlib.contextmanager
