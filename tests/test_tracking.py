@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, copy_run
+from helpers import TINY_TD3, copy_run, landscape
 from return_landscapes import LandscapeError, purd, store, train
 from return_landscapes.landscape.stats import purd_statistics
 
@@ -32,12 +32,16 @@ def fake_wandb(monkeypatch):
     return runs
 
 
-def test_an_offline_run_writes_only_local_files(tiny_td3_run, tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
+def test_an_offline_run_writes_only_local_files(tiny_td3_run, tmp_path):
+    # In a subprocess, as a user runs it: wandb's service threads then never live in
+    # the test process (they crashed it once, inside a later XLA compile).
     run = copy_run(tiny_td3_run, tmp_path / "run")
-    purd(run=str(run), perturb="td3", scale=1e-2, samples=8, checkpoints=[100],
-         wandb=True, progress=False)  # fmt: skip
+    result = landscape(
+        "purd", f"run={run}", "perturb=td3", "scale=1e-2", "samples=8",
+        "checkpoints=[100]", "wandb=true", "progress=false",
+        cwd=tmp_path, env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
     records = list((run / "landscape" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(records) == 1 and records[0].stat().st_size > 0
 
