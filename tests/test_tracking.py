@@ -66,14 +66,14 @@ def test_each_result_is_one_summary_row(fake_wandb, tiny_td3_run, tmp_path):
         assert row["purd/mean"] == pytest.approx(float(np.mean(returns)))
 
 
-def test_training_mirrors_metric_means(fake_wandb, tmp_path):
-    short = {**TINY_TD3, "steps": 100, "checkpoints": [100]}  # the same programs
-    train(short, out=str(tmp_path / "run"), wandb=True)
+def test_training_mirrors_metric_means(fake_wandb, tiny_td3_run, tmp_path):
+    # the session run's config: its trainer and compiled programs are reused
+    train(TINY_TD3, out=str(tmp_path / "run"), wandb=True)
     (wandb_run,) = fake_wandb
     steps = [step for step, _ in wandb_run.rows]
-    assert steps == sorted(steps) and steps[-1] == 100
+    assert steps == sorted(steps) and steps[-1] == 300
     evals = [row for _, row in wandb_run.rows if "eval/return" in row]
-    assert len(evals) == 2  # steps 0 and 100
+    assert len(evals) == 4  # steps 0, 100, 200 and 300
     assert wandb_run.settings["config"]["env"] == "hopper" and wandb_run.finished
 
 
