@@ -21,9 +21,15 @@ from return_landscapes import train  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache(tmp_path_factory):
-    """One persistent XLA compilation cache for the suite and the ``landscape``
-    processes it starts: a program compiled once is loaded, not compiled, when a
-    later test or subprocess builds it again (same program, same numbers)."""
+    """One persistent XLA compilation cache for the ``landscape`` processes the suite
+    starts: a program one of them compiled is loaded, not compiled, by the next
+    (same program, same numbers).
+
+    The test process itself keeps its compiled programs in memory only: after many
+    hundreds of compiles in one process, jaxlib 0.10.2 crashed (segmentation fault,
+    abort) inside ``executable.serialize()`` while writing cache entries, at
+    different tests from run to run.
+    """
     folder = str(tmp_path_factory.mktemp("xla-cache"))
     settings = {
         "JAX_COMPILATION_CACHE_DIR": folder,
@@ -31,10 +37,8 @@ def compilation_cache(tmp_path_factory):
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
     }
     saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    os.environ.update(settings)  # read by subprocesses when they import JAX
+    jax.config.update("jax_enable_compilation_cache", False)  # not this process
     yield folder
     for name, value in saved.items():
         if value is None:
