@@ -74,3 +74,13 @@ def slurm_cluster():
     yield
     if running.returncode != 0:
         subprocess.run([script, "stop"], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_compiled_programs():
+    """Drop JAX's compiled programs after each test module: one process holding
+    every program of the suite crashed inside XLA's compiler near the end of the
+    run (an abort in ``backend_compile_and_load``). Session fixtures' programs are
+    compiled again where a later module needs them."""
+    yield
+    jax.clear_caches()
