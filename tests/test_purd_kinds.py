@@ -8,7 +8,9 @@ from return_landscapes import load_rejection, purd, reject, store, train
 from return_landscapes.rundir import load_run_config
 
 
-@pytest.mark.parametrize("perturb", ["action_noise", "init_state"])
+@pytest.mark.parametrize(
+    "perturb", ["action_noise", "init_state", "param_noise_per_step"]
+)
 def test_episode_perturbations_spread_around_the_same_unperturbed_return(
     tiny_td3_run, tmp_path, perturb
 ):

@@ -19,12 +19,33 @@ from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.pipeline import plan_chunks, run_chunks
 from return_landscapes.types import EpisodeStats, PolicyApply
 
+PARAM_NOISE_TAG = 1  # folded into a step's noise key for its parameter noise
+
+
+def noisy_parameters(params, key: jax.Array, std):
+    """``params`` plus Gaussian noise of std ``std`` on every weight, a key per leaf.
+
+    Observation-normalizer statistics (a ``normalizer`` entry) are not weights and
+    stay as they are.
+    """
+    paths, treedef = jax.tree_util.tree_flatten_with_path(params)
+    keys = jax.random.split(key, len(paths))
+    noisy = [
+        leaf
+        if "normalizer" in jax.tree_util.keystr(path)
+        else leaf + std * jax.random.normal(k, leaf.shape, leaf.dtype)
+        for (path, leaf), k in zip(paths, keys, strict=True)
+    ]
+    return jax.tree.unflatten(treedef, noisy)
+
 
 class EvaluationSetup(NamedTuple):
-    """What an evaluation episode is: env, policy, horizon, discount, action noise.
+    """What an evaluation episode is: env, policy, horizon, discount, noise.
 
     ``action_noise`` (static) adds Gaussian noise of std ``action_noise_std`` (a call
-    argument) to every action before clipping to [-1, 1]. ``policy_factory``,
+    argument) to every action before clipping to [-1, 1]; ``param_noise`` (static)
+    adds Gaussian noise of that std to every weight of the policy afresh at every
+    step (``noisy_parameters``; the paper's ``parameter`` noise). ``policy_factory``,
     ``sampled_actions`` and ``per_sample_env_seeds`` serve envs that step on the host
     (Atari): the agent's ``policy(params, deterministic)``, whether actions are
     sampled instead of greedy, and whether every sample draws its own env seed.
@@ -35,6 +56,7 @@ class EvaluationSetup(NamedTuple):
     horizon: int = DEFAULT_HORIZON
     gamma: float = DEFAULT_GAMMA
     action_noise: bool = False
+    param_noise: bool = False
     policy_factory: Any = None
     sampled_actions: bool = False
     per_sample_env_seeds: bool = False
@@ -52,7 +74,8 @@ def episodes(
       setup: the evaluation episode definition.
       params: actor parameters with a leading batch axis ``(K, ...)``.
       episode_keys: ``(K,)`` keys: start state and action noise of each episode.
-      action_noise_std: std of the action noise when ``setup.action_noise``.
+      action_noise_std: std of the action noise when ``setup.action_noise``, of the
+        per-step parameter noise when ``setup.param_noise``.
 
     Returns:
       ``EpisodeStats`` with fields shaped ``(K,)``.
@@ -68,9 +91,18 @@ def episodes(
         noise = jax.vmap(lambda k: jax.random.normal(k, actions.shape[1:]))(step_keys)
         return jnp.clip(actions + action_noise_std * noise, -1.0, 1.0)
 
+    def step_params(t):
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(noise_keys, t)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
+            step_keys, PARAM_NOISE_TAG
+        )
+        return jax.vmap(noisy_parameters, in_axes=(0, 0, None))(
+            params, keys, action_noise_std
+        )
+
     def step(carry):
         t, states, alive, total, discounted, discount, length = carry
-        actions = act(params, states.obs)
+        actions = act(step_params(t) if setup.param_noise else params, states.obs)
         if setup.action_noise:
             actions = noisy(actions, t)
         states = jax.vmap(env.step)(states, actions)

@@ -117,9 +117,9 @@ class OffPolicyConfig:
     """First env steps with uniformly random actions and no update."""
     replay_capacity: int = 1_000_000
     """Replay buffer rows; must hold the steps between two checkpoints."""
-    init: Init = Init.lecun
-    """Dense kernels' init: lecun (flax's default) or orthogonal, gain sqrt(2) (the
-    paper's code; not yet the default: the demo's policies change with it)."""
+    init: Init = Init.orthogonal
+    """Dense kernels' init: orthogonal, gain sqrt(2), every layer (the paper's code)
+    or lecun (flax's default)."""
 
 
 @dataclass
@@ -342,8 +342,9 @@ class TrainConfig(WandbOptions):
     """Run directory to write; null: ``runs/<env>-<algo>``."""
     resume: bool = False
     """Continue the run in ``out`` from its newest complete checkpoint."""
-    backend: str = "spring"
-    """Brax physics pipeline: spring, positional, generalized or mjx."""
+    backend: str = "positional"
+    """Brax physics pipeline: positional (position-based dynamics, the paper's
+    engine), spring, generalized or mjx."""
     horizon: int | None = None
     """Episode step cap; null: 1000 on Brax, 27,000 agent steps on Atari."""
     reset_noise_scale: float | None = None
@@ -394,11 +395,13 @@ class PurdConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     run: str | None = None
     """Run directory (the ``out`` of ``landscape train``); required."""
     perturb: str | None = None
-    """td3, sac, ppo, param_noise, action_noise or init_state; null: the run's algo."""
+    """td3, sac, ppo, param_noise, action_noise, init_state, param_noise_per_step or
+    td3_action; null: the run's algo."""
     scale: float | None = None
     """Perturbation size: an update's learning rate, or the noise's std (init_state:
     a multiple of the training start noise); null: the run's learning rate for
-    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
+    td3/sac/ppo/td3_action, 3e-4 for param_noise and param_noise_per_step, 0.1 for
+    action_noise, 1 for init_state."""
     samples: int = 1000
     """Perturbed policies (one episode each) per seed and checkpoint."""
     checkpoints: list[int] | None = None
@@ -451,7 +454,8 @@ class InterpolateConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     scale: float | None = None
     """Perturbation size: an update's learning rate, or the noise's std (init_state:
     a multiple of the training start noise); null: the run's learning rate for
-    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
+    td3/sac/ppo/td3_action, 3e-4 for param_noise and param_noise_per_step, 0.1 for
+    action_noise, 1 for init_state."""
     checkpoints: list[int] | None = None
     """Checkpoint steps to pair; null: every checkpoint of the run."""
     seeds: list[int] | None = None
@@ -518,7 +522,8 @@ class RejectConfig(RunEpisodeOptions, WandbOptions):
     scale: float | None = None
     """Perturbation size: an update's learning rate, or the noise's std (init_state:
     a multiple of the training start noise); null: the run's learning rate for
-    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
+    td3/sac/ppo/td3_action, 3e-4 for param_noise and param_noise_per_step, 0.1 for
+    action_noise, 1 for init_state."""
     sample_seed: int = 0
     """Random seed of the PURD samples and of each repeat's training key."""
 
@@ -559,7 +564,8 @@ class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     scale: float | None = None
     """Perturbation size: an update's learning rate, or the noise's std (init_state:
     a multiple of the training start noise); null: the run's learning rate for
-    td3/sac/ppo, 3e-4 for param_noise, 0.1 for action_noise, 1 for init_state."""
+    td3/sac/ppo/td3_action, 3e-4 for param_noise and param_noise_per_step, 0.1 for
+    action_noise, 1 for init_state."""
     sample_seed: int = 0
     """Random seed of the random directions and of the samples."""
 

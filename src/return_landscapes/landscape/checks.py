@@ -74,12 +74,18 @@ def check_episode_options(
 
 
 def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
-    """Refuse ``init_state`` on an env without start-state noise, and action noise
-    on Atari (discrete actions)."""
+    """Refuse ``init_state`` on an env without start-state noise, action noise on
+    Atari (discrete actions) and per-step parameter noise on Atari (host episodes)."""
     if perturbation.action_noise and is_atari(run_cfg.env):
         raise LandscapeError(
             f"perturb={perturbation.name} needs continuous actions and {run_cfg.env} "
             "has discrete ones: choose ppo or param_noise"
+        )
+    if perturbation.param_noise and is_atari(run_cfg.env):
+        raise LandscapeError(
+            f"perturb={perturbation.name} redraws the weights inside the episode, "
+            f"and {run_cfg.env} steps its episodes on the host: choose ppo or "
+            "param_noise"
         )
     if perturbation.start_state_noise and not has_start_state_noise(run_cfg.env):
         raise LandscapeError(

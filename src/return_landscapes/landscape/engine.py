@@ -152,6 +152,8 @@ def _make_engine(
         sample = plain._replace(env=evaluation_env(run_cfg, start_noise))
     if perturbation.action_noise:
         sample = sample._replace(action_noise=True)
+    if perturbation.param_noise:
+        sample = sample._replace(param_noise=True)
     if is_atari(run_cfg.env) and perturbation.needs_env_states:
         from return_landscapes.landscape.perturb_atari import AtariPPOPerturbation
 
@@ -183,7 +185,7 @@ def compiled_plan(engine: Engine, name, stages, shared, rows, total, chunk, bar=
 
 def sample_shared(engine: Engine, source: CheckpointSource, scale: float):
     """The per-call arguments of the perturb-then-evaluate pipeline."""
-    noise = jnp.asarray(scale if engine.perturbation.action_noise else 0.0)
+    noise = jnp.asarray(engine.perturbation.episode_noise_std(scale), jnp.float32)
     return ((source, jnp.asarray(scale, jnp.float32)), noise)
 
 
@@ -196,6 +198,7 @@ def perturbed_returns(
     bar=None,
 ):
     """Perturb ``source`` once per key and run one episode each: numpy ``(K,)``."""
+    keys = engine.perturbation.key_rows(keys)
     shared = sample_shared(engine, source, scale)
     stages = (engine.perturb_stage, engine.sample_stage)
     total = keys.shape[0]

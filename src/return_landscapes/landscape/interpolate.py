@@ -396,11 +396,12 @@ def _compute_pair(job: InterpolateJob, engine: Engine, loader, pair: Pair, bar):
     )
     samples = None
     if cfg.samples:
-        noise = job.scale if job.perturbation.action_noise else 0.0
+        noise = job.perturbation.episode_noise_std(job.scale)
         scale = jnp.asarray(job.scale, jnp.float32)
+        keys = job.perturbation.key_rows(tagged_keys(base, 0, cfg.samples))
         rows = (
             np.repeat(alphas, cfg.samples),
-            jnp.tile(tagged_keys(base, 0, cfg.samples), (cfg.points, 1)),
+            jnp.tile(keys, (cfg.points,) + (1,) * (keys.ndim - 1)),
         )
         samples = _run_halves(
             engine,

@@ -176,8 +176,9 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
     ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options,
     ``minibatch_size`` and ``minibatch_rows`` when ``perturbed`` by a perturbation
     that reads the replay, ``start_noise_unit`` by one that scales the start-state
-    noise, ``update`` by Atari's ``ppo``. Results stored before a setting existed
-    lack it, so a re-run refuses to take them for new ones.
+    noise, ``update`` by Atari's ``ppo``, ``action_noise`` and
+    ``rollouts_per_policy`` by ``td3_action``. Results stored before a setting
+    existed lack it, so a re-run refuses to take them for new ones.
     """
     settings = {
         "samples": job.cfg.samples,
@@ -193,6 +194,10 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
         settings["update"] = ATARI_PPO_UPDATE
     if perturbed and job.perturbation.start_state_noise:
         settings["start_noise_unit"] = START_NOISE_UNIT
+    if perturbed and job.perturbation.fixed_action_noise is not None:
+        settings["action_noise"] = job.perturbation.fixed_action_noise
+    if perturbed and job.perturbation.rollouts_per_policy > 1:
+        settings["rollouts_per_policy"] = job.perturbation.rollouts_per_policy
     return settings
 
 

@@ -14,7 +14,14 @@ start-state noise). Definitions:
 * ``param_noise``: Gaussian noise of std ``scale`` added to every actor weight;
 * ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
 * ``init_state``: unperturbed actor, start-state noise of ``scale`` times the
-  training start-state noise (1: the training start distribution).
+  training start-state noise (1: the training start distribution);
+* ``param_noise_per_step``: unperturbed actor, Gaussian noise of std ``scale`` added
+  to every actor weight afresh at every env step of the episode (the paper's
+  ``parameter`` noise);
+* ``td3_action``: one ``td3`` update shared by ``rollouts_per_policy`` (10)
+  consecutive samples, each evaluated with action noise of std 0.1 (the paper's
+  ``td3_opt_with_action``): sample ``j`` takes the update of sample
+  ``10 * (j // 10)`` of ``td3``, its own episode key.
 
 An update's ``scale`` defaults to the learning rate the run trained with at the
 checkpoint (``learning_rate=True``); a noise's to its ``default_scale``.
@@ -36,9 +43,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from return_landscapes.agents.protocols import ActorAgent, ActorUpdate, OnPolicyUpdate
 from return_landscapes.errors import LandscapeError
+from return_landscapes.evaluation import noisy_parameters
 from return_landscapes.pipeline import group_map
 from return_landscapes.replay import replay_sample_nested
 
@@ -79,6 +88,11 @@ class Perturbation:
       original: the name of the kind that reproduces the paper's code's accidents
         (``original_quirks=true``); ``None`` if that code had none here.
       reproduces_original: this kind is such a reproduction.
+      param_noise: evaluation redraws Gaussian parameter noise of std ``scale``
+        at every step.
+      fixed_action_noise: the std of the evaluation's action noise when it is not
+        ``scale`` (``scale`` then sizes the update).
+      rollouts_per_policy: consecutive samples that share one perturbed policy.
     """
 
     name: str
@@ -94,6 +108,26 @@ class Perturbation:
     default_scale: float | None = None
     original: str | None = None
     reproduces_original: bool = False
+    param_noise: bool = False
+    fixed_action_noise: float | None = None
+    rollouts_per_policy: int = 1
+
+    def episode_noise_std(self, scale) -> float:
+        """The std of the evaluation episodes' noise (action or per-step
+        parameter noise) for a perturbation of size ``scale``; 0 if none."""
+        if self.fixed_action_noise is not None:
+            return self.fixed_action_noise
+        return scale if self.action_noise or self.param_noise else 0.0
+
+    def key_rows(self, keys: jax.Array) -> jax.Array:
+        """Sample keys ``(K, 2)`` as ``one_sample`` reads them: unchanged, or, when
+        samples share a policy, rows ``[policy key, sample key]`` ``(K, 2, 2)``
+        whose policy key is the key of the first sample of its group."""
+        if self.rollouts_per_policy == 1:
+            return keys
+        index = jnp.arange(keys.shape[0])
+        first = index // self.rollouts_per_policy * self.rollouts_per_policy
+        return jnp.stack([keys[first], keys], axis=1)
 
 
 PERTURBATIONS: dict[str, Perturbation] = {}
@@ -142,21 +176,9 @@ def actor_update_perturbation(agent, source: CheckpointSource, key, scale):
 
 
 def parameter_noise(agent, source: CheckpointSource, key, scale):
-    """Every actor weight plus Gaussian noise of std ``scale``.
-
-    Observation-normalizer statistics (a ``normalizer`` entry) are not weights and
-    stay as they are.
-    """
-    params = agent.actor_params(source.agent_state)
-    paths, treedef = jax.tree_util.tree_flatten_with_path(params)
-    keys = jax.random.split(key, len(paths))
-    noisy = [
-        leaf
-        if "normalizer" in jax.tree_util.keystr(path)
-        else leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
-        for (path, leaf), k in zip(paths, keys, strict=True)
-    ]
-    return jax.tree.unflatten(treedef, noisy)
+    """Every actor weight plus Gaussian noise of std ``scale``, once
+    (``evaluation.noisy_parameters``: the normalizer's statistics stay)."""
+    return noisy_parameters(agent.actor_params(source.agent_state), key, scale)
 
 
 def ppo_update_perturbation(agent, source: CheckpointSource, key, scale):
@@ -300,14 +322,46 @@ register_perturbation(
     )
 )
 
+register_perturbation(
+    Perturbation(
+        "param_noise_per_step",
+        "Gaussian noise of std=scale added to every actor weight at every env step",
+        unperturbed_actor,
+        param_noise=True,
+        default_scale=3e-4,
+    )
+)
+TD3_ACTION_NOISE = 0.1  # td3_action's evaluation noise: TD3's exploration noise
+TD3_ACTION_ROLLOUTS = 10  # td3_action: samples per updated policy
+register_perturbation(
+    Perturbation(
+        "td3_action",
+        "one td3 update per 10 samples, each evaluated with action noise 0.1",
+        actor_update_perturbation,
+        algos=("td3",),
+        needs_replay=True,
+        needs=ActorUpdate,
+        learning_rate=True,
+        action_noise=True,
+        fixed_action_noise=TD3_ACTION_NOISE,
+        rollouts_per_policy=TD3_ACTION_ROLLOUTS,
+    )
+)
+
 
 def one_sample(perturbation: Perturbation, agent, source, scale, sample_key):
     """One sample: ``(actor params, episode key)`` from the sample's key alone.
 
     The key splits into the perturbation's randomness and the episode's, so every
-    command (PURDs, paths, surfaces, rejection) draws sample ``j`` the same way.
+    command (PURDs, paths, surfaces, rejection) draws sample ``j`` the same way; a
+    row of two keys (``Perturbation.key_rows``) takes the perturbation's randomness
+    from the first and the episode's from the second.
     """
-    perturb_key, episode_key = jax.random.split(sample_key)
+    if sample_key.ndim == 2:  # [policy key, sample key]: a policy several share
+        perturb_key = jax.random.split(sample_key[0])[0]
+        episode_key = jax.random.split(sample_key[1])[1]
+    else:
+        perturb_key, episode_key = jax.random.split(sample_key)
     return perturbation.perturb(agent, source, perturb_key, scale), episode_key
 
 

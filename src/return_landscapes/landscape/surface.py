@@ -303,7 +303,9 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
         axis,
         [plain_key(cfg.sample_seed, seed, step) for seed, step in job.anchors],
         [
-            sample_keys(cfg.sample_seed, seed, step, padded_samples(cfg.samples))
+            job.perturbation.key_rows(
+                sample_keys(cfg.sample_seed, seed, step, padded_samples(cfg.samples))
+            )
             for seed, step in job.anchors
         ],
         job.kind == CHECKPOINT_PLANE,
@@ -437,7 +439,7 @@ def _plain_shared(engine: Engine, plane: Plane, anchor: int):
 
 def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
     scale = jnp.asarray(job.scale, jnp.float32)
-    noise = job.scale if job.perturbation.action_noise else 0.0
+    noise = job.perturbation.episode_noise_std(job.scale)
     return (
         (plane.states, plane.sources[anchor], scale),
         jnp.asarray(noise, jnp.float32),
