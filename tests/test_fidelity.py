@@ -3,6 +3,10 @@ minibatch rows, rejection's fresh env, and old results that must not be reused."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import h5py
 import jax
 import numpy as np
@@ -206,3 +210,32 @@ def test_original_quirks_store_beside_the_default(tiny_ppo_run, tmp_path):
     )
     assert_one_error_line(result, "changes nothing for perturb=param_noise")
     assert not (run / "landscape" / "purd" / "param_noise").exists()
+
+
+# --------------------------------------------------------------- the paper's init
+
+INIT_TWO_PAPER_SEEDS = """
+from return_landscapes.conf import TrainConfig, resolve
+from return_landscapes.training.state import host, init_state
+from return_landscapes.training.trainers import get_trainer
+cfg = resolve(TrainConfig, None, env="hopper", algo="{algo}", seeds=2, steps=20000)
+state = host(init_state(get_trainer(cfg), cfg))
+print("initialized", {algo_options})
+"""
+
+
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_two_seeds_of_paper_networks_initialize_orthogonally(algo, tmp_path):
+    """Orthogonal init of 2 seeds x 256x256 networks finishes (vmapped over seeds,
+    LAPACK's batched QR deadlocked XLA's thread pool on a 2-core CPU)."""
+    script = INIT_TWO_PAPER_SEEDS.format(algo=algo, algo_options=f"cfg.{algo}.init")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "initialized Init.orthogonal" in done.stdout

@@ -64,6 +64,16 @@ def make_evaluate(cfg: TrainConfig, env, agent):
     return split_seeds(evaluate, 2)
 
 
+def seed_by_seed(init_seed):
+    """``init_seed`` over a batch of seed keys, one seed after another (jitted).
+
+    Not vmapped: orthogonal init factors each kernel with LAPACK's QR, whose batched
+    kernel waits on XLA's intra-op thread pool; two of them running at once on a
+    2-core CPU then wait on each other forever (jaxlib 0.10.2, 256x256 kernels).
+    """
+    return jax.jit(lambda keys: jax.lax.map(init_seed, keys))
+
+
 def ppo_parts(cfg: TrainConfig, env) -> TrainingParts:
     """The PPO agent and its initial state (``num_envs`` parallel envs per seed)."""
     hyper = cfg.ppo
@@ -80,7 +90,7 @@ def ppo_parts(cfg: TrainConfig, env) -> TrainingParts:
         carry = jax.vmap(reset)(env_keys)
         return TrainState(agent.init(agent_key), None, carry, loop_key)
 
-    return TrainingParts(env, agent, split_seeds(jax.jit(jax.vmap(init_seed))))
+    return TrainingParts(env, agent, split_seeds(seed_by_seed(init_seed)))
 
 
 def make_ppo_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
@@ -135,7 +145,7 @@ def off_policy_parts(cfg: TrainConfig, env) -> TrainingParts:
             key=loop_key,
         )
 
-    return TrainingParts(env, agent, split_seeds(jax.jit(jax.vmap(init_seed))))
+    return TrainingParts(env, agent, split_seeds(seed_by_seed(init_seed)))
 
 
 def make_off_policy_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
