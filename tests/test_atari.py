@@ -203,7 +203,12 @@ def test_default_ppo_update_is_a_whole_iteration_at_the_annealed_rate(tiny_atari
     common = {"samples": 2, "checkpoints": [256], "seeds": [0], "horizon": 60}
     for quirks, name in ((False, "ppo"), (True, "ppo_original")):
         out = purd(run=str(tiny_atari_run), original_quirks=quirks, **common)
-        attrs = read_result(out / "step_000000256" / "seed_000.h5").attrs
+        result = read_result(out / "step_000000256" / "seed_000.h5")
+        attrs = result.attrs
+        if quirks:  # the paper's score: every step of the horizon, across lives
+            assert attrs["scoring"] == "original"
+            assert (result.arrays["length"] == 60).all()
+            assert (result.arrays["unperturbed_length"] == 60).all()
         assert (out.parent.name, attrs["perturbation"]) == (name, name)
         assert attrs["scale"] == pytest.approx(rate, rel=1e-12)
         assert (attrs["scale_source"], attrs["update"]) == ("run", "iteration")

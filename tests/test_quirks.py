@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from return_landscapes.conf import TrainConfig, resolve
+from return_landscapes.conf import AtariConfig, TrainConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.job import original_variant
 from return_landscapes.landscape.perturb import (
@@ -106,5 +106,58 @@ def test_original_quirks_name_a_variant_or_refuse_in_one_line():
         with pytest.raises(LandscapeError, match=f"nothing for perturb={name}"):
             original_variant(PERTURBATIONS[name], brax)
     atari = resolve(TrainConfig, env="atari:Pong-v5", algo="ppo")
-    with pytest.raises(LandscapeError, match="Atari scoring is not reproduced"):
+    with pytest.raises(LandscapeError, match="on Atari applies to perturb=ppo"):
         original_variant(PERTURBATIONS["param_noise"], atari)
+
+
+class ScriptedPool:
+    """Stands in for an envpool Atari pool: rewards and ends from a script (per
+    step, the same for every env), recording how it was made and the actions."""
+
+    def __init__(self, count, episodic_life, reward_clip, script):
+        self.count, self.script, self.t, self.actions = count, script, 0, []
+        self.made = {"episodic_life": episodic_life, "reward_clip": reward_clip}
+
+    def reset(self):
+        return np.zeros((self.count, 4, 84, 84), np.uint8), {}
+
+    def step(self, actions):
+        self.actions.append(np.asarray(actions))
+        reward, done = self.script[self.t % len(self.script)]
+        self.t += 1
+        ones = np.ones(self.count)
+        observation = np.zeros((self.count, 4, 84, 84), np.uint8)
+        return observation, reward * ones, done * ones > 0, 0 * ones > 0, {}
+
+
+def test_original_atari_score_sums_clipped_rewards_across_lives(monkeypatch):
+    """The paper's score: every step of the horizon (up to 10,001) in an env with
+    episodic life and clipped rewards, ``reward * (1 - done)`` summed across ends."""
+    from return_landscapes.envs import atari
+    from return_landscapes.evaluation import EvaluationSetup
+
+    # (clipped reward, episode or life ended) per step; a life ends on step 3, the
+    # game on step 5, and play goes on
+    script = [(1.0, 0), (0.0, 0), (1.0, 1), (1.0, 0), (-1.0, 1), (1.0, 0)]
+    pools = []
+
+    def scripted(task, count, max_steps, episodic_life, reward_clip, threads):
+        pools.append(ScriptedPool(count, episodic_life, reward_clip, script))
+        return pools[-1]
+
+    monkeypatch.setattr(atari, "_cached_pool", scripted)
+    env = atari.AtariEnv("atari:Breakout-v5", (4, 84, 84), 4, AtariConfig())
+    greedy = lambda params, deterministic: lambda obs, key: jnp.int32(2)  # noqa: E731
+    setup = EvaluationSetup(
+        env, None, horizon=14, gamma=0.5, policy_factory=greedy, original_scoring=True
+    )
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    stats = atari.AtariEpisodes(env, setup)((None,), (None, keys))
+    counted = [r * (1 - d) for r, d in script] * 3  # 14 steps of the script
+    assert pools[0].made == {"episodic_life": True, "reward_clip": True}
+    assert len(pools[0].actions) == 14  # no stop at an end of life or game
+    assert all((a == 2).all() for a in pools[0].actions)  # no no-op start
+    np.testing.assert_array_equal(stats.undiscounted_return, [sum(counted[:14])] * 3)
+    discounted = sum(0.5**t * r for t, r in enumerate(counted[:14]))
+    np.testing.assert_allclose(stats.discounted_return, [discounted] * 3, rtol=1e-6)
+    np.testing.assert_array_equal(stats.length, [14] * 3)

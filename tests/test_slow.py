@@ -32,9 +32,12 @@ from return_landscapes.rundir import METRICS
 
 
 @pytest.mark.slow
-def test_td3_learns_hopper_in_100k_steps(tmp_path):
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_off_policy_learns_hopper_in_100k_steps(tmp_path, algo):
+    """TD3 / SAC, the paper's defaults (positional physics, orthogonal init), 2 seeds,
+    100k steps (the first 10k random)."""
     run_dir = train(
-        env="hopper", algo="td3", seeds=2, steps=100_000, out=str(tmp_path / "run")
+        env="hopper", algo=algo, seeds=2, steps=100_000, out=str(tmp_path / "run")
     )
     records = [
         json.loads(line) for line in (run_dir / METRICS).read_text().splitlines()
@@ -44,14 +47,12 @@ def test_td3_learns_hopper_in_100k_steps(tmp_path):
     lengths = {r["step"]: r["length"] for r in evals}
     print(json.dumps({"eval_return": curve, "eval_length": lengths}))
     last_three = sorted(curve)[-3:]
-    initial, initial_length = np.array(curve[0]), np.array(lengths[0])
+    initial = np.array(curve[0])
     final = np.array([curve[s] for s in last_three]).mean(axis=0)
-    final_length = np.array([lengths[s] for s in last_three]).mean(axis=0)
-    # Untrained, hopper falls within ~20 steps for a return of ~20. Hopping forward
-    # without falling for longer is what TD3 learns first: demand 5x the untrained
-    # return, at least 150, and episodes 3x as long, on every seed.
-    assert np.all(final > np.maximum(150.0, 5 * initial)), (initial, final)
-    assert np.all(final_length > 3 * initial_length), (initial_length, final_length)
+    # An untrained orthogonal-init policy may already stand for a few hundred steps
+    # (returns of 20-430 here, about 1 per step alive); hopping forward is what is
+    # learned: demand twice the untrained return and at least 600, on every seed.
+    assert np.all(final > np.maximum(600.0, 2 * initial)), (initial, final)
 
 
 @pytest.mark.slow

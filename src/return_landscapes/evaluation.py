@@ -48,7 +48,9 @@ class EvaluationSetup(NamedTuple):
     step (``noisy_parameters``; the paper's ``parameter`` noise). ``policy_factory``,
     ``sampled_actions`` and ``per_sample_env_seeds`` serve envs that step on the host
     (Atari): the agent's ``policy(params, deterministic)``, whether actions are
-    sampled instead of greedy, and whether every sample draws its own env seed.
+    sampled instead of greedy, and whether every sample draws its own env seed;
+    ``original_scoring`` scores Atari episodes as the paper's code did
+    (``envs/atari.py``).
     """
 
     env: Any
@@ -60,6 +62,7 @@ class EvaluationSetup(NamedTuple):
     policy_factory: Any = None
     sampled_actions: bool = False
     per_sample_env_seeds: bool = False
+    original_scoring: bool = False
 
 
 def episodes(

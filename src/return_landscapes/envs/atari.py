@@ -34,6 +34,7 @@ from return_landscapes.types import EpisodeStats
 
 FRAME_SKIP = 4
 NOOP = 0  # action 0 is NOOP in every game's minimal action set
+ORIGINAL_STEPS = 10_001  # the paper's Atari score: steps until ``count > 10,000``
 
 
 def weight_set_batch() -> int | None:
@@ -231,6 +232,8 @@ class AtariEpisodes(HostStage):
 
     def __call__(self, shared, rows) -> EpisodeStats:
         del shared  # action noise does not apply to discrete actions
+        if self.setup.original_scoring:
+            return self.original_scores(*rows)
         params, keys = rows
         count = keys.shape[0]
         cfg, horizon, gamma = self.env.cfg, self.setup.horizon, self.setup.gamma
@@ -263,6 +266,43 @@ class AtariEpisodes(HostStage):
             alive &= ~(terminated | truncated) & (length < horizon)
             t += 1
         return EpisodeStats(total, discounted, length)
+
+    def original_scores(self, params, keys) -> EpisodeStats:
+        """The paper's code's Atari score: ``ORIGINAL_STEPS`` steps (or the
+        horizon, if shorter) of an env with episodic life and clipped rewards, no
+        no-op start, auto-resetting across lives and games, summing
+        ``reward * (1 - done)``.
+
+        The paper's loop also stopped early on a step where every env of its batch
+        of 100 ended at once; that depends on which samples share a batch (and
+        almost never happens), so every sample here plays all the steps.
+        """
+        count = keys.shape[0]
+        cfg, gamma = self.env.cfg, np.float32(self.setup.gamma)
+        steps = min(ORIGINAL_STEPS, self.setup.horizon)
+        pool = _cached_pool(
+            task_id(self.env.name),
+            count,
+            10 * ORIGINAL_STEPS,
+            True,
+            True,
+            cfg.num_threads,
+        )
+        observation, _ = pool.reset()
+        total = np.zeros(count, np.float32)
+        discounted = np.zeros(count, np.float32)
+        discount = np.float32(1.0)
+        no_noops = jnp.zeros(count, jnp.int32)
+        for t in range(steps):
+            actions = self.choose(params, observation, keys, t, no_noops)
+            observation, reward, terminated, truncated, _ = pool.step(
+                np.asarray(actions)
+            )
+            counted = (reward * ~(terminated | truncated)).astype(np.float32)
+            total += counted
+            discounted += discount * counted
+            discount *= gamma
+        return EpisodeStats(total, discounted, np.full(count, steps, np.int32))
 
 
 def env_seed_list(base_seed: int, seed_index: int, num_envs: int, step: int):

@@ -146,6 +146,8 @@ def _make_engine(
         policy_factory=parts.agent.policy,
         sampled_actions=options.sampled_actions,
         per_sample_env_seeds=options.per_sample_env_seeds,
+        # the paper's Atari score comes with the paper's Atari update (ppo_original)
+        original_scoring=is_atari(run_cfg.env) and perturbation.reproduces_original,
     )
     sample = plain
     if perturbation.start_state_noise:

@@ -144,6 +144,7 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
 START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise
 MINIBATCH_ROWS = "nested"  # td3/sac minibatches: replay.nested_rows
 ATARI_PPO_UPDATE = "iteration"  # Atari ppo: a whole PPO iteration per sample
+ATARI_ORIGINAL_SCORING = "original"  # Atari ppo_original: the paper's code's score
 
 
 def original_variant(perturbation: Perturbation, run_cfg: TrainConfig) -> str:
@@ -155,9 +156,9 @@ def original_variant(perturbation: Perturbation, run_cfg: TrainConfig) -> str:
         return perturbation.original
     if is_atari(run_cfg.env):
         raise LandscapeError(
-            f"original_quirks=true with perturb={perturbation.name} on Atari would "
-            "only change the scoring, and the paper's Atari scoring is not reproduced "
-            "yet: drop original_quirks, or use perturb=ppo"
+            f"original_quirks=true on Atari applies to perturb=ppo (the paper's "
+            f"update and scoring), not to perturb={perturbation.name}: drop "
+            "original_quirks, or use perturb=ppo"
         )
     raise LandscapeError(
         f"original_quirks=true changes nothing for perturb={perturbation.name}: the "
@@ -176,7 +177,8 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
     ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options,
     ``minibatch_size`` and ``minibatch_rows`` when ``perturbed`` by a perturbation
     that reads the replay, ``start_noise_unit`` by one that scales the start-state
-    noise, ``update`` by Atari's ``ppo``, ``action_noise`` and
+    noise, ``update`` by Atari's ``ppo``, ``scoring`` by Atari's ``ppo_original``
+    (the paper's score, also of the unperturbed policy), ``action_noise`` and
     ``rollouts_per_policy`` by ``td3_action``. Results stored before a setting
     existed lack it, so a re-run refuses to take them for new ones.
     """
@@ -196,6 +198,8 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
         settings["start_noise_unit"] = START_NOISE_UNIT
     if perturbed and job.perturbation.fixed_action_noise is not None:
         settings["action_noise"] = job.perturbation.fixed_action_noise
+    if is_atari(job.run_cfg.env) and job.perturbation.reproduces_original:
+        settings["scoring"] = ATARI_ORIGINAL_SCORING
     if perturbed and job.perturbation.rollouts_per_policy > 1:
         settings["rollouts_per_policy"] = job.perturbation.rollouts_per_policy
     return settings
