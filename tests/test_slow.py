@@ -1,6 +1,6 @@
 """Long checks, run by hand: ``pytest -m slow -s`` (deselected in CI).
 
-TD3 (100k env steps) and PPO (10M) on Brax hopper with the paper's hyper-parameters,
+TD3 and SAC (100k env steps) and PPO (10M) on Brax hopper with the paper's defaults,
 2 seeds, through the public ``train`` entry point; interpolation paths and rejection
 on a trained TD3 hopper. Printed: the evaluation curves and the landscape figures.
 """
