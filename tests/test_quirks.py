@@ -161,3 +161,57 @@ def test_original_atari_score_sums_clipped_rewards_across_lives(monkeypatch):
     discounted = sum(0.5**t * r for t, r in enumerate(counted[:14]))
     np.testing.assert_allclose(stats.discounted_return, [discounted] * 3, rtol=1e-6)
     np.testing.assert_array_equal(stats.length, [14] * 3)
+
+
+def test_atari_original_update_is_fresh_adam_on_a_hundredth_of_the_gradient():
+    """ppo_original on Atari: a new Adam state, no clipping, the gradient / 100.
+
+    After one step from a fresh state Adam's first moment is 0.1 x the gradient it
+    saw, so the three variants' moments give the gradient and its scaled forms by
+    value; the parameters move by ``lr * g / (|g| + eps)`` of the scaled gradient.
+    """
+    from return_landscapes.agents.ppo_atari import AtariBatch, make_atari_ppo
+    from return_landscapes.landscape.perturb_atari import ORIGINAL_GRAD_SCALE
+
+    cfg = AtariConfig(num_envs=2, unroll_length=4, num_minibatches=1, max_grad_norm=0.5)
+    agent = make_atari_ppo(cfg, (4, 84, 84), 4)
+    state = agent.init(jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(1), 4)
+    rows = 8
+    batch = AtariBatch(
+        jax.random.randint(keys[0], (rows, 4, 84, 84), 0, 255).astype(jnp.uint8),
+        jax.random.randint(keys[1], (rows,), 0, 4),
+        jnp.full((rows,), -1.4),
+        jax.random.normal(keys[2], (rows,)),
+        jax.random.normal(keys[3], (rows,)),
+        jnp.ones((rows,)),
+    )
+    fresh = state.replace(opt_state=agent.fresh_opt_state(state.params))
+    step = jax.jit(
+        agent.minibatch_step, static_argnames=("max_grad_norm", "grad_scale")
+    )
+    lr = 2.5e-4
+    plain, _ = step(fresh, batch, lr, max_grad_norm=float("inf"))
+    quirk, _ = step(
+        fresh, batch, lr, max_grad_norm=float("inf"), grad_scale=ORIGINAL_GRAD_SCALE
+    )
+    clipped, _ = step(fresh, batch, lr)  # the training clip, 0.5
+    moment = lambda s: jax.tree.leaves(s.opt_state[1].mu)  # noqa: E731
+    grads = [m / 0.1 for m in moment(plain)]
+    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in grads)))
+    assert norm > 0.5  # so the training clip bites
+    for g, m_quirk, m_clip in zip(grads, moment(quirk), moment(clipped), strict=True):
+        np.testing.assert_allclose(m_quirk, 0.1 * g / 100, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(m_clip, 0.1 * g * 0.5 / norm, rtol=1e-4, atol=1e-12)
+    for p0, p1, g in zip(
+        jax.tree.leaves(state.params), jax.tree.leaves(quirk.params), grads, strict=True
+    ):
+        scaled = g / 100
+        step_size = lr * scaled / (jnp.abs(scaled) + cfg.adam_eps)
+        # p0 - p1 in float32 resolves a step of at most lr to about 1e-8
+        np.testing.assert_allclose(p0 - p1, step_size, rtol=1e-3, atol=5e-8)
+    # the fresh state is Adam's initial state: zero moments, count 0
+    assert int(fresh.opt_state[1].count) == 0
+    assert all(
+        float(jnp.abs(m).max()) == 0 for m in jax.tree.leaves(fresh.opt_state[1].mu)
+    )
