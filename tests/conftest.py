@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 
 from helpers import REPOSITORY, TINY_PPO, TINY_TD3  # noqa: E402
 from return_landscapes import train  # noqa: E402
+from return_landscapes.landscape.caches import drop_compiled_programs  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,9 +79,9 @@ def slurm_cluster():
 
 @pytest.fixture(scope="module", autouse=True)
 def fresh_compiled_programs():
-    """Drop JAX's compiled programs after each test module: one process holding
-    every program of the suite crashed inside XLA's compiler near the end of the
-    run (an abort in ``backend_compile_and_load``). Session fixtures' programs are
-    compiled again where a later module needs them."""
+    """Drop every compiled program after each test module. Kept, they add up to
+    more memory mappings than the kernel allows one process (two modules left
+    14,574 of the 65,530), and XLA then crashed inside its compiler near the end of
+    the suite. Session fixtures' programs are compiled again where needed."""
     yield
-    jax.clear_caches()
+    drop_compiled_programs()

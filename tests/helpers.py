@@ -23,6 +23,9 @@ TINY_AGENT = {
 TINY_TD3 = {
     "env": "hopper",
     "algo": "td3",
+    # spring: the surface tests check points equal to checkpoints bit for bit, which
+    # holds under spring; under positional (the default) they agree to ~3e-6 only
+    "backend": "spring",
     "seeds": 2,
     "steps": 300,
     "checkpoints": [100, 200],
