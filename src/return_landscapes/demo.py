@@ -13,13 +13,14 @@ import logging
 import time
 from pathlib import Path
 
-from return_landscapes import provenance
+from return_landscapes import provenance, store
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, DemoConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.interpolate import interpolate
 from return_landscapes.landscape.purd import purd
 from return_landscapes.landscape.reject import reject
+from return_landscapes.landscape.stats import cvar_change
 from return_landscapes.landscape.stats_table import heaviest_left_tail
 from return_landscapes.landscape.surface import surface
 from return_landscapes.report.build import report
@@ -57,6 +58,7 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
             run=str(run_dir),
             scale=cfg.scale,
             samples=cfg.samples,
+            min_episode_steps=cfg.min_episode_steps,
             progress=cfg.progress,
         )
     with _stage(3, "same-seed and cross-seed interpolation paths", timings):
@@ -70,20 +72,22 @@ def demo(config: DemoConfig | dict | None = None, **overrides) -> Path:
             )
     root = _root(cfg, run_dir, algo)
     with _stage(4, "post-update rejection, cvar vs none", timings):
-        _reject(cfg, run_dir, algo, root)
+        if root is not None:
+            _reject(cfg, run_dir, algo, root)
     what = f"{cfg.surface_grid}x{cfg.surface_grid} return surface"
     if cfg.surface_samples:
         what += f", {cfg.surface_samples} {algo} samples per point"
     with _stage(5, what, timings):
-        surface(
-            run=str(run_dir),
-            checkpoint=root["checkpoint"],
-            seed_index=root["seed"],
-            grid=cfg.surface_grid,
-            samples=cfg.surface_samples,
-            scale=cfg.scale,
-            progress=cfg.progress,
-        )
+        if root is not None:
+            surface(
+                run=str(run_dir),
+                checkpoint=root["checkpoint"],
+                seed_index=root["seed"],
+                grid=cfg.surface_grid,
+                samples=cfg.surface_samples,
+                scale=cfg.scale,
+                progress=cfg.progress,
+            )
     with _stage(6, "report", timings):
         index = report(runs=[str(run_dir)], out=str(report_dir))
     timings["total"] = time.perf_counter() - start
@@ -115,6 +119,11 @@ def _check(cfg: DemoConfig) -> None:
     if cfg.surface_samples < 0:
         raise LandscapeError(
             f"surface_samples={cfg.surface_samples} must be 0 (plain returns) or more"
+        )
+    if cfg.min_episode_steps < 0:
+        raise LandscapeError(
+            f"min_episode_steps={cfg.min_episode_steps} must be 0 (analyse every "
+            "policy) or more"
         )
     for name in ("samples", "reject_samples", "reject_steps", "repeats", "steps"):
         if getattr(cfg, name) < 1:
@@ -151,17 +160,36 @@ def _eval_interval(steps: int) -> int:
     return interval // 1000 * 1000 if interval >= 1000 else interval
 
 
-def _root(cfg: DemoConfig, run_dir: Path, algo: str) -> dict:
-    """The seed and checkpoint with the largest LTP: rejection's and the surface's."""
+def _root(cfg: DemoConfig, run_dir: Path, algo: str) -> dict | None:
+    """The seed and checkpoint with the heaviest left tail (never a flat policy):
+    rejection's and the surface's; ``None`` (and a warning) when every policy is
+    flat."""
     scale = cfg.scale
     if scale is None:  # the PURDs took the run's own learning rate
         scale = learning_rate_at(ckpt.load_run_config(run_dir), 0)
-    root = heaviest_left_tail(run_dir, algo, scale, from_step=cfg.random_start_steps)
+    try:
+        root = heaviest_left_tail(
+            run_dir,
+            algo,
+            scale,
+            from_step=cfg.random_start_steps,
+            min_episode_steps=cfg.min_episode_steps,
+        )
+    except LandscapeError as err:
+        logger.warning(
+            "warning: %s; rejection and the surface are skipped: no policy has a "
+            "landscape to show",
+            err,
+        )
+        return None
     logger.info(
-        "root: seed %d at checkpoint %d (LTP %.3f, the largest)",
+        "root: seed %d at checkpoint %d, the heaviest left tail (LTP %.3f, CVaR "
+        "%.1f against a mean of %.1f)",
         root["seed"],
         root["checkpoint"],
         root["ltp"],
+        root["cvar"],
+        root["mean"],
     )
     return root
 
@@ -170,6 +198,7 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
     if algo == "ppo":
         logger.info("rejection continues off-policy training: skipped for ppo")
         return
+    changes = {}
     for criterion in ("cvar", "none"):
         reject(
             run=str(run_dir),
@@ -181,6 +210,21 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
             repeats=cfg.repeats,
             progress=cfg.progress,
         )
+        repeats = store.load_rejection(
+            run_dir, root["checkpoint"], root["seed"], criterion
+        )
+        changes[criterion] = cvar_change([r.arrays for r in repeats])
+    (start, kept), (_, plain) = changes["cvar"], changes["none"]
+    logger.info(
+        "rejection: CVaR %.1f at the root; after %d proposed updates cvar keeps "
+        "%.1f, none ends at %.1f (cvar %+.1f against none; means over %d repeats)",
+        start,
+        cfg.reject_steps,
+        kept,
+        plain,
+        kept - plain,
+        cfg.repeats,
+    )
 
 
 class _stage:

@@ -410,6 +410,10 @@ class PurdConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     """Indices of the run's seeds to perturb; null: every seed."""
     sample_seed: int = 0
     """Random seed of the samples; a seed draws the same samples at every scale."""
+    min_episode_steps: int = 0
+    """Skip seeds x checkpoints whose unperturbed episode ends sooner (a policy that
+    falls has a flat landscape); 0: compute them all. Flat policies are named in a
+    warning either way."""
 
 
 class PairKind(Enum):
@@ -661,6 +665,10 @@ class DemoConfig:
     """First env steps with random actions (TD3 and SAC)."""
     samples: int = 200
     """PURD samples per seed and checkpoint."""
+    min_episode_steps: int = 100
+    """PURDs, rejection and the surface only of policies whose unperturbed episode
+    lasts this many steps (or the whole horizon): one that falls sooner has a flat
+    landscape and is named in a warning instead; 0: analyse every policy."""
     scale: float | None = None
     """Perturbation size of the PURDs, rejection checks and surface; null: the run's
     learning rate."""

@@ -32,6 +32,7 @@ from return_landscapes.landscape.engine import (
     plain_returns,
     seed_source,
 )
+from return_landscapes.landscape.flat import MIN_EPISODE_STEPS, flat_reason
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -109,6 +110,11 @@ def plan_job(cfg: PurdConfig) -> PurdJob:
     base = open_job(cfg, cfg.perturb)
     if cfg.samples <= 0:
         raise LandscapeError(f"samples={cfg.samples} must be at least 1")
+    if cfg.min_episode_steps < 0:
+        raise LandscapeError(
+            f"min_episode_steps={cfg.min_episode_steps} must be 0 (compute every "
+            "PURD) or more"
+        )
     checkpoints = chosen_checkpoints(cfg.checkpoints, base.run_dir)
     seeds = chosen_seeds(cfg.seeds, base.run_cfg.seeds)
     job = PurdJob(**base.base(), checkpoints=checkpoints, seeds=seeds, todo={})
@@ -153,15 +159,44 @@ def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
     if job.perturbation.needs_replay:
         rows = restore_replay_rows(engine.parts, job.run_cfg, job.run_dir, step, seeds)
     for i, seed in enumerate(seeds):
+        length = int(unperturbed.length[i])
+        if _skipped(job, step, seed, length):
+            bar.update(cfg.samples)
+            continue
         agent_state = jax.tree.map(lambda x, i=i: x[i], agent_states)
         source = seed_source(job.perturbation, agent_state, state, rows, i, seed)
         keys = sample_keys(cfg.sample_seed, seed, step, cfg.samples)
         bar.set_postfix(checkpoint=step, seed=seed)
         scale = job.scale_at(step)
         stats = perturbed_returns(engine, source, scale, keys, cfg.chunk, bar)
+        _warn_flat(job, step, seed, length, stats.undiscounted_return)
         _write_block(
             job, step, seed, stats, jax.tree.map(lambda x, i=i: x[i], unperturbed)
         )
+
+
+def _skipped(job: PurdJob, step: int, seed: int, length: int) -> bool:
+    """Skip (and say so) a seed whose unperturbed episode is shorter than
+    ``min_episode_steps``."""
+    wanted = min(job.cfg.min_episode_steps, job.horizon)
+    if length >= wanted:
+        return False
+    logger.warning(
+        "warning: seed %d at checkpoint %d: policy falls at step %d: its landscape "
+        "is flat; skipped (min_episode_steps=%d)",
+        seed,
+        step,
+        length,
+        job.cfg.min_episode_steps,
+    )
+    return True
+
+
+def _warn_flat(job: PurdJob, step: int, seed: int, length: int, returns) -> None:
+    minimum = job.cfg.min_episode_steps or MIN_EPISODE_STEPS
+    reason = flat_reason(length, job.horizon, returns, minimum)
+    if reason:
+        logger.warning("warning: seed %d at checkpoint %d: %s", seed, step, reason)
 
 
 def _unperturbed(job: PurdJob, engine: Engine, agent_states, step, seeds):

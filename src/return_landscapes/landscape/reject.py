@@ -65,6 +65,7 @@ from return_landscapes.landscape.engine import (
     seed_source,
     training_start_noise,
 )
+from return_landscapes.landscape.flat import flat_reason, is_noise
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -75,8 +76,8 @@ from return_landscapes.landscape.job import (
     result_attrs,
     write_result,
 )
+from return_landscapes.landscape.keys import plain_key, repeat_training_key
 from return_landscapes.landscape.keys import repeat_sample_keys as sample_keys_of
-from return_landscapes.landscape.keys import repeat_training_key
 from return_landscapes.landscape.stats import purd_statistics
 from return_landscapes.tracking import require_wandb, tracking
 from return_landscapes.training.schedule import Block, agent_config
@@ -95,11 +96,20 @@ Accept = Callable[[dict, dict], bool]
 
 CRITERIA: dict[str, Accept] = {
     "cvar": lambda proposed, kept: proposed["cvar"] >= kept["cvar"],
-    "ltp": lambda proposed, kept: proposed["ltp"] <= kept["ltp"],
+    "ltp": lambda proposed, kept: _ltp_not_worse(proposed["ltp"], kept["ltp"]),
     "none": lambda proposed, kept: True,
 }
 
 TRACE_STATISTICS = ("mean", "std", "median", "mode", "ltp", "cvar")
+
+
+def _ltp_not_worse(proposed: float, kept: float) -> bool:
+    """LTP did not rise; an undefined LTP (mode <= 0) is worse than any defined."""
+    if np.isnan(proposed):
+        return bool(np.isnan(kept))
+    return bool(np.isnan(kept) or proposed <= kept)
+
+
 FRESH_ENV_NOISE = 0.1  # reject_env=fresh: start-state noise, x the training noise
 FRESH_ENV_TAG = 7  # folded into a repeat's training key for its fresh env's reset
 
@@ -136,6 +146,7 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
         return out
     engine = make_engine(job)
     root = root_state(job, engine)
+    _warn_if_root_falls(job, engine, root)
     checks = 1 + -(-cfg.max_steps // cfg.check_interval)
     bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress)
     with bar, tracking(cfg, job.run_dir, "reject", as_plain_dict(cfg)):
@@ -143,7 +154,40 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
             _, trace = run_repeat(job, engine, root, repeat, bar=bar)
             _write_repeat(job, repeat, trace)
             _report(repeat, trace)
+            if repeat == job.todo[0]:
+                _warn_if_root_is_flat(job, trace)
     return out
+
+
+def _warn_if_root_falls(job: RejectJob, engine: Engine, root: TrainState) -> None:
+    """One warning line, before any repeat, when the root policy falls early."""
+    cfg = job.cfg
+    params = engine.agent.actor_params(root.agent)
+    key = plain_key(cfg.sample_seed, cfg.seed_index, cfg.checkpoint)[None]
+    length = float(plain_returns(engine, params, key).length[0])
+    reason = flat_reason(length, job.horizon)
+    if reason:
+        logger.warning(
+            "warning: the root (seed %d, checkpoint %d): %s; its PURDs will not "
+            "tell updates apart: choose a root whose episode lasts",
+            cfg.seed_index,
+            cfg.checkpoint,
+            reason,
+        )
+
+
+def _warn_if_root_is_flat(job: RejectJob, trace: dict[str, np.ndarray]) -> None:
+    """One warning line when the root's PURD has no spread beyond float noise."""
+    returns = trace["purd_returns"][0]
+    if len(returns) > 1 and is_noise(returns):
+        logger.warning(
+            "warning: the root (seed %d, checkpoint %d): its %d PURD samples all "
+            "equal %.6g (spread is float noise): its landscape is flat",
+            job.cfg.seed_index,
+            job.cfg.checkpoint,
+            len(returns),
+            float(returns.mean()),
+        )
 
 
 # ------------------------------------------------------------------------ the job
@@ -384,7 +428,8 @@ def _trace(rows) -> dict[str, np.ndarray]:
     kept them (row 0: true); ``kept_updates`` and ``env_step``: updates kept so far
     and the training step of the kept parameters after the check; ``purd_returns``
     ``(checks, samples)`` and its ``mean``, ``std``, ``median``, ``mode``, ``ltp``,
-    ``cvar``: the PURD estimate of the proposed parameters; ``unperturbed_return``:
+    ``cvar``: the PURD estimate of the proposed parameters (``ltp`` is stored as 0
+    where it is undefined, i.e. where ``mode <= 0``); ``unperturbed_return``:
     their plain return.
     """
     trace = {
@@ -396,6 +441,7 @@ def _trace(rows) -> dict[str, np.ndarray]:
     }
     for name in TRACE_STATISTICS:
         trace[name] = np.array([r.estimate.statistics[name] for r in rows])
+    trace["ltp"] = np.nan_to_num(trace["ltp"], nan=0.0)  # undefined where mode <= 0
     trace["kept_updates"] = np.array([r.kept for r in rows], np.int64)
     return trace
 

@@ -4,7 +4,8 @@ The definitions are those of the paper (Rahn et al., 2023):
 
 * **mode**: the centre of the tallest bin of a ``bins``-bin histogram (100 by default);
 * **LTP** (left-tail probability): the fraction of samples below ``threshold x mode``
-  (threshold 0.5 by default);
+  (threshold 0.5 by default); undefined (NaN) where the mode is 0 or negative, since
+  ``threshold x mode`` then lies at or above the mode;
 * **CVaR_alpha**: ``q_alpha + mean(min(R - q_alpha, 0)) / alpha``, the mean of the
   worst ``alpha`` fraction of returns (alpha 0.1 by default), with ``q_alpha`` numpy's
   default (linearly interpolated) ``alpha`` quantile.
@@ -53,9 +54,18 @@ def histogram_mode(returns, bins: int = DEFAULT_BINS) -> float:
 def left_tail_probability(
     returns, threshold: float = DEFAULT_THRESHOLD, bins: int = DEFAULT_BINS
 ) -> float:
-    """Fraction of samples strictly below ``threshold x mode``."""
+    """Fraction of samples strictly below ``threshold x mode``; NaN (undefined)
+    where the mode is ``<= 0``: a left tail measured against such a mode is none."""
     values = _samples(returns)
-    return float(np.mean(values < threshold * histogram_mode(values, bins)))
+    mode = histogram_mode(values, bins)
+    if not mode > 0:
+        return float("nan")
+    return float(np.mean(values < threshold * mode))
+
+
+def ltp_text(ltp: float, digits: int = 3) -> str:
+    """An LTP for people: the number, or ``undefined`` (mode <= 0)."""
+    return "undefined" if np.isnan(ltp) else f"{ltp:.{digits}f}"
 
 
 def cvar(returns, alpha: float = DEFAULT_ALPHA) -> float:
@@ -75,7 +85,8 @@ def purd_statistics(
 ) -> dict[str, float]:
     """Every statistic of ``STATISTICS`` for one distribution ``(num_samples,)``.
 
-    ``skew`` is the sample skewness (Fisher-Pearson, biased), 0 for a constant sample.
+    ``skew`` is the sample skewness (Fisher-Pearson, biased), 0 for a constant sample;
+    ``ltp`` is NaN where the mode is ``<= 0`` (undefined).
     """
     values = _samples(returns)
     constant = values.min() == values.max()
@@ -150,3 +161,16 @@ def bootstrap_ci(
     )
     interval = result.confidence_interval
     return float(interval.low), float(interval.high)
+
+
+def kept_rows(accepted: np.ndarray) -> np.ndarray:
+    """For each check of a rejection trace, the row of the parameters kept after it."""
+    rows = np.arange(len(accepted))
+    return np.maximum.accumulate(np.where(accepted, rows, 0))
+
+
+def cvar_change(traces: list[dict[str, np.ndarray]]) -> tuple[float, float]:
+    """Mean over repeats of the CVaR at the root and of the last kept parameters."""
+    start = np.mean([t["cvar"][0] for t in traces])
+    end = np.mean([t["cvar"][kept_rows(t["accepted"])][-1] for t in traces])
+    return float(start), float(end)

@@ -1,6 +1,8 @@
 """``landscape stats``: one row of PURD statistics per seed x checkpoint x perturbation.
 
-Writes ``<run>/landscape/stats.csv`` (the columns of ``COLUMNS``)
+Writes ``<run>/landscape/stats.csv`` (the columns of ``COLUMNS``; an empty ``ltp``
+cell is an undefined LTP: the PURD's mode is 0 or negative; ``flat`` names a policy
+whose landscape is flat, e.g. one that falls within a few steps)
 and ``<run>/landscape/stats_summary.csv`` (per checkpoint x perturbation x scale: the
 mean over seeds of each statistic with its bootstrap confidence interval), and prints
 the summary.
@@ -20,6 +22,7 @@ from return_landscapes import provenance, store
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import StatsConfig, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.flat import MIN_EPISODE_STEPS, flat_reason
 from return_landscapes.landscape.stats import (
     STATISTICS,
     bootstrap_ci,
@@ -37,6 +40,8 @@ COLUMNS = (
     "samples",
     *STATISTICS,
     "unperturbed_return",
+    "unperturbed_length",
+    "flat",
 )
 SUMMARY_STATISTICS = (*STATISTICS, "unperturbed_return")
 KEY_COLUMNS = ("run", "env", "algo", "checkpoint", "perturb", "scale", "samples")
@@ -45,9 +50,15 @@ logger = logging.getLogger(__name__)
 
 
 def stats_rows(
-    run_dir: Path, threshold: float = 0.5, bins: int = 100, alpha: float = 0.1
+    run_dir: Path,
+    threshold: float = 0.5,
+    bins: int = 100,
+    alpha: float = 0.1,
+    min_episode_steps: int = MIN_EPISODE_STEPS,
 ) -> list[dict]:
-    """Per-seed statistics of every PURD stored in ``run_dir`` (rows of ``COLUMNS``)."""
+    """Per-seed statistics of every PURD stored in ``run_dir`` (rows of ``COLUMNS``);
+    ``flat`` says why a policy's landscape is flat (``flat.flat_reason``: it falls
+    before ``min_episode_steps``, or its PURD has no spread), else it is empty."""
     manifest = ckpt.read_manifest(run_dir)
     rows = []
     for key, seeds in store.stored_purds(run_dir).items():
@@ -55,7 +66,10 @@ def stats_rows(
             run_dir, key.checkpoint, key.perturb, key.scale, sorted(seeds)
         )
         returns = result.arrays["undiscounted_return"]
+        horizon = int(result.attrs["horizon"])
         for row_index, seed in enumerate(result.seeds):
+            length = float(result.arrays["unperturbed_length"][row_index])
+            flat = flat_reason(length, horizon, returns[row_index], min_episode_steps)
             rows.append(
                 {
                     "run": Path(run_dir).resolve().name,
@@ -70,6 +84,8 @@ def stats_rows(
                     "unperturbed_return": float(
                         result.arrays["unperturbed_return"][row_index]
                     ),
+                    "unperturbed_length": length,
+                    "flat": flat or "",
                 }
             )
     return rows
@@ -82,16 +98,24 @@ def heaviest_left_tail(
     threshold: float = 0.5,
     bins: int = 100,
     from_step: int = 0,
+    min_episode_steps: int = MIN_EPISODE_STEPS,
 ) -> dict:
-    """The stats row (seed x checkpoint) with the largest LTP of a stored PURD.
+    """The stats row (seed x checkpoint) with the heaviest left tail of a stored PURD.
 
-    Ties go to the later checkpoint, then the lower seed; only checkpoints at or
-    after ``from_step`` count. A natural root for a rejection run: a policy with a
-    left tail.
+    The heaviest tail: the largest LTP, then the lowest CVaR relative to the mean
+    (``cvar / mean``), then the later checkpoint, then the lower seed. Only
+    checkpoints at or after ``from_step`` count, and never a flat policy (``flat``)
+    or one whose LTP is undefined. A natural root for a rejection run or a surface:
+    a policy one update away from a fall.
+
+    Raises:
+      LandscapeError: no such PURD is stored, or every candidate is flat.
     """
     rows = [
         row
-        for row in stats_rows(run_dir, threshold, bins)
+        for row in stats_rows(
+            run_dir, threshold, bins, min_episode_steps=min_episode_steps
+        )
         if row["perturb"] == perturb
         and row["scale"] == float(scale)
         and row["checkpoint"] >= from_step
@@ -102,13 +126,29 @@ def heaviest_left_tail(
             f"{from_step} on: run 'landscape purd run={run_dir} perturb={perturb} "
             f"scale={scale}' first"
         )
-    return max(rows, key=lambda r: (r["ltp"], r["checkpoint"], -r["seed"]))
+    live = [r for r in rows if not r["flat"] and not math.isnan(r["ltp"])]
+    if not live:
+        raise LandscapeError(
+            f"every PURD perturb={perturb} of {run_dir} from step {from_step} on "
+            "is of a flat policy or has an undefined LTP (mode <= 0): train longer "
+            "(steps=) or choose later checkpoints"
+        )
+    return max(live, key=_tail_weight)
+
+
+def _tail_weight(row: dict) -> tuple:
+    relative_cvar = row["cvar"] / row["mean"] if row["mean"] > 0 else math.inf
+    return (row["ltp"], -relative_cvar, row["checkpoint"], -row["seed"])
 
 
 def summary_rows(
     rows: list[dict], confidence: float = 0.95, resamples: int = 10_000
 ) -> list[dict]:
-    """Across seeds: each statistic's mean and bootstrap CI (``<stat>_low/_high``)."""
+    """Across seeds: each statistic's mean and bootstrap CI (``<stat>_low/_high``).
+
+    Flat policies (``flat``) are counted in ``flat_seeds`` and left out of the
+    statistics; an undefined LTP drops out of its mean. NaN: no value to average.
+    """
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in KEY_COLUMNS), []).append(row)
@@ -116,10 +156,13 @@ def summary_rows(
     for key, members in groups.items():
         entry = dict(zip(KEY_COLUMNS, key, strict=True))
         entry["seeds"] = len(members)
+        live = [m for m in members if not m.get("flat")]  # flat: not analysed
+        entry["flat_seeds"] = len(members) - len(live)
         for name in SUMMARY_STATISTICS:
-            values = np.array([m[name] for m in members], dtype=np.float64)
+            values = np.array([m[name] for m in live], dtype=np.float64)
             low, high = bootstrap_ci(values, np.mean, confidence, resamples)
-            entry[name] = float(values.mean())
+            defined = values[~np.isnan(values)]  # an undefined LTP drops out
+            entry[name] = float(defined.mean()) if defined.size else math.nan
             entry[f"{name}_low"] = low
             entry[f"{name}_high"] = high
         summary.append(entry)
@@ -127,11 +170,12 @@ def summary_rows(
 
 
 def write_csv(path: Path, rows: list[dict], columns) -> None:
-    """Write ``rows`` as CSV with ``columns``, atomically."""
+    """Write ``rows`` as CSV with ``columns``, atomically; NaN (undefined) as an
+    empty cell."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows])
     provenance.atomic_write_text(Path(path), buffer.getvalue())
 
 
@@ -139,12 +183,16 @@ def write_tables(path: Path, rows: list[dict], summary: list[dict]) -> Path:
     """Write the per-seed ``rows`` to ``path`` and the ``summary`` beside it as
     ``<stem>_summary.csv``; returns the summary's path."""
     write_csv(path, rows, COLUMNS)
-    columns = [*KEY_COLUMNS, "seeds"]
+    columns = [*KEY_COLUMNS, "seeds", "flat_seeds"]
     for name in SUMMARY_STATISTICS:
         columns += [name, f"{name}_low", f"{name}_high"]
     summary_path = Path(path).with_name(Path(path).stem + "_summary.csv")
     write_csv(summary_path, summary, columns)
     return summary_path
+
+
+def _cell(value):
+    return "" if isinstance(value, float) and math.isnan(value) else value
 
 
 def check_statistic_options(
@@ -166,6 +214,8 @@ def format_summary(summary: list[dict], confidence: float) -> str:
 
     def cell(entry, name, digits):
         value, low, high = entry[name], entry[f"{name}_low"], entry[f"{name}_high"]
+        if math.isnan(value):
+            return "undefined"
         if math.isnan(low):
             return f"{value:.{digits}f}"
         return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"

@@ -32,6 +32,7 @@ points are done, so a killed job resumes at the first missing row.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,6 +58,7 @@ from return_landscapes.landscape.engine import (
     compiled_plan,
     run_by_group,
 )
+from return_landscapes.landscape.flat import flat_reason, is_noise
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -78,8 +80,11 @@ from return_landscapes.landscape.perturb import (
 from return_landscapes.pipeline import GROUP, MAX_CHUNK
 from return_landscapes.tracking import require_wandb, tracking
 
+logger = logging.getLogger(__name__)
+
 RANDOM_PLANE = "random_directions"
 CHECKPOINT_PLANE = "three_checkpoints"
+ANCHORS_AT = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # a three-checkpoint plane's
 
 
 def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
@@ -117,7 +122,33 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
     bar = progress_bar(per_row * len(job.todo), cfg.progress, "episode")
     with bar, tracking(cfg, job.run_dir, "surface", as_plain_dict(cfg)):
         compute_rows(job, engine, plane, bar)
+    warn_if_flat(job)
     return job.folder
+
+
+def warn_if_flat(job: SurfaceJob) -> None:
+    """One warning line per anchor whose policy falls early, and one when every
+    return of the surface is the same up to float noise."""
+    result = store.read_surface(job.folder)
+    positions = [(0.0, 0.0)] if job.kind == RANDOM_PLANE else ANCHORS_AT
+    lengths = result.arrays["plain_length"]
+    for (seed, step), (x, y) in zip(job.anchors, positions, strict=False):
+        i, j = np.abs(result.x - x).argmin(), np.abs(result.y - y).argmin()
+        reason = flat_reason(float(lengths[i, j]), job.horizon)
+        if reason:
+            logger.warning(
+                "warning: seed %d at checkpoint %d: %s; choose a checkpoint whose "
+                "episode lasts",
+                seed,
+                step,
+                reason,
+            )
+    if is_noise(result.plain_return):
+        logger.warning(
+            "warning: every plain return of the surface equals %.6g up to float "
+            "noise: it is flat",
+            float(np.mean(result.plain_return)),
+        )
 
 
 # ------------------------------------------------------------------------ the job

@@ -18,6 +18,7 @@ from return_landscapes import provenance
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import ReportConfig, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.stats import cvar_change
 from return_landscapes.landscape.stats_table import (
     check_statistic_options,
     summary_rows,
@@ -165,6 +166,9 @@ class _Builder:
         if not rows:
             section.missing.append("no PURD in any run")
             return section
+        section.notes = flat_notes(self.runs)
+        for line in section.notes:
+            logger.warning("warning: %s", line)
         summary = summary_rows(rows, self.cfg.confidence, self.cfg.resamples)
         write_tables(self.out / "stats.csv", rows, summary)
         section.table = table(
@@ -268,7 +272,7 @@ class _Builder:
                 )
                 caption = (
                     f"Rejection traces of {run.label} from checkpoint "
-                    f"{root.checkpoint}, seed {root.seed}"
+                    f"{root.checkpoint}, seed {root.seed}. {_cvar_kept(root)}"
                 )
                 section.figures.append(self.save(fig, f"{name}.png", caption))
         if not section.figures:
@@ -301,6 +305,33 @@ class _Builder:
         return section
 
 
+def flat_notes(runs: list[RunData]) -> list[str]:
+    """One line per seed x checkpoint whose PURD is of a flat policy."""
+    return [
+        f"{run.label}, seed {row['seed']} at checkpoint {row['checkpoint']:,} "
+        f"({row['perturb']}): {row['flat']}; not analysed"
+        for run in runs
+        for row in run.stats
+        if row.get("flat")
+    ]
+
+
+def _cvar_kept(root) -> str:
+    """CVaR at the root and after the last kept check, per criterion (mean over
+    repeats), and what each criterion kept against ``none``."""
+    changes = {c: cvar_change([r.arrays for r in rs]) for c, rs in root.repeats.items()}
+    parts = [
+        f"{c}: CVaR {start:.0f} -> {end:.0f} ({end - start:+.0f})"
+        for c, (start, end) in changes.items()
+    ]
+    none = changes.get("none")
+    for criterion, (_, end) in changes.items():
+        if none is not None and criterion != "none":
+            gap = end - none[1]
+            parts.append(f"{criterion} ends {gap:+.0f} against none")
+    return "; ".join(parts) + " (means over repeats)."
+
+
 def _surface_slug(surface) -> str:
     """A file name part unique to a surface within its run."""
     attrs = surface.attrs
@@ -314,6 +345,8 @@ def _surface_slug(surface) -> str:
 def _summary_cells(entry: dict) -> list[object]:
     def interval(name, digits):
         value, low, high = entry[name], entry[f"{name}_low"], entry[f"{name}_high"]
+        if np.isnan(value):
+            return "undefined"
         if np.isnan(low):
             return f"{value:.{digits}f}"
         return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -326,10 +359,15 @@ def _summary_cells(entry: dict) -> list[object]:
         entry["seeds"],
         entry["samples"],
         interval("mean", 1),
-        interval("ltp", 3),
+        interval("ltp", 3) + _flat_count(entry),
         interval("cvar", 1),
         interval("unperturbed_return", 1),
     ]
+
+
+def _flat_count(entry: dict) -> str:
+    flat = entry.get("flat_seeds", 0)
+    return f" ({flat} flat)" if flat else ""
 
 
 def package_version() -> str:

@@ -145,12 +145,6 @@ def surfaces(run_dir: Path) -> tuple[list[store.SurfaceResult], list[Path]]:
     return finished, unfinished
 
 
-def kept_rows(accepted: np.ndarray) -> np.ndarray:
-    """For each check of a rejection trace, the row of the parameters kept after it."""
-    rows = np.arange(len(accepted))
-    return np.maximum.accumulate(np.where(accepted, rows, 0))
-
-
 def missing_pieces(run: RunData) -> list[str]:
     """What the run lacks for a full report, each with the command that adds it."""
     where = f"run={run.run_dir}"

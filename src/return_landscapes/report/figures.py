@@ -7,17 +7,22 @@ one style (``STYLE``). Returns are undiscounted episode returns; steps are env s
 from __future__ import annotations
 
 import contextlib
+import textwrap
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 
+from return_landscapes.landscape.flat import flat_reason, is_noise
 from return_landscapes.landscape.stats import (
     bootstrap_ci,
     cvar,
+    cvar_change,
     histogram_mode,
+    kept_rows,
     left_tail_probability,
+    ltp_text,
     point_statistics,
 )
 from return_landscapes.report.data import (
@@ -25,7 +30,6 @@ from return_landscapes.report.data import (
     PurdGroup,
     RejectionRoot,
     RunData,
-    kept_rows,
 )
 from return_landscapes.store import InterpolationResult, SurfaceResult
 
@@ -64,6 +68,25 @@ def styled() -> contextlib.AbstractContextManager:
 
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def wrapped(title: str, width_inches: float) -> str:
+    """``title`` broken into lines that fit a figure ``width_inches`` wide."""
+    characters = max(30, int(width_inches * 11))
+    return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
+
+
+def mark_constant(ax, values, axis: str = "y") -> bool:
+    """When every value is the same up to float noise, say so on ``ax`` (and fix
+    the axis around the value) instead of stretching noise over the axis."""
+    if not is_noise(values):
+        return False
+    value = float(np.nanmean(values))
+    pad = max(1.0, abs(value) * 0.05)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(value - pad, value + pad)
+    ax.text(0.5, 0.5, f"constant: {value:.6g}", transform=ax.transAxes,
+            ha="center", va="center", fontsize=8, color="#555555")  # fmt: skip
+    return True
 
 
 # ------------------------------------------------------------------ learning curves
@@ -131,14 +154,22 @@ def purd_histograms(
                 if index is None:
                     ax.set_axis_off()
                     continue
-                _purd_panel(
-                    ax,
+                flat = flat_reason(
+                    float(result.arrays["unperturbed_length"][index]),
+                    int(result.attrs["horizon"]),
                     result.arrays["undiscounted_return"][index],
-                    float(result.arrays["unperturbed_return"][index]),
-                    threshold,
-                    bins,
-                    alpha,
                 )
+                if flat:
+                    _flat_panel(ax, flat)
+                else:
+                    _purd_panel(
+                        ax,
+                        result.arrays["undiscounted_return"][index],
+                        float(result.arrays["unperturbed_return"][index]),
+                        threshold,
+                        bins,
+                        alpha,
+                    )
                 if row == 0:
                     ax.set_title(f"seed {seed}\n" + ax.get_title())
                 if column == 0:
@@ -146,14 +177,34 @@ def purd_histograms(
                 if row == len(checkpoints) - 1:
                     ax.set_xlabel(RETURN)
         shown = f"seeds {seeds[0]}-{seeds[-1]} of {len(first.seeds)}"
+        width = fig.get_size_inches()[0]
         fig.suptitle(
-            f"PURDs of {run.name} ({shown})\nperturb={group.perturb}, "
-            f"scale={group.scale:g}, "
-            f"{first.arrays['undiscounted_return'].shape[1]} samples"
+            wrapped(
+                f"PURDs of {run.name} ({shown})\nperturb={group.perturb}, "
+                f"scale={group.scale:g}, "
+                f"{first.arrays['undiscounted_return'].shape[1]} samples",
+                width,
+            )
         )
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=4)
+        handles, labels = [], []
+        for ax in axes.flat:  # the first panel drawn (flat ones have no lines)
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                break
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=4)
     return fig
+
+
+def _flat_panel(ax, reason: str) -> None:
+    """A panel that names a flat policy instead of plotting its noise."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.text(0.5, 0.5, textwrap.fill(reason.replace(": ", ":\n", 1), 26),
+            transform=ax.transAxes, ha="center", va="center", fontsize=7,
+            color="#555555")  # fmt: skip
+    ax.set_title("flat: not analysed")
 
 
 def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
@@ -162,15 +213,21 @@ def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
     worst = cvar(returns, alpha)
     returns = np.asarray(returns, dtype=np.float64)
     low, high = returns.min(), returns.max()
-    if not high - low > 1e-9 * max(1.0, abs(high)):  # (nearly) one value
-        low, high = low - 0.5, high + 0.5
     ax.hist(returns, bins=min(bins, 50), range=(low, high), color=COLORS[0], alpha=0.75)
+    pad = 0.05 * (high - low)
+    ax.set_xlim(min(low, unperturbed) - pad, max(high, unperturbed) + pad)
     ax.axvline(mode, color="black", lw=1.2, label="mode")
-    label = f"{threshold:g} x mode"
-    ax.axvline(threshold * mode, color=COLORS[1], lw=1.2, ls="--", label=label)
     ax.axvline(worst, color=COLORS[4], lw=1.2, ls=":", label=f"CVaR {alpha:g}")
     ax.axvline(unperturbed, color=COLORS[2], lw=1.2, ls="-.", label="unperturbed")
-    ax.set_title(f"LTP {tail:.3f}, CVaR {worst:.0f}")
+    cut = threshold * mode
+    label = f"{threshold:g} x mode"
+    if cut >= ax.get_xlim()[0]:
+        ax.axvline(cut, color=COLORS[1], lw=1.2, ls="--", label=label)
+    elif mode > 0:  # far left of every sample: named, not stretched to
+        ax.axvline(ax.get_xlim()[0], color=COLORS[1], lw=1.2, ls="--", label=label)
+        ax.text(0.02, 0.95, f"<- {label} = {cut:.0f}", transform=ax.transAxes,
+                ha="left", va="top", fontsize=7, color=COLORS[1])  # fmt: skip
+    ax.set_title(f"LTP {ltp_text(tail)}, CVaR {worst:.0f}, std {returns.std():.3g}")
 
 
 def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
@@ -179,13 +236,15 @@ def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
         fig = _figure(5.6, 3.8)
         ax = fig.add_subplot()
         markers = "osD^vP*X"
-        rows = [
+        every = [
             (run, row)
             for run in runs
             for row in run.stats
             if row["perturb"] == perturb and row["scale"] == scale
         ]
-        steps = [row["checkpoint"] for _, row in rows]
+        rows = [(r, row) for r, row in every if _plotted(row)]
+        left_out = len(every) - len(rows)
+        steps = [row["checkpoint"] for _, row in every]
         norm = mpl.colors.Normalize(min(steps), max(steps))
         for marker, run in zip(markers, runs, strict=False):
             mine = [row for r, row in rows if r is run]
@@ -209,13 +268,22 @@ def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
         top = max((row["ltp"] for _, row in rows), default=0.0)
         ax.set_ylim(-0.02, max(0.1, 1.1 * top))
         ax.set_xlabel(f"PURD mean {RETURN}")
-        ax.set_ylabel("left-tail probability (LTP)")
-        ax.set_title(
+        ax.set_ylabel("left-tail probability (LTP, fraction)")
+        title = (
             f"Mean vs LTP, perturb={perturb}, scale={scale:g} (one point per seed and "
             "checkpoint)"
         )
-        ax.legend(loc="best")
+        if left_out:
+            title += f"; {left_out} not shown: flat policy or undefined LTP (mode <= 0)"
+        ax.set_title(wrapped(title, 5.6))
+        if rows:
+            ax.legend(loc="best")
     return fig
+
+
+def _plotted(row: dict) -> bool:
+    """Whether a stats row has a landscape to show: not flat, LTP defined."""
+    return not row.get("flat") and not np.isnan(row["ltp"])
 
 
 # ------------------------------------------------------------------- interpolation
@@ -249,7 +317,7 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
                 label="mean over pairs",
             )
             ax.set_title(f"{kind.replace('_', '-')} paths ({len(mine)} pairs)")
-            ax.set_xlabel("a  (0: second checkpoint, 1: first)")
+            ax.set_xlabel("interpolation weight a (0: second checkpoint, 1: first)")
             ax.legend(loc="best")
         if sampled:
             axes[0].set_ylabel(f"PURD mean {RETURN}")
@@ -260,7 +328,8 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
         else:
             axes[0].set_ylabel(f"plain {RETURN}")
             what = "plain return per point"
-        fig.suptitle(f"Interpolation paths of {run.name}\n{what}")
+        width = fig.get_size_inches()[0]
+        fig.suptitle(wrapped(f"Interpolation paths of {run.name}\n{what}", width))
     return fig
 
 
@@ -268,9 +337,17 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
 
 TRACE_PANELS = (
     ("mean", f"PURD mean {RETURN}"),
-    ("ltp", "LTP"),
-    ("cvar", "CVaR"),
+    ("ltp", "LTP (fraction of samples)"),
+    ("cvar", f"CVaR 0.1 {RETURN}"),
 )
+
+
+def trace_values(trace: dict, name: str) -> np.ndarray:
+    """A stored trace statistic per check; LTP NaN where undefined (mode <= 0)."""
+    values = np.asarray(trace[name], dtype=np.float64)
+    if name == "ltp":
+        values = np.where(np.asarray(trace["mode"]) > 0, values, np.nan)
+    return values
 
 
 def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
@@ -286,26 +363,36 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
                 curves = []
                 for repeat in repeats:
                     trace = repeat.arrays
-                    kept = trace[name][kept_rows(trace["accepted"])]
+                    kept = trace_values(trace, name)[kept_rows(trace["accepted"])]
                     curves.append(kept)
                     ax.plot(
                         trace["proposed_updates"], kept, color=color, alpha=0.3, lw=0.8
                     )
                 length = min(len(c) for c in curves)
+                start, end = cvar_change([r.arrays for r in repeats])
                 ax.plot(
                     repeats[0].arrays["proposed_updates"][:length],
                     np.mean([c[:length] for c in curves], axis=0),
                     color=color,
                     lw=2,
-                    label=f"{criterion} ({len(repeats)} repeats)",
+                    label=f"{criterion} ({len(repeats)} repeats): CVaR {start:.0f} "
+                    f"-> {end:.0f} ({end - start:+.0f})",
                 )
                 ax.set_xlabel("proposed updates")
                 ax.set_ylabel(label)
+        for ax, (name, _) in zip(axes, TRACE_PANELS, strict=True):
+            values = [
+                trace_values(r.arrays, name) for rs in root.repeats.values() for r in rs
+            ]
+            mark_constant(ax, np.concatenate(values))
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+        fig.legend(handles, labels, loc="outside lower center", ncols=1)
         fig.suptitle(
-            f"Rejection from {run.name}, checkpoint {root.checkpoint:,}, seed "
-            f"{root.seed}: statistics of the kept parameters after each check"
+            wrapped(
+                f"Rejection from {run.name}, checkpoint {root.checkpoint:,}, seed "
+                f"{root.seed}: statistics of the kept parameters after each check",
+                9.6,
+            )
         )
     return fig
 
@@ -336,18 +423,19 @@ def surface_maps(
     else plain), the LTP beside it where sampled, and a 3-D view if asked."""
     attrs = surface.attrs
     sampled = surface.returns.shape[0] > 0
-    panels = [("return", surface.plain_return, "viridis")]
+    panels = [(f"plain {RETURN}", surface.plain_return, "viridis", None)]
     if sampled:
         stats = point_statistics(surface.returns, threshold, bins, alpha)
         panels = [
-            ("PURD mean", stats["mean"], "viridis"),
-            ("LTP", stats["ltp"], "magma_r"),
+            (f"PURD mean {RETURN}", stats["mean"], "viridis", None),
+            ("LTP (fraction; grey: undefined)", stats["ltp"], "magma_r", (0.0, 1.0)),
         ]
     with styled():
-        fig = _figure(3.6 * (len(panels) + three_d) + 0.4, 3.4)
-        for index, (label, values, cmap) in enumerate(panels, start=1):
+        width = 3.6 * (len(panels) + three_d) + 0.4
+        fig = _figure(width, 3.6)
+        for index, (label, values, cmap, limits) in enumerate(panels, start=1):
             ax = fig.add_subplot(1, len(panels) + three_d, index)
-            _surface_map(ax, fig, surface, values, label, cmap)
+            _surface_map(ax, fig, surface, values, label, cmap, limits)
         if three_d:
             ax = fig.add_subplot(1, len(panels) + 1, len(panels) + 1, projection="3d")
             xs, ys = np.meshgrid(surface.x, surface.y, indexing="ij")
@@ -355,14 +443,26 @@ def surface_maps(
             ax.set_zlabel(panels[0][0])
             ax.set_xlabel(_surface_axis(attrs, 0))
             ax.set_ylabel(_surface_axis(attrs, 1))
-        fig.suptitle(f"Return surface of {run.name}: {_surface_title(surface)}")
+        fig.suptitle(
+            wrapped(f"Return surface of {run.name}: {_surface_title(surface)}", width)
+        )
     return fig
 
 
-def _surface_map(ax, fig, surface: SurfaceResult, values, label: str, cmap: str):
-    """One heat map (``values[i, j]`` at ``(x[i], y[j])``) with its contours."""
-    image = ax.pcolormesh(surface.x, surface.y, values.T, shading="nearest", cmap=cmap)
-    if np.ptp(values) > 0:
+def _surface_map(ax, fig, surface: SurfaceResult, values, label, cmap, limits=None):
+    """One heat map (``values[i, j]`` at ``(x[i], y[j])``) with its contours; a
+    map whose whole range is float noise says "constant" instead of a colour bar.
+    ``limits``: a fixed colour range (LTP: [0, 1]); NaN cells are grey."""
+    values = np.ma.masked_invalid(np.asarray(values, dtype=np.float64))
+    colours = mpl.colormaps[cmap].with_extremes(bad="#bbbbbb")
+    constant = limits is None and is_noise(values.compressed())
+    low, high = limits if limits else (None, None)
+    if constant:
+        middle = float(values.mean())
+        low, high = middle - 1.0, middle + 1.0
+    image = ax.pcolormesh(surface.x, surface.y, values.T, shading="nearest",
+                          cmap=colours, vmin=low, vmax=high)  # fmt: skip
+    if not constant and not is_noise(values.compressed()):
         ax.contour(surface.x, surface.y, values.T, colors="white", linewidths=0.5)
     middle = (surface.x[0] + surface.x[-1]) / 2
     for x, y, text in surface_anchor_points(surface):
@@ -373,15 +473,18 @@ def _surface_map(ax, fig, surface: SurfaceResult, values, label: str, cmap: str)
                     color="white", fontsize=7, path_effects=OUTLINE)  # fmt: skip
     ax.set_xlabel(_surface_axis(surface.attrs, 0))
     ax.set_ylabel(_surface_axis(surface.attrs, 1))
-    ax.set_title(label)
     ax.grid(False)
+    if constant:
+        ax.set_title(f"{label}\nconstant: {float(values.mean()):.6g}")
+        return
+    ax.set_title(label)
     fig.colorbar(image, ax=ax).set_label(label)
 
 
 def _surface_axis(attrs: dict, axis: int) -> str:
     if attrs["plane"] == "random_directions":
-        return f"direction {axis + 1} (filter-normalized)"
-    return f"towards checkpoint {axis + 2}"
+        return f"direction {axis + 1} (filter-normalized units)"
+    return f"weight of checkpoint {axis + 2}"
 
 
 def _surface_title(surface: SurfaceResult) -> str:

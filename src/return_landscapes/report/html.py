@@ -21,6 +21,8 @@ th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right;
          white-space: nowrap; }
 th { background: #f4f4f4; }
 td.text, th.text { text-align: left; }
+p.note { background: #fdecee; border-left: 4px solid #d1495b; padding: 0.4em 0.8em;
+         color: #222; }
 .missing { background: #fff7e0; border-left: 4px solid #edae49; padding: 0.4em 0.8em; }
 code { background: #f4f4f4; padding: 0 0.25em; }
 """
@@ -44,6 +46,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     table: str = ""
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings: e.g. flat policies
 
 
 def table(columns: list[str], rows: list[list[object]], text_columns: int = 1) -> str:
@@ -75,6 +78,8 @@ def _section(section: Section) -> str:
     parts = [f"<h2>{html.escape(section.title)}</h2>"]
     if section.intro:
         parts.append(f"<p>{html.escape(section.intro)}</p>")
+    for line in section.notes:
+        parts.append(f'<p class="note">Warning: {html.escape(line)}</p>')
     parts.extend(_figure(f) for f in section.figures)
     parts.append(section.table)
     for line in section.missing:
