@@ -3,7 +3,9 @@
 Runs the installed ``landscape`` command (the README's main job) into a new temporary
 folder, so nothing is reused, and prints the total wall time, the demo's own stage
 timings (``timings.json``) and the machine: ``python benchmarks/demo_time.py``.
-Extra arguments go to the demo, e.g. ``python benchmarks/demo_time.py seeds=2``.
+Extra arguments go to the demo, e.g. ``python benchmarks/demo_time.py seeds=2``;
+``--keep DIR`` (first) copies the demo's folder to ``DIR`` afterwards, to read its
+``stats.csv`` and report.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 
 
 def main(overrides: list[str]) -> None:
+    keep = None
+    if overrides[:1] == ["--keep"]:
+        keep, overrides = Path(overrides[1]).resolve(), overrides[2:]
     command = shutil.which("landscape") or str(
         Path(sys.executable).with_name("landscape")
     )
@@ -37,6 +42,8 @@ def main(overrides: list[str]) -> None:
         stages = json.loads((Path(folder) / "demo" / "timings.json").read_text())
         report = Path(folder) / "demo" / "report"
         figures = sorted(p.name for p in report.glob("*.png"))
+        if keep is not None:
+            shutil.copytree(Path(folder) / "demo", keep)
     print(
         json.dumps(
             {

@@ -19,11 +19,12 @@ from return_landscapes.landscape.stats_table import COLUMNS
 TINY_DEMO = [
     "seeds=2",
     "steps=300",
+    "checkpoints=null",
     "num_checkpoints=2",
     "random_start_steps=150",  # block edges every 30 steps: one block length
     "samples=8",
     "points=3",
-    "path_samples=2",
+    "path_samples=0",
     "reject_steps=2",
     "reject_samples=8",
     "repeats=1",
@@ -36,7 +37,7 @@ EXPECTED_FIGURES = [
     "learning_curves.png",
     "purd_hopper-td3_td3_0.0003.png",
     "mean_vs_ltp_td3_0.0003.png",
-    "interpolation_hopper-td3_param_noise_0.0003.png",
+    "interpolation_hopper-td3_plain_0.0003.png",
 ]
 
 
@@ -165,7 +166,11 @@ def test_bad_demo_requests_are_refused(tiny_td3_run, tmp_path):
 
     for overrides, fragment in [
         ({"seeds": 1}, "needs at least 2 seeds for cross-seed paths"),
-        ({"num_checkpoints": 1}, "needs at least 2 for same-seed paths"),
+        ({"checkpoints": None, "num_checkpoints": 1}, "needs at least 2 for same-seed"),
+        ({"checkpoints": [100, 100]}, "needs at least 2 for same-seed paths"),
+        ({"steps": 1000}, "lie outside (0, steps=1000]: pass other checkpoints"),
+        ({"hidden_sizes": [0]}, "each at least 1"),
+        ({"min_episode_steps": -1}, "min_episode_steps=-1 must be 0"),
         ({"samples": 0}, "samples=0 must be at least 1"),
         ({"out": str(tiny_td3_run)}, "is a run directory"),
     ]:

@@ -106,11 +106,13 @@ def _check(cfg: DemoConfig) -> None:
         raise LandscapeError(
             f"seeds={cfg.seeds}: the demo needs at least 2 seeds for cross-seed paths"
         )
-    if cfg.num_checkpoints < 2:
+    if cfg.checkpoints is None and cfg.num_checkpoints < 2:
         raise LandscapeError(
             f"num_checkpoints={cfg.num_checkpoints}: the demo needs at least 2 for "
             "same-seed paths"
         )
+    if cfg.checkpoints is not None:
+        _check_checkpoints(list(cfg.checkpoints), cfg.steps)
     if cfg.surface_grid < 3 or cfg.surface_grid % 2 == 0:
         raise LandscapeError(
             f"surface_grid={cfg.surface_grid} must be odd and at least 3 (the root "
@@ -119,6 +121,13 @@ def _check(cfg: DemoConfig) -> None:
     if cfg.surface_samples < 0:
         raise LandscapeError(
             f"surface_samples={cfg.surface_samples} must be 0 (plain returns) or more"
+        )
+    if cfg.hidden_sizes is not None and (
+        not cfg.hidden_sizes or min(cfg.hidden_sizes) < 1
+    ):
+        raise LandscapeError(
+            f"hidden_sizes={list(cfg.hidden_sizes)} must list at least one layer "
+            "width, each at least 1 (null: the algorithm's own)"
         )
     if cfg.min_episode_steps < 0:
         raise LandscapeError(
@@ -136,6 +145,19 @@ def _check(cfg: DemoConfig) -> None:
         )
 
 
+def _check_checkpoints(checkpoints: list[int], steps: int) -> None:
+    if len(set(checkpoints)) < 2:
+        raise LandscapeError(
+            f"checkpoints={checkpoints}: the demo needs at least 2 for same-seed paths"
+        )
+    outside = [c for c in checkpoints if not 0 < c <= steps]
+    if outside:
+        raise LandscapeError(
+            f"checkpoints {outside} lie outside (0, steps={steps}]: pass other "
+            "checkpoints=[...], or checkpoints=null for num_checkpoints evenly spaced"
+        )
+
+
 def _train_config(cfg: DemoConfig, run_dir: Path) -> dict:
     algo = Algo(cfg.algo).value
     config = {
@@ -143,14 +165,25 @@ def _train_config(cfg: DemoConfig, run_dir: Path) -> dict:
         "algo": algo,
         "seeds": cfg.seeds,
         "steps": cfg.steps,
-        "num_checkpoints": cfg.num_checkpoints,
+        **_schedule(cfg),
         "eval_interval": _eval_interval(cfg.steps),
         "progress": cfg.progress,
         "out": str(run_dir),
     }
+    agent = {}
     if algo != "ppo":
-        config[algo] = {"random_start_steps": cfg.random_start_steps}
+        agent["random_start_steps"] = cfg.random_start_steps
+    if cfg.hidden_sizes is not None:
+        agent["hidden_sizes"] = list(cfg.hidden_sizes)
+    if agent:
+        config[algo] = agent
     return config
+
+
+def _schedule(cfg: DemoConfig) -> dict:
+    if cfg.checkpoints is None:
+        return {"num_checkpoints": cfg.num_checkpoints}
+    return {"checkpoints": sorted(set(cfg.checkpoints))}
 
 
 def _eval_interval(steps: int) -> int:

@@ -143,7 +143,7 @@ def purd_histograms(
     first = group.results[checkpoints[0]]
     seeds = list(first.seeds[:max_seeds])
     with styled():
-        fig = _figure(2.3 * len(seeds) + 0.6, 1.55 * len(checkpoints) + 0.9)
+        fig = _figure(2.4 * len(seeds) + 0.6, 1.9 * len(checkpoints) + 1.0)
         # each panel its own x range: a narrow PURD must not shrink to a spike
         axes = fig.subplots(len(checkpoints), len(seeds), squeeze=False)
         for row, step in enumerate(checkpoints):
@@ -226,15 +226,23 @@ def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
     elif mode > 0:  # far left of every sample: named, not stretched to
         ax.axvline(ax.get_xlim()[0], color=COLORS[1], lw=1.2, ls="--", label=label)
         ax.text(0.02, 0.95, f"<- {label} = {cut:.0f}", transform=ax.transAxes,
-                ha="left", va="top", fontsize=7, color=COLORS[1])  # fmt: skip
+                ha="left", va="top", fontsize=7, color=COLORS[1],
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
     ax.set_title(f"LTP {ltp_text(tail)}, CVaR {worst:.0f}, std {returns.std():.3g}")
 
 
+TAIL_PANELS = (
+    ("ltp", "left-tail probability (LTP, fraction)"),
+    ("cvar_ratio", "CVaR 0.1 / PURD mean"),
+)
+
+
 def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
-    """PURD mean vs LTP, one point per seed x checkpoint, coloured by checkpoint."""
+    """PURD mean vs LTP and vs CVaR / mean, one point per seed x checkpoint,
+    coloured by checkpoint: two measures of the left tail."""
     with styled():
-        fig = _figure(5.6, 3.8)
-        ax = fig.add_subplot()
+        fig = _figure(9.6, 3.8)
+        axes = fig.subplots(1, len(TAIL_PANELS))
         markers = "osD^vP*X"
         every = [
             (run, row)
@@ -246,39 +254,44 @@ def mean_vs_ltp(runs: list[RunData], perturb: str, scale: float) -> Figure:
         left_out = len(every) - len(rows)
         steps = [row["checkpoint"] for _, row in every]
         norm = mpl.colors.Normalize(min(steps), max(steps))
-        for marker, run in zip(markers, runs, strict=False):
-            mine = [row for r, row in rows if r is run]
-            if not mine:
-                continue
-            ax.scatter(
-                [row["mean"] for row in mine],
-                [row["ltp"] for row in mine],
-                c=[row["checkpoint"] for row in mine],
-                cmap="viridis",
-                norm=norm,
-                marker=marker,
-                edgecolors="black",
-                linewidths=0.4,
-                label=run.label,
-            )
-        colorbar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax)
+        for ax, (name, label) in zip(axes, TAIL_PANELS, strict=True):
+            for marker, run in zip(markers, runs, strict=False):
+                mine = [row for r, row in rows if r is run]
+                if mine:
+                    ax.scatter(
+                        [row["mean"] for row in mine],
+                        [_tail_value(row, name) for row in mine],
+                        c=[row["checkpoint"] for row in mine],
+                        cmap="viridis", norm=norm, marker=marker,
+                        edgecolors="black", linewidths=0.4, label=run.label,
+                    )  # fmt: skip
+            ax.set_xlabel(f"PURD mean {RETURN}")
+            ax.set_ylabel(label)
+        top = max((row["ltp"] for _, row in rows), default=0.0)
+        axes[0].set_ylim(-0.02, max(0.1, 1.1 * top))
+        axes[1].axhline(1.0, color="grey", lw=0.8, ls="--")
+        colorbar = fig.colorbar(
+            mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[-1]
+        )
         colorbar.set_label("checkpoint (environment steps)")
         colorbar.formatter = STEPS_FORMAT
         colorbar.update_ticks()
-        top = max((row["ltp"] for _, row in rows), default=0.0)
-        ax.set_ylim(-0.02, max(0.1, 1.1 * top))
-        ax.set_xlabel(f"PURD mean {RETURN}")
-        ax.set_ylabel("left-tail probability (LTP, fraction)")
         title = (
-            f"Mean vs LTP, perturb={perturb}, scale={scale:g} (one point per seed and "
-            "checkpoint)"
+            f"Left tails vs mean, perturb={perturb}, scale={scale:g} (one point per "
+            "seed and checkpoint; lower CVaR / mean: a heavier tail)"
         )
         if left_out:
             title += f"; {left_out} not shown: flat policy or undefined LTP (mode <= 0)"
-        ax.set_title(wrapped(title, 5.6))
+        fig.suptitle(wrapped(title, 9.6))
         if rows:
-            ax.legend(loc="best")
+            axes[0].legend(loc="best")
     return fig
+
+
+def _tail_value(row: dict, name: str) -> float:
+    if name == "cvar_ratio":
+        return row["cvar"] / row["mean"] if row["mean"] > 0 else np.nan
+    return row[name]
 
 
 def _plotted(row: dict) -> bool:
@@ -317,7 +330,7 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
                 label="mean over pairs",
             )
             ax.set_title(f"{kind.replace('_', '-')} paths ({len(mine)} pairs)")
-            ax.set_xlabel("interpolation weight a (0: second checkpoint, 1: first)")
+            ax.set_xlabel("weight a (0: second checkpoint, 1: first)")
             ax.legend(loc="best")
         if sampled:
             axes[0].set_ylabel(f"PURD mean {RETURN}")
