@@ -67,7 +67,7 @@ class Scale:
     roots: int = 5
     repeats: int = 3
     reject_steps: int = 40
-    check_interval: int = 10
+    check_interval: int = 20
     reject_samples: int = 24
 
 

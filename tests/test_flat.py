@@ -122,3 +122,21 @@ def test_no_root_when_every_policy_is_flat(tiny_td3_run, tmp_path):
     write_purd(run, 100, 1, -np.arange(100.0), length=1000)  # LTP undefined
     with pytest.raises(LandscapeError, match="flat policy or has an undefined LTP"):
         heaviest_left_tail(run, "td3", 3e-4)
+
+
+@pytest.mark.unit
+def test_a_surface_of_float_noise_says_constant_instead_of_a_colour_bar():
+    from types import SimpleNamespace
+
+    from return_landscapes.report.figures import surface_maps
+    from return_landscapes.store import SurfaceResult
+
+    grid = np.linspace(-1, 1, 3, dtype=np.float32)
+    attrs = {"plane": "random_directions", "perturbation": "", "grid": 3, "span": 1.0}
+    noise = SurfaceResult(grid, grid, 20.26 + SPIKE[:9].reshape(3, 3) - SPIKE[0],
+                          np.zeros((0, 3, 3)), [(0, 100)], {}, attrs)  # fmt: skip
+    fig = surface_maps(SimpleNamespace(name="run"), noise)
+    (ax,) = fig.axes  # no colour bar
+    assert ax.get_title().endswith("constant: 20.26")
+    real = noise._replace(plain_return=np.arange(9.0).reshape(3, 3))
+    assert len(surface_maps(SimpleNamespace(name="run"), real).axes) == 2

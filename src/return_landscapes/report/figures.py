@@ -332,6 +332,8 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
             ax.set_title(f"{kind.replace('_', '-')} paths ({len(mine)} pairs)")
             ax.set_xlabel("weight a (0: second checkpoint, 1: first)")
             ax.legend(loc="best")
+        every = np.concatenate([path_curve(p) for p in paths])
+        mark_constant(axes[0], every)  # shared y: one mark for the figure
         if sampled:
             axes[0].set_ylabel(f"PURD mean {RETURN}")
             what = (
