@@ -59,7 +59,7 @@ class Scale:
     td3_seeds: int = 3
     td3_steps: int = 30_000
     ppo_seeds: int = 2
-    ppo_steps: int = 3_000_000
+    ppo_steps: int = 2_000_000
     checkpoints: int = 3
     td3_samples: int = 100
     ppo_samples: int = 30
@@ -114,11 +114,9 @@ def compute(scale: Scale, runs: Path) -> list[dict]:
                 "out": str(out),
                 "progress": False,
             }
+            config["eval_interval"] = steps // 10  # ten evaluations, not one a block
             if algo == "td3":
-                config |= {
-                    "eval_interval": steps // 10,
-                    "td3": {"random_start_steps": 4_000},
-                }
+                config["td3"] = {"random_start_steps": 4_000}
             train(config, resume=True)
             samples = scale.td3_samples if algo == "td3" else scale.ppo_samples
             purd(
