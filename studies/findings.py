@@ -59,7 +59,8 @@ class Scale:
     td3_seeds: int = 3
     td3_steps: int = 30_000
     ppo_seeds: int = 2
-    ppo_steps: int = 2_000_000
+    ppo_steps: int = 1_000_000
+    ppo_envs: int = 256
     checkpoints: int = 3
     td3_samples: int = 100
     ppo_samples: int = 30
@@ -78,6 +79,7 @@ SCALES = {
         td3_steps=100_000,
         ppo_seeds=3,
         ppo_steps=10_000_000,
+        ppo_envs=2048,
         checkpoints=5,
         td3_samples=200,
         ppo_samples=50,
@@ -117,6 +119,8 @@ def compute(scale: Scale, runs: Path) -> list[dict]:
             config["eval_interval"] = steps // 10  # ten evaluations, not one a block
             if algo == "td3":
                 config["td3"] = {"random_start_steps": 4_000}
+            else:  # a PPO update collects num_envs x 16 steps: one per PURD sample
+                config["ppo"] = {"num_envs": scale.ppo_envs}
             train(config, resume=True)
             samples = scale.td3_samples if algo == "td3" else scale.ppo_samples
             purd(
