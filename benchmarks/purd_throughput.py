@@ -66,12 +66,12 @@ configure_xla()  # the landscape command's XLA settings, before JAX starts
 REPLAY_ROWS = 10_000
 
 
-def full_horizon_env(name: str):
+def full_horizon_env(name: str, backend: str = "spring"):
     """The env with a fixed start state and no early termination."""
     import inspect
 
     envs = _import_brax_envs()
-    options = {"backend": "spring", "reset_noise_scale": 0.0}
+    options = {"backend": backend, "reset_noise_scale": 0.0}
     if "terminate_when_unhealthy" in inspect.signature(envs._envs[name]).parameters:
         options["terminate_when_unhealthy"] = False
     with _quiet():
@@ -102,7 +102,9 @@ def checkpoint_source(env, agent, key):
     return CheckpointSource(agent_state, replay)
 
 
-def physics_rate(env, count: int, horizon: int, repeats: int) -> float:
+def physics_rollout(env, count: int, horizon: int):
+    """The jitted rollout of ``count`` envs stepping with random actions."""
+
     @jax.jit
     def rollout(key):
         states = jax.vmap(env.reset)(jax.random.split(key, count))
@@ -116,6 +118,11 @@ def physics_rate(env, count: int, horizon: int, repeats: int) -> float:
         states, _ = jax.lax.scan(step, states, jax.random.split(key, horizon))
         return states.reward
 
+    return rollout
+
+
+def physics_rate(env, count: int, horizon: int, repeats: int) -> float:
+    rollout = physics_rollout(env, count, horizon)
     compiled = rollout.lower(jax.random.PRNGKey(0)).compile()
     seconds = median_seconds(
         lambda i: compiled(jax.random.PRNGKey(i)), repeats, warm_up=False
@@ -162,7 +169,9 @@ def purd_rate(env, agent, source, count: int, horizon: int, repeats: int) -> dic
     return {"purd": count * horizon / seconds, "purd_chunk": plan.chunk}
 
 
-def naive_rate(env, agent, source, horizon: int, policies: int) -> float:
+def naive_sample(env, agent, source, horizon: int):
+    """One sample the naive way, jitted: an actor update, then one env's episode."""
+
     @jax.jit
     def one_sample(key):
         batch_key, episode_key = jax.random.split(key)
@@ -171,6 +180,12 @@ def naive_rate(env, agent, source, horizon: int, policies: int) -> float:
         state = agent.actor_update(source.agent_state, batch, None, 3e-4)
         policy = agent.policy(agent.actor_params(state), True)
         return run_episode(env, policy, episode_key, horizon).undiscounted_return
+
+    return one_sample
+
+
+def naive_rate(env, agent, source, horizon: int, policies: int) -> float:
+    one_sample = naive_sample(env, agent, source, horizon)
 
     def run(i):
         keys = jax.random.split(jax.random.PRNGKey(i), policies if i else 1)
