@@ -168,7 +168,9 @@ def compile_all(jobs: dict, record: Recorder) -> None:
             record.add({"case": "compile", "job": name, "seconds": seconds})
 
 
-def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
+def purd_part(
+    name: str, sizes: Sizes, record: Recorder, warm: bool, baselines: bool
+) -> None:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -193,7 +195,8 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
         one_sample,
     )
     from return_landscapes.pipeline import (
-        MAX_CHUNK,
+        max_chunk,
+        on_cpu,
         plan_chunks,
         round_chunk,
         run_chunks,
@@ -213,7 +216,7 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
     shared = ((source, jnp.float32(3e-4)), jnp.float32(0.0))
     largest = sizes.batches[-1]
     # (K, chunk argument) of every plan: the automatic chunk per K, and one chunk
-    plan_calls = {round_chunk(min(k, MAX_CHUNK)): (k, None) for k in sizes.batches}
+    plan_calls = {round_chunk(min(k, max_chunk())): (k, None) for k in sizes.batches}
     if largest not in plan_calls:
         plan_calls[largest] = (largest, largest)
     vmap_chunk = min(max(plan_calls), sizes.batches[1])
@@ -232,44 +235,46 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
 
     if warm:
         key = jax.random.PRNGKey(0)
-        jobs = {
-            "naive": lambda: (
+        jobs = {}
+        if baselines:
+            jobs["naive"] = lambda: (
                 naive_sample(env, agent, source, horizon).lower(key).compile()
             )
-        }
-        for count in sizes.batches:
-            jobs[f"physics K={count}"] = lambda c=count: (
-                physics_rollout(env, c, horizon).lower(key).compile()
-            )
+            for count in sizes.batches:
+                jobs[f"physics K={count}"] = lambda c=count: (
+                    physics_rollout(env, c, horizon).lower(key).compile()
+                )
         for chunk in plan_calls:
             jobs[f"purd chunk={chunk}"] = lambda c=chunk: make_plan(c)
-        jobs["perturb vmap"] = lambda: vmapped.lower(shared[0], vmap_keys).compile()
+        if on_cpu():
+            jobs["perturb vmap"] = lambda: vmapped.lower(shared[0], vmap_keys).compile()
         compile_all(jobs, record)
         return
 
-    tic = time.perf_counter()
-    naive = naive_rate(env, agent, source, horizon, sizes.naive_policies)
-    record.add(
-        {
-            **common,
-            "case": "naive",
-            "policies": sizes.naive_policies,
-            "env_steps_per_s": naive,
-            "seconds": time.perf_counter() - tic,
-        }
-    )
-    for count in sizes.batches:
+    if baselines:
         tic = time.perf_counter()
-        rate = physics_rate(env, count, horizon, sizes.repeats)
+        naive = naive_rate(env, agent, source, horizon, sizes.naive_policies)
         record.add(
             {
                 **common,
-                "case": "physics",
-                "K": count,
-                "env_steps_per_s": rate,
+                "case": "naive",
+                "policies": sizes.naive_policies,
+                "env_steps_per_s": naive,
                 "seconds": time.perf_counter() - tic,
             }
         )
+        for count in sizes.batches:
+            tic = time.perf_counter()
+            rate = physics_rate(env, count, horizon, sizes.repeats)
+            record.add(
+                {
+                    **common,
+                    "case": "physics",
+                    "K": count,
+                    "env_steps_per_s": rate,
+                    "seconds": time.perf_counter() - tic,
+                }
+            )
 
     plans = {}
     for chunk in plan_calls:
@@ -306,12 +311,12 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
         )
 
     for count in sizes.batches:
-        purd_case(count, plans[round_chunk(min(count, MAX_CHUNK))], "purd")
+        purd_case(count, plans[round_chunk(min(count, max_chunk()))], "purd")
     if plan_calls[largest][1] is not None:
         purd_case(largest, plans[largest], "purd_one_chunk")
 
     # chunk invariance: the second K's samples in chunks of the first K vs one chunk
-    small, big = (round_chunk(min(k, MAX_CHUNK)) for k in sizes.batches[:2])
+    small, big = (round_chunk(min(k, max_chunk())) for k in sizes.batches[:2])
     keys = sample_keys(1, 0, 0, big)
     chunked = run_chunks(plans[small], shared, keys).undiscounted_return
     whole = run_chunks(plans[big], shared, keys).undiscounted_return
@@ -324,10 +329,12 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
             "chunk_b": big,
             "samples_differing": int((chunked != whole).sum()),
             "max_abs_difference": float(np.max(np.abs(chunked - whole))),
+            **stage_invariance(plans[small], plans[big], shared, keys),
         }
     )
-
-    # the perturbation in groups of 8 (as shipped) against one vmap over the chunk
+    if not on_cpu():
+        return
+    # the perturbation in groups of 8 (the CPU's) against one vmap over the chunk
     vmapped_compiled = vmapped.lower(shared[0], vmap_keys).compile()
     grouped = perturb_stage.lower(shared[0], vmap_keys).compile()
     seconds_vmap = median_seconds(lambda i: vmapped_compiled(shared[0], vmap_keys), 3)
@@ -349,6 +356,47 @@ def purd_part(name: str, sizes: Sizes, record: Recorder, warm: bool) -> None:
             "bit_identical": all(same),
         }
     )
+
+
+def stage_invariance(small_plan, big_plan, shared, keys) -> dict:
+    """Which stage's numbers depend on the chunk size, on the same inputs.
+
+    ``perturb_same``: the small chunk's parameters equal the big chunk's first rows;
+    ``episode_differing``: returns of the small chunk's episode stage, given the big
+    chunk's first parameter rows, that differ from the big chunk's; ``position_*``:
+    the big chunk's returns with its rows rotated (same shape, other places);
+    ``repeat_*``: the big chunk's episode stage run again.
+    """
+    import jax
+    import numpy as np
+
+    perturb_small, episode_small = small_plan.stages[0]
+    perturb_big, episode_big = big_plan.stages[0]
+    small = small_plan.chunk
+
+    def head(tree):
+        return jax.tree.map(lambda x: x[:small], tree)
+
+    def returns(stats):
+        return np.asarray(stats.undiscounted_return)
+
+    big_rows = perturb_big(shared[0], keys)
+    same = jax.tree.map(
+        lambda a, b: bool((np.asarray(a) == np.asarray(b)).all()),
+        perturb_small(shared[0], keys[:small]),
+        head(big_rows),
+    )
+    whole = returns(episode_big(shared[1], big_rows))
+    from_small = returns(episode_small(shared[1], head(big_rows)))
+    rotated = jax.tree.map(lambda x: jax.numpy.roll(x, small, axis=0), big_rows)
+    moved = np.roll(returns(episode_big(shared[1], rotated)), -small)
+    again = returns(episode_big(shared[1], big_rows))
+    return {
+        "perturb_same": all(jax.tree.leaves(same)),
+        "episode_differing": int((from_small != whole[:small]).sum()),
+        "position_differing": int((moved != whole).sum()),
+        "repeat_differing": int((again != whole).sum()),
+    }
 
 
 def train_config(algo: str, seeds: int, sizes: Sizes):
@@ -481,7 +529,7 @@ def ppo_purd_part(sizes: Sizes, record: Recorder, warm: bool) -> None:
     )
 
 
-def run_part(part: str, sizes: Sizes, path: Path, warm: bool) -> None:
+def run_part(part: str, sizes: Sizes, path: Path, warm: bool, baselines: bool) -> None:
     sys.path.insert(0, str(HERE))
     from return_landscapes import configure_xla
 
@@ -493,7 +541,7 @@ def run_part(part: str, sizes: Sizes, path: Path, warm: bool) -> None:
     elif name == "ppo":
         ppo_purd_part(sizes, record, warm)
     else:
-        purd_part(name, sizes, record, warm)
+        purd_part(name, sizes, record, warm, baselines)
 
 
 # ----------------------------------------------------------------- orchestration
@@ -574,6 +622,7 @@ CACHE_SETTINGS = {
 def part_command(part: str, args, path: Path, warm: bool) -> list[str]:
     command = [sys.executable, str(Path(__file__).resolve()), "--part", part]
     command += ["--size", args.size, "--part-file", str(path)]
+    command += [] if args.baselines else ["--no-baselines"]
     return command + (["--warm"] if warm else [])
 
 
@@ -711,13 +760,19 @@ def main() -> None:
     parser.add_argument(
         "--warm-s", type=float, default=150.0, help="warm-up limit (0: none)"
     )
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the naive loop and raw physics (PURD parts)",
+    )
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--part-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = SIZES[args.size]
     if args.part:
-        run_part(args.part, sizes, Path(args.part_file), args.warm)
+        run_part(args.part, sizes, Path(args.part_file), args.warm, args.baselines)
         return
     if not args.out:
         parser.error("--out is required")

@@ -5,9 +5,17 @@ trainer's evaluation hand a batch of K rows (parameter sets and their keys) to a
 chain of stages: jitted functions, or ``HostStage``s that step envs on the host.
 ``plan_chunks`` compiles the chain once per chunk shape and chooses the chunk size
 from XLA's own memory analysis (or takes it); ``run_chunks`` applies it chunk by
-chunk, each chunk split over ``jax.devices()``. Every row is computed by the same
-program whatever the chunk size or device count (groups of ``GROUP``), so the
-results depend on neither.
+chunk, each chunk split over ``jax.devices()``. On the CPU every row is computed by
+the same program whatever the chunk size or device count (groups of ``GROUP``), so
+the results depend on neither.
+
+On a GPU they do: XLA's GPU code for a batch depends on its size, and chaotic
+episodes amplify the last bits (an H200 gave different returns for all 4,096
+samples of a ``td3`` PURD computed in chunks of 1,024 and in one chunk;
+``benchmarks/gpu_suite.py``). There a result is reproducible on the same GPU model
+and jaxlib with the same chunk size, which the automatic choice keeps for the same
+K; groups of 8 would buy nothing, so stages run vmapped over the whole chunk, and
+chunks are larger (``MAX_CHUNK_ACCELERATOR``).
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ from return_landscapes.errors import LandscapeError
 
 CPU_MEMORY_BUDGET = 2 * 1024**3  # bytes a chunk may use on a CPU (no device limit)
 GPU_MEMORY_FRACTION = 0.5  # of the accelerator's memory a chunk may use
-MAX_CHUNK = 4096
+MAX_CHUNK = 4096  # samples per chunk on the CPU
+# On an accelerator: one chunk of 16,384 ran 1.5-1.7 times faster than four of 4,096
+# (td3 PURDs of 1000-step episodes on an H200, benchmarks/gpu_suite.py)
+MAX_CHUNK_ACCELERATOR = 65536
 
 
 class HostStage:
@@ -97,9 +108,26 @@ def round_chunk(chunk: int) -> int:
     return max(per_device, math.ceil(chunk / per_device) * per_device)
 
 
+def on_cpu() -> bool:
+    """Whether the chunks run on the CPU (where groups of 8 keep results fixed)."""
+    return devices()[0].platform == "cpu"
+
+
+def max_chunk() -> int:
+    """The largest chunk ``plan_chunks`` chooses by itself on these devices."""
+    return MAX_CHUNK if on_cpu() else MAX_CHUNK_ACCELERATOR
+
+
 def group_map(fn: Callable, *batched):
-    """``vmap(fn)`` over the leading axis, computed as a loop over groups of 8."""
-    return jax.lax.map(lambda xs: fn(*xs), batched, batch_size=GROUP)
+    """``vmap(fn)`` over the leading axis; on the CPU a loop over groups of 8.
+
+    On a GPU the groups would not make results independent of the chunk size (see
+    the module docstring) and run one after another: a ``td3`` perturbation of
+    4,096 samples took 0.31 s in groups and 0.016 s vmapped on an H200.
+    """
+    if on_cpu():
+        return jax.lax.map(lambda xs: fn(*xs), batched, batch_size=GROUP)
+    return jax.vmap(fn)(*batched)
 
 
 def _pad_rows(tree, rows: int):
@@ -172,12 +200,12 @@ def plan_chunks(
 
     Returns:
       A ``ChunkPlan``; with ``chunk=None`` the largest size up to ``min(total,
-      MAX_CHUNK)`` whose every stage fits ``memory_budget()`` on a device, shrinking
+      max_chunk())`` whose every stage fits ``memory_budget()`` on a device, shrinking
       as needed (chunk sizes are rounded by ``round_chunk``).
     """
     if chunk is not None and chunk < 1:
         raise LandscapeError(f"chunk={chunk} must be at least 1 (or unset for auto)")
-    size = round_chunk(chunk or min(total, MAX_CHUNK))
+    size = round_chunk(chunk or min(total, max_chunk()))
     budget = memory_budget()
     count = len(devices())
     while True:
