@@ -13,17 +13,25 @@ that case's own). Parts, in order of importance:
   - ``physics``: raw batched physics, K envs stepping with random actions;
   - ``purd``: the ``td3`` perturbation (paper 256x256 networks, the run's learning
     rate) + one episode per sample through ``landscape purd``'s chunked hot path with
-    the automatic chunk size; ``perturb_seconds`` times the perturbation stage alone;
-  - ``purd_one_chunk``: the largest K in a single chunk (above ``MAX_CHUNK``);
-  - ``perturb_vmap``: the perturbation stage vmapped over the whole chunk instead
-    of groups of 8, and whether its parameters are bit-identical to the groups';
-  - ``chunk_invariance``: the second K's samples computed in chunks of the first K
-    against one chunk: how many returns differ.
+    the automatic chunk size; ``perturb_seconds_per_chunk`` times the perturbation
+    stage alone;
+  - ``purd_one_chunk``: the largest K in a single chunk, where the automatic chunk
+    is smaller (the CPU's ``MAX_CHUNK``);
+  - ``chunk_invariance``: the second K's samples in chunks of the first K against
+    one chunk: how many returns differ; and per stage (``stage_invariance``): the
+    perturbation's parameters at both chunk sizes, the episodes from identical
+    parameters, the same chunk with its rows rotated, and the same call repeated;
+  - ``perturb_vmap`` (CPU only; a GPU vmaps anyway): the perturbation in groups
+    of 8 against one vmap, time and bit-identity;
+  - ``--no-baselines`` skips ``naive`` and ``physics`` (a re-run after a change).
 * ``train:td3`` / ``train:sac``: aggregate env-steps/s of N seeds vmapped (paper
   settings: 256x256, batch 256, one update per step, 1M-row replay per seed);
 * ``train:ppo``: paper PPO (2048 envs x 16 steps per iteration) for N seeds;
 * ``purd:ppo``: samples/s of the ``ppo`` perturbation on hopper.
 
+First every part compiles its programs at once (``--warm-s``), one process each,
+into a shared persistent compilation cache (on the H200 machine a PURD program took
+about a minute to compile); the timed parts then load them instead of compiling.
 The orchestrator gives every part the time left of ``--budget-s``, merges the parts'
 results into ``OUT/gpu_suite.json`` after each part (a part killed at the limit keeps
 the cases it finished), then adds the ratios the targets name and the paper's study

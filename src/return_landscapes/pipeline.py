@@ -9,13 +9,14 @@ chunk, each chunk split over ``jax.devices()``. On the CPU every row is computed
 the same program whatever the chunk size or device count (groups of ``GROUP``), so
 the results depend on neither.
 
-On a GPU they do: XLA's GPU code for a batch depends on its size, and chaotic
-episodes amplify the last bits (an H200 gave different returns for all 4,096
-samples of a ``td3`` PURD computed in chunks of 1,024 and in one chunk;
-``benchmarks/gpu_suite.py``). There a result is reproducible on the same GPU model
-and jaxlib with the same chunk size, which the automatic choice keeps for the same
-K; groups of 8 would buy nothing, so stages run vmapped over the whole chunk, and
-chunks are larger (``MAX_CHUNK_ACCELERATOR``).
+On a GPU they depend on the chunk size, and no result is bit-repeatable: on an H200
+(``benchmarks/gpu_suite.py``, jax 0.11.2) the ``td3`` perturbation gave the same
+parameters in chunks of 1,024 and 4,096, but the episode stage did not, and the same
+compiled episode stage run twice on the same inputs gave other returns for 1,793 of
+4,096 hopper and all 4,096 halfcheetah samples (chaotic episodes amplify last-bit
+differences, such as those of sums accumulated in a varying order). So groups of 8
+would buy nothing there: stages run vmapped over the whole chunk (20 times faster
+for that perturbation), and chunks go up to ``MAX_CHUNK_ACCELERATOR``.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ def max_chunk() -> int:
 def group_map(fn: Callable, *batched):
     """``vmap(fn)`` over the leading axis; on the CPU a loop over groups of 8.
 
-    On a GPU the groups would not make results independent of the chunk size (see
-    the module docstring) and run one after another: a ``td3`` perturbation of
-    4,096 samples took 0.31 s in groups and 0.016 s vmapped on an H200.
+    On a GPU the groups would not make results repeatable (see the module
+    docstring) and run one after another: a ``td3`` perturbation of 4,096 samples
+    took 0.31 s in groups and 0.016 s vmapped on an H200.
     """
     if on_cpu():
         return jax.lax.map(lambda xs: fn(*xs), batched, batch_size=GROUP)
