@@ -767,8 +767,8 @@ def main() -> None:
         "--budget-s",
         type=float,
         default=450.0,
-        help="seconds for everything, warm-up included (an H200 ran all parts in "
-        "about 7.5 minutes)",
+        help="seconds for everything, warm-up included (all parts: about 7.5 "
+        "minutes on an H200, summed from two calls that each ran some)",
     )
     parser.add_argument("--commit", default=os.environ.get("SUITE_COMMIT", "unknown"))
     parser.add_argument(
