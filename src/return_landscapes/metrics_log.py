@@ -6,12 +6,18 @@ The JSONL file is the record; wandb only mirrors per-step means of it.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
+from return_landscapes.errors import LandscapeError
+from return_landscapes.provenance import atomic_write_text
 from return_landscapes.tracking import start_wandb
+
+logger = logging.getLogger(__name__)
 
 
 def _jsonable(value):
@@ -26,15 +32,37 @@ def _jsonable(value):
 
 
 def truncate_after(path: Path, step: int) -> None:
-    """Drop records past ``step`` (left by a run that crashed after its checkpoint)."""
+    """Drop records past ``step`` (left by a run that crashed after its checkpoint).
+
+    A torn last line (what a full disk or a power cut leaves) belongs to work after
+    the last checkpoint and is dropped with a note; a damaged line before it is an
+    error. The file is rewritten in place, never through a symbolic link.
+    """
+    if path.is_symlink():
+        raise LandscapeError(
+            f"{path} is a symbolic link: a run's log is rewritten only in its own "
+            "folder; replace the link with the file it points to"
+        )
     if not path.is_file():
         return
-    kept = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line)["step"] <= step
-    ]
-    path.write_text("".join(f"{line}\n" for line in kept))
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                logger.warning(
+                    "%s: dropped a torn last record (%d bytes)", path, len(line)
+                )
+                continue
+            raise LandscapeError(
+                f"{path} line {number} is not JSON: the log is damaged before its "
+                "end; delete that line to resume"
+            ) from None
+        if record["step"] <= step:
+            kept.append(line)
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 class MetricsLog:
@@ -43,7 +71,16 @@ class MetricsLog:
     def __init__(self, path: Path, cfg, config: dict):
         """``cfg``: the training config (its ``wandb*`` keys); ``config`` as logged."""
         self.path = path
-        self.file = open(path, "a")  # noqa: SIM115 - closed in close()
+        try:  # O_NOFOLLOW: never append through a symbolic link
+            fd = os.open(
+                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666
+            )
+        except OSError as err:
+            raise LandscapeError(
+                f"cannot append to {path} ({err.strerror}): it must be a plain file in "
+                "the run's folder"
+            ) from None
+        self.file = os.fdopen(fd, "a")
         name = path.parent.name
         self.wandb_run = start_wandb(cfg, name, name, "train", config, path.parent)
 

@@ -6,12 +6,34 @@ results, reports); no JAX.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def matching_files(folder: Path, glob: str, pattern: str) -> list[re.Match]:
+    """Files under ``folder`` found by ``glob`` whose path relative to ``folder``
+    matches ``pattern`` in full, as matches (``match.string``: the relative path).
+
+    Others (``step_000001000 (copy).npz``, a stray editor file) are not parsed as
+    results: each is skipped with a note naming it.
+    """
+    found = []
+    for path in sorted(Path(folder).glob(glob)):
+        relative = path.relative_to(folder).as_posix()
+        match = re.fullmatch(pattern, relative)
+        if match:
+            found.append(match)
+        elif not path.name.startswith("."):  # temporary files of atomic writes
+            logger.warning("ignored %s: not a name this tool writes", path)
+    return found
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -31,6 +31,7 @@ from return_landscapes.provenance import (
     atomic_write,
     atomic_write_text,
     git_commit,
+    matching_files,
     package_versions,
 )
 
@@ -151,7 +152,8 @@ def completed_checkpoints(run_dir: Path) -> list[int]:
     folder = Path(run_dir) / "checkpoints"
     if not folder.is_dir():
         return []
-    return sorted(int(p.stem.removeprefix("step_")) for p in folder.glob("step_*.npz"))
+    found = matching_files(folder, "step_*.npz", r"step_(\d{9})\.npz")
+    return sorted(int(match.group(1)) for match in found)
 
 
 def save_checkpoint(run_dir: Path, step: int, state, replay_rows, rows_start: int):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,7 +39,14 @@ import numpy as np
 
 from return_landscapes._xla import effective_xla_flags
 from return_landscapes.errors import LandscapeError
-from return_landscapes.provenance import atomic_write, git_commit, package_versions
+from return_landscapes.provenance import (
+    atomic_write,
+    git_commit,
+    matching_files,
+    package_versions,
+)
+
+logger = logging.getLogger(__name__)
 
 RESULT_FORMAT = "return-landscapes/result"
 RESULT_FORMAT_VERSION = 1
@@ -157,16 +165,15 @@ def stored_purds(run_dir: Path) -> dict[PurdKey, dict[int, Path]]:
     """
     root = Path(run_dir) / LANDSCAPE_DIR / "purd"
     found: dict[PurdKey, dict[int, Path]] = {}
-    for path in sorted(root.glob("*/scale_*/step_*/seed_*.h5")):
-        step_dir = path.parent
-        scale_dir = step_dir.parent
-        key = PurdKey(
-            scale_dir.parent.name,
-            float(scale_dir.name.removeprefix("scale_")),
-            int(step_dir.name.removeprefix("step_")),
-        )
-        seed = int(path.stem.removeprefix("seed_"))
-        found.setdefault(key, {})[seed] = path
+    pattern = r"([^/]+)/scale_([0-9.e+-]+)/step_(\d+)/seed_(\d+)\.h5"
+    for match in matching_files(root, "*/scale_*/step_*/seed_*.h5", pattern):
+        perturb, scale, step, seed = match.groups()
+        try:
+            key = PurdKey(perturb, float(scale), int(step))
+        except ValueError:
+            logger.warning("ignored %s: not a name this tool writes", match.string)
+            continue
+        found.setdefault(key, {})[int(seed)] = root / match.string
     return dict(sorted(found.items()))
 
 

@@ -12,9 +12,18 @@ import logging
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 # The constants live in ``constants``; the ``as`` names re-export them from here.
+from return_landscapes.conf.ranges import (
+    AT_LEAST_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT,
+    Range,
+    range_problem,
+)
 from return_landscapes.constants import ATARI_EPISODE_STEPS, DEFAULT_GAMMA
 from return_landscapes.constants import ATARI_FRAME_CAP as ATARI_FRAME_CAP
 from return_landscapes.constants import ATARI_FRAME_SKIP as ATARI_FRAME_SKIP
@@ -101,6 +110,14 @@ class Heads(Enum):
 class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "hidden_sizes": AT_LEAST_ONE,
+        "actor_lr": POSITIVE,
+        "critic_lr": POSITIVE,
+        "tau": UNIT,
+        "gamma": UNIT,
+    }
+
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden layer widths of the actor and critic MLPs (ReLU)."""
     actor_lr: float = 3e-4
@@ -126,6 +143,12 @@ class OffPolicyConfig:
 class TD3Config(OffPolicyConfig):
     """TD3 (Fujimoto et al., 2018)."""
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "target_noise": NON_NEGATIVE,
+        "target_noise_clip": NON_NEGATIVE,
+        "exploration_noise": NON_NEGATIVE,
+    }
+
     policy_delay: int = 2
     """Critic updates per actor and target-network update."""
     target_noise: float = 0.2
@@ -141,6 +164,11 @@ class TD3Config(OffPolicyConfig):
 @dataclass
 class SACConfig(OffPolicyConfig):
     """SAC with twin critics and a learned temperature (Haarnoja et al., 2018)."""
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "temperature_lr": POSITIVE,
+        "initial_temperature": POSITIVE,
+    }
 
     temperature_lr: float = 3e-4
     """Adam learning rate of the log temperature."""
@@ -172,6 +200,18 @@ class PPOConfig:
     bootstrap_truncation=true autoreset=fresh`` is the Brax-style PPO of runs trained
     before these options.
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "hidden_sizes": AT_LEAST_ONE,
+        "learning_rate": POSITIVE,
+        "gamma": UNIT,
+        "gae_lambda": FRACTION,
+        "clip": POSITIVE,
+        "entropy_cost": NON_NEGATIVE,
+        "value_cost": NON_NEGATIVE,
+        "max_grad_norm": POSITIVE,
+        "adam_eps": POSITIVE,
+    }
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden layer widths of the policy and value MLPs (tanh)."""
@@ -222,6 +262,17 @@ class AtariConfig:
     clipped rewards. Evaluation episodes play the full game with raw rewards and
     greedy actions, after a no-op start (its length derived from ``eval_env_seed``).
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "learning_rate": POSITIVE,
+        "adam_eps": POSITIVE,
+        "gamma": UNIT,
+        "gae_lambda": FRACTION,
+        "clip": POSITIVE,
+        "entropy_cost": NON_NEGATIVE,
+        "value_cost": NON_NEGATIVE,
+        "max_grad_norm": POSITIVE,
+    }
 
     num_envs: int = 8
     """Envs per seed (seeds share one envpool batch of ``seeds x num_envs``)."""
@@ -323,6 +374,8 @@ class TrainConfig(WandbOptions):
     ``steps`` (5%, 15%, ..., 95% of the budget). The final step is always
     checkpointed as well.
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {"reset_noise_scale": NON_NEGATIVE}
 
     env: str = "hopper"
     """A Brax env (hopper, walker2d, halfcheetah, ant, ...) or ``atari:<Game>-v5``."""
@@ -549,6 +602,8 @@ class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     purd sample_seed=<sample_seed>``).
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {"span": POSITIVE}
+
     run: str | None = None
     """Run directory (the ``out`` of ``landscape train``); required."""
     checkpoint: int | None = None
@@ -583,6 +638,8 @@ class StatsConfig:
     across seeds. ``out`` defaults to ``<run>/landscape/stats.csv``.
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {"threshold": FRACTION}
+
     run: str | None = None
     """Run directory whose stored PURDs to summarize; required."""
     threshold: float = 0.5
@@ -610,6 +667,8 @@ class ReportConfig:
     PURD histogram figure shows; ``surface_3d`` adds a 3-D view to each return
     surface.
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {"threshold": FRACTION}
 
     runs: list[str] = field(default_factory=list)
     """Run directories to report on."""
@@ -648,6 +707,8 @@ class DemoConfig:
     with ``surface_samples`` samples per point. Writes ``<out>/<env>-<algo>`` (the
     run) and ``<out>/report``; a re-run reuses what is done.
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {"hidden_sizes": AT_LEAST_ONE}
 
     out: str = "demo"
     """Folder of the run (``<out>/<env>-<algo>``) and the report (``<out>/report``)."""
@@ -779,7 +840,8 @@ def resolve(schema: type, config=None, **overrides):
     ``overrides`` are merged on top (nested nodes as dicts), so
     ``resolve(TrainConfig, env="ant", td3={"actor_lr": 1e-3})`` works. Old option
     names (``RENAMED``) are accepted with a note on stderr. Unknown keys and
-    ill-typed values raise ``LandscapeError`` naming the valid choices.
+    ill-typed values raise ``LandscapeError`` naming the valid choices, and a number
+    outside the range its config class declares (``RANGES``) one naming the range.
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -790,13 +852,17 @@ def resolve(schema: type, config=None, **overrides):
     overrides = _renamed(schema, overrides)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), config or {}, overrides)
-        return OmegaConf.to_object(merged)
+        resolved = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         message = str(err).splitlines()[0]
         if "not in struct" in message or "Key '" in message:
             valid = ", ".join(option_names(schema))
             raise LandscapeError(f"{message}; valid keys: {valid}") from None
         raise LandscapeError(message) from None
+    problem = range_problem(resolved)
+    if problem:
+        raise LandscapeError(problem)
+    return resolved
 
 
 def as_plain_dict(config) -> dict:

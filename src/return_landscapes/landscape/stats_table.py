@@ -179,20 +179,52 @@ def write_csv(path: Path, rows: list[dict], columns) -> None:
     provenance.atomic_write_text(Path(path), buffer.getvalue())
 
 
+def summary_columns() -> list[str]:
+    columns = [*KEY_COLUMNS, "seeds", "flat_seeds"]
+    for name in SUMMARY_STATISTICS:
+        columns += [name, f"{name}_low", f"{name}_high"]
+    return columns
+
+
+def summary_path_of(path: Path) -> Path:
+    return Path(path).with_name(Path(path).stem + "_summary.csv")
+
+
 def write_tables(path: Path, rows: list[dict], summary: list[dict]) -> Path:
     """Write the per-seed ``rows`` to ``path`` and the ``summary`` beside it as
     ``<stem>_summary.csv``; returns the summary's path."""
     write_csv(path, rows, COLUMNS)
-    columns = [*KEY_COLUMNS, "seeds", "flat_seeds"]
-    for name in SUMMARY_STATISTICS:
-        columns += [name, f"{name}_low", f"{name}_high"]
-    summary_path = Path(path).with_name(Path(path).stem + "_summary.csv")
-    write_csv(summary_path, summary, columns)
+    summary_path = summary_path_of(path)
+    write_csv(summary_path, summary, summary_columns())
     return summary_path
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet evaluates these
+
+
 def _cell(value):
-    return "" if isinstance(value, float) and math.isnan(value) else value
+    """A CSV cell: NaN as empty; text that a spreadsheet would read as a formula
+    (a run folder named ``=HYPERLINK(...)``) behind a quote, as OWASP advises."""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def check_table_path(path: Path, columns) -> None:
+    """Refuse to overwrite anything but a table this command wrote (same header)."""
+    if path.is_dir():
+        raise LandscapeError(f"out={path} is a folder: give the path of a .csv file")
+    if not path.exists():
+        return
+    with open(path, errors="replace") as file:
+        header = file.readline().rstrip("\n")
+    if header != ",".join(columns):
+        raise LandscapeError(
+            f"{path} exists and is not a table written by 'landscape stats': choose "
+            "another out= (nothing was written)"
+        )
 
 
 def check_statistic_options(
@@ -263,7 +295,7 @@ def tabulate(
             f"{run_dir} has no PURD results yet: run 'landscape purd run={run_dir}' "
             "first"
         )
-    out = Path(cfg.out) if cfg.out else run_dir / store.LANDSCAPE_DIR / "stats.csv"
+    out = output_path(cfg)
     summary = summary_rows(rows, cfg.confidence, cfg.resamples)
     summary_path = write_tables(out, rows, summary)
     return out, summary_path, format_summary(summary, cfg.confidence)
@@ -275,3 +307,13 @@ def _check(cfg: StatsConfig) -> None:
             "run= is required: pass the out= directory of a 'landscape train' run"
         )
     check_statistic_options(cfg.bins, cfg.alpha, cfg.confidence, cfg.resamples)
+    out = output_path(cfg)
+    check_table_path(out, COLUMNS)
+    check_table_path(summary_path_of(out), summary_columns())
+
+
+def output_path(cfg: StatsConfig) -> Path:
+    """``out=``, or ``<run>/landscape/stats.csv``."""
+    return (
+        Path(cfg.out) if cfg.out else Path(cfg.run) / store.LANDSCAPE_DIR / "stats.csv"
+    )

@@ -83,6 +83,8 @@ def train(
     )
     if start:
         state = restore_state(trainer, cfg, run_dir, start)
+        # only once the checkpoint loaded: a failed resume changes nothing
+        truncate_after(run_dir / ckpt.METRICS, start)
         logger.info("resuming from step %d", start)
     else:
         state = init_state(trainer, cfg)
@@ -108,9 +110,7 @@ def prepare_run_dir(run_dir: Path, cfg: TrainConfig, trainer: Trainer) -> int:
         _check_same_run(run_dir, cfg)
         done = ckpt.completed_checkpoints(run_dir)
         start = done[-1] if done else 0
-        if start:
-            truncate_after(run_dir / ckpt.METRICS, start)
-        else:
+        if not start:
             (run_dir / ckpt.METRICS).unlink(missing_ok=True)
         return start
     if run_dir.exists() and any(run_dir.iterdir()):

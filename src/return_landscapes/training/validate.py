@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 from return_landscapes.conf import Algo, TrainConfig, is_atari
+from return_landscapes.conf.ranges import range_problem
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.schedule import (
     agent_config,
@@ -15,6 +16,9 @@ from return_landscapes.training.schedule import (
 
 def validate(cfg: TrainConfig) -> None:
     """Check sizes and schedules; raise a one-line ``LandscapeError`` if wrong."""
+    problem = range_problem(cfg)  # a config built in Python skips ``resolve``
+    if problem:
+        raise LandscapeError(problem)
     check_env_fits_algo(cfg)
     hyper = agent_config(cfg)
     name = "atari" if is_atari(cfg.env) else Algo(cfg.algo).value
