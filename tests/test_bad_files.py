@@ -2,13 +2,17 @@
 note, never a traceback, and nothing outside what a command owns is written."""
 
 import csv
+import errno
 import json
 import logging
 import math
+import os
 
+import numpy as np
 import pytest
 
-from return_landscapes import rundir, store
+from return_landscapes import rundir, store, train
+from return_landscapes.cli import user_errors
 from return_landscapes.conf import (
     PurdConfig,
     ReportConfig,
@@ -19,6 +23,7 @@ from return_landscapes.conf import (
 )
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape import stats_table
+from return_landscapes.landscape.checks import check_finite, check_finite_returns
 from return_landscapes.metrics_log import MetricsLog, truncate_after
 
 
@@ -147,3 +152,63 @@ def test_csv_cells_that_a_spreadsheet_would_evaluate_are_quoted(tmp_path):
     with open(path) as file:
         cells = list(csv.reader(file))[1]
     assert cells == ['\'=HYPERLINK("x")', "'+td3", "-3.5", ""]
+
+
+@pytest.mark.unit
+def test_a_non_finite_leaf_anywhere_in_a_checkpoint_names_its_seeds():
+    tree = {
+        "critic": np.ones((3, 4), np.float32),
+        "adam_mu": np.zeros((3, 2, 2), np.float32),
+        "count": np.arange(3, dtype=np.int32),  # integers cannot be non-finite
+    }
+    check_finite(tree, "runs/r", 1000, [0, 1, 2], "training state")
+    tree["adam_mu"][2, 1, 0] = np.inf
+    tree["critic"][1, 3] = np.nan
+    with pytest.raises(LandscapeError, match=r"training state for seed\(s\) \[1, 2\]"):
+        check_finite(tree, "runs/r", 1000, [0, 1, 2], "training state")
+
+
+@pytest.mark.unit
+def test_a_purd_with_a_non_finite_return_is_refused_before_it_is_stored():
+    check_finite_returns(np.array([1.0, 2.0]), 1000, 0)
+    with pytest.raises(LandscapeError, match="1 of 3 returns are not finite"):
+        check_finite_returns(np.array([1.0, np.nan, 2.0]), 1000, 0)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [(errno.ENOSPC, "free space"), (errno.EACCES, "may write to")],
+)
+def test_a_full_disk_or_a_closed_folder_is_one_error_line(capsys, code, fix):
+    with pytest.raises(SystemExit) as stopped, user_errors():
+        raise OSError(code, os.strerror(code), "runs/r/landscape/x.h5")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and fix in err
+    assert "runs/r/landscape/x.h5" in err
+
+
+@pytest.mark.unit
+def test_other_os_errors_keep_their_traceback():
+    with pytest.raises(ConnectionResetError), user_errors():
+        raise ConnectionResetError(errno.ECONNRESET, "reset")
+
+
+@pytest.mark.unit
+def test_a_damaged_run_config_is_one_error(tmp_path):
+    (tmp_path / "config.yaml").write_text("env: !!python/object:os.system {}\n")
+    with pytest.raises(LandscapeError, match=r"config\.yaml cannot be read"):
+        rundir.load_run_config(tmp_path)
+    (tmp_path / "config.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(LandscapeError, match="is not a config"):
+        rundir.load_run_config(tmp_path)
+
+
+@pytest.mark.unit
+def test_train_into_a_file_is_one_error_before_anything_is_built(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    with pytest.raises(LandscapeError, match="is a file"):
+        train(env="hopper", seeds=1, steps=1000, out=str(target))
+    assert target.read_text() == "mine"

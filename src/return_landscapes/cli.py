@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import math
 import os
 import sys
@@ -131,13 +132,33 @@ COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
 }
 
 
+OS_ERROR_FIXES = {
+    errno.ENOSPC: "free space, then run the same command again (finished results "
+    "are kept; train continues with resume=true)",
+    errno.EDQUOT: "free space under your quota, then run the same command again",
+    errno.EACCES: "choose an out= you may write to, or change the folder's permissions",
+    errno.EPERM: "choose an out= you may write to, or change the folder's permissions",
+    errno.EROFS: "the file system is read-only: choose another out=",
+    errno.ENOTDIR: "a file stands where a folder is needed: choose another path",
+    errno.EISDIR: "a folder stands where a file is needed: choose another path",
+}
+
+
 @contextlib.contextmanager
 def user_errors():
-    """Turn a ``LandscapeError`` into one ``error:`` line on stderr and exit 2."""
+    """Turn a ``LandscapeError``, or an ``OSError`` the user can fix (disk full, no
+    permission), into one ``error:`` line on stderr and exit 2."""
     try:
         yield
     except LandscapeError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:
+        fix = OS_ERROR_FIXES.get(err.errno)
+        if fix is None:
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror}{where}: {fix}", file=sys.stderr)
         sys.exit(2)
 
 

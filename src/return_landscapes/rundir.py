@@ -269,12 +269,21 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     Options the run's config predates take the values it was trained with
     (``LEGACY_OPTIONS``), not today's defaults.
     """
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise LandscapeError(f"{path} is missing: {run_dir} is not a complete run")
-    saved = OmegaConf.load(path)
+    try:
+        saved = OmegaConf.load(path)
+    except Exception as err:  # YAML's and OmegaConf's errors alike
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise LandscapeError(
+            f"{path} cannot be read ({first}): the run's config is damaged; restore "
+            "it from a copy (it is written once, when the run starts)"
+        ) from None
+    if not isinstance(saved, DictConfig):
+        raise LandscapeError(f"{path} is not a config: restore it from a copy")
     if not isinstance(saved.get("wandb", False), bool):  # written before it was a flag
         saved.pop("wandb")
     for node, options in LEGACY_OPTIONS.items():

@@ -131,16 +131,34 @@ def option_settings(options: EpisodeOptions, run_cfg) -> dict[str, bool]:
     return options._asdict() if is_atari(run_cfg.env) else {}
 
 
-def check_finite(actor_params, run_dir, step: int, seeds: list[int]) -> None:
-    """Refuse actor parameters holding NaN or infinity (leading axis: ``seeds``)."""
-    for leaf in jax.tree.leaves(actor_params):
-        finite = np.isfinite(np.asarray(leaf)).reshape(len(seeds), -1).all(axis=1)
-        if not finite.all():
-            bad = [s for s, ok in zip(seeds, finite, strict=True) if not ok]
-            raise LandscapeError(
-                f"{run_dir} checkpoint {step} has non-finite actor parameters for "
-                f"seed(s) {bad}: the run diverged there; choose other seeds or steps"
-            )
+def check_finite(
+    tree, run_dir, step: int, seeds: list[int], what: str = "actor parameters"
+) -> None:
+    """Refuse a checkpoint's ``tree`` (leading axis: ``seeds``) holding NaN or
+    infinity in any floating-point leaf."""
+    finite = np.ones(len(seeds), bool)
+    for leaf in jax.tree.leaves(tree):
+        values = np.asarray(leaf)
+        if np.issubdtype(values.dtype, np.floating) and values.size:
+            finite &= np.isfinite(values).reshape(len(seeds), -1).all(axis=1)
+    if not finite.all():
+        bad = [s for s, ok in zip(seeds, finite, strict=True) if not ok]
+        raise LandscapeError(
+            f"{run_dir} checkpoint {step} has non-finite {what} for seed(s) {bad}: "
+            "the run diverged there or the file is damaged; choose other seeds or "
+            "steps"
+        )
+
+
+def check_finite_returns(returns, step: int, seed: int) -> None:
+    """Refuse to store a PURD whose returns are not all finite."""
+    bad = int(np.size(returns) - np.isfinite(returns).sum())
+    if bad:
+        raise LandscapeError(
+            f"checkpoint {step} seed {seed}: {bad} of {np.size(returns)} returns are "
+            "not finite (the perturbed policies or the env diverged): nothing stored "
+            "for it; try a smaller scale="
+        )
 
 
 def _stored(attrs: dict[str, Any], key: str) -> str:

@@ -22,6 +22,7 @@ from return_landscapes.conf import PurdConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     check_finite,
+    check_finite_returns,
     chosen_checkpoints,
     chosen_seeds,
     is_finished,
@@ -154,10 +155,12 @@ def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
     state = restore_without_replay_rows(engine.parts, job.run_cfg, job.run_dir, step)
     agent_states = jax.tree.map(lambda x: jnp.asarray(x[np.array(seeds)]), state.agent)
     check_finite(agent.actor_params(agent_states), job.run_dir, step, seeds)
+    check_finite(agent_states, job.run_dir, step, seeds, "training state")
     unperturbed = _unperturbed(job, engine, agent_states, step, seeds)
     rows = None
     if job.perturbation.needs_replay:
         rows = restore_replay_rows(engine.parts, job.run_cfg, job.run_dir, step, seeds)
+        check_finite(rows, job.run_dir, step, seeds, "replay rows")
     for i, seed in enumerate(seeds):
         length = int(unperturbed.length[i])
         if _skipped(job, step, seed, length):
@@ -207,6 +210,7 @@ def _unperturbed(job: PurdJob, engine: Engine, agent_states, step, seeds):
 
 
 def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None:
+    check_finite_returns(stats.undiscounted_return, step, seed)
     arrays = {
         "seeds": np.array([seed], np.int32),
         "undiscounted_return": stats.undiscounted_return[None],

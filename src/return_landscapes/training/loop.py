@@ -69,6 +69,8 @@ def train(
             f"{checkpoint_steps(cfg)}"
         )
     run_dir = Path(cfg.out or f"runs/{cfg.env}-{Algo(cfg.algo).value}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise LandscapeError(f"out={run_dir} is a file: choose a folder for the run")
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     start = prepare_run_dir(run_dir, cfg, trainer)
     if start >= total_steps(cfg):
