@@ -212,3 +212,22 @@ def test_train_into_a_file_is_one_error_before_anything_is_built(tmp_path):
     with pytest.raises(LandscapeError, match="is a file"):
         train(env="hopper", seeds=1, steps=1000, out=str(target))
     assert target.read_text() == "mine"
+
+
+@pytest.mark.unit
+def test_a_purd_file_missing_an_array_is_one_error(tmp_path):
+    path = tmp_path / "seed_000.h5"
+    arrays = {
+        "seeds": np.array([0], np.int32),
+        "undiscounted_return": np.ones((1, 3)),
+        "discounted_return": np.ones((1, 3)),
+        "length": np.ones((1, 3), np.int32),
+        "unperturbed_return": np.ones(1),
+        "unperturbed_length": np.ones(1, np.int32),
+    }
+    store.write_result(path, arrays, {"kind": "purd"})
+    assert store.read_result(path).arrays.keys() == arrays.keys()
+    del arrays["undiscounted_return"]
+    store.write_result(path, arrays, {"kind": "purd"})
+    with pytest.raises(LandscapeError, match="lacks undiscounted_return"):
+        store.read_result(path)

@@ -117,7 +117,27 @@ def read_result(path: Path) -> Result:
             f"{path} has result format version {version}, this return-landscapes "
             f"reads version {RESULT_FORMAT_VERSION}: install the version that wrote it"
         )
+    missing = [
+        name for name in REQUIRED.get(attrs.get("kind"), ()) if name not in arrays
+    ]
+    if missing:
+        raise LandscapeError(
+            f"{path} lacks {', '.join(missing)}: it is damaged; delete it and re-run "
+            "the command that wrote it"
+        )
     return Result(arrays, attrs)
+
+
+# The arrays every result of a kind holds (a file without them is damaged).
+REQUIRED = {
+    "purd": (
+        "undiscounted_return",
+        "discounted_return",
+        "length",
+        "unperturbed_return",
+        "unperturbed_length",
+    ),
+}
 
 
 def _plain(value):
