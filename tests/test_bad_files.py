@@ -7,11 +7,13 @@ import json
 import logging
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from return_landscapes import rundir, store, train
+from return_landscapes import provenance, rundir, store, train
 from return_landscapes.cli import user_errors
 from return_landscapes.conf import (
     PurdConfig,
@@ -231,3 +233,54 @@ def test_a_purd_file_missing_an_array_is_one_error(tmp_path):
     store.write_result(path, arrays, {"kind": "purd"})
     with pytest.raises(LandscapeError, match="lacks undiscounted_return"):
         store.read_result(path)
+
+
+@pytest.mark.unit
+def test_a_second_trainer_on_a_locked_run_is_one_error_naming_the_holder(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(LandscapeError, match=rf"pid {holder.pid} since"),
+            rundir.run_lock(tmp_path),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with rundir.run_lock(tmp_path):  # released with its process, however it ended
+        assert f"pid {os.getpid()}" in (tmp_path / rundir.LOCK).read_text()
+
+
+HOLD_LOCK = """
+import sys, time
+from return_landscapes import rundir
+with rundir.run_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.unit
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "seed_000.h5"
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = provenance._host()
+    orphan = tmp_path / f".seed_000.h5.{host}.{gone.stdout.strip()}.abc123.tmp"
+    live = tmp_path / f".seed_000.h5.{host}.{os.getppid()}.def456.tmp"
+    other_host = tmp_path / ".seed_000.h5.elsewhere.1.ghi789.tmp"
+    for path in (orphan, live, other_host):
+        path.write_bytes(b"")
+    provenance.atomic_write_text(target, "result")
+    assert target.read_text() == "result"
+    assert not orphan.exists()
+    assert live.exists() and other_host.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,9 +38,16 @@ def matching_files(folder: Path, glob: str, pattern: str) -> list[re.Match]:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``.
+
+    The temporary file is named after this host and process
+    (``.<name>.<host>.<pid>.<random>.tmp``); those that killed processes of this
+    host left for the same ``path`` are removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_orphaned_temporaries(path)
+    owner = f".{path.name}.{_host()}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=owner, suffix=".tmp")
     os.close(fd)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open()
@@ -50,6 +58,35 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_orphaned_temporaries(path: Path) -> list[Path]:
+    """Remove temporary files of ``path`` whose writer (a process of this host) is
+    gone; those of live processes and of other hosts stay. Returns the removed."""
+    pattern = re.compile(
+        rf"\.{re.escape(path.name)}\.{re.escape(_host())}\.(\d+)\.[^.]+\.tmp"
+    )
+    removed = []
+    for candidate in path.parent.glob(f".{path.name}.*.tmp"):
+        match = pattern.fullmatch(candidate.name)
+        if match and not _alive(int(match.group(1))):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def _umask() -> int:

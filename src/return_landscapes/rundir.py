@@ -18,6 +18,7 @@ a crash never leaves a half-written file under a final name.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from pathlib import Path
@@ -38,6 +39,7 @@ from return_landscapes.provenance import (
 RUN_FORMAT = "return-landscapes/run"
 RUN_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK = ".train.lock"  # held by the one `landscape train` writing the run
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 
@@ -291,3 +293,39 @@ def load_run_config(run_dir: Path) -> TrainConfig:
             if node in saved and name not in saved[node]:
                 saved[node][name] = value
     return resolve(TrainConfig, saved)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold the run's advisory lock (``LOCK``) while training writes it.
+
+    A POSIX record lock (``fcntl.lockf``: NFS locks it through the server), which
+    the system releases when the process ends, however it ends. A second ``train``
+    on the same run fails in one line naming the holder; landscape commands take
+    no lock and keep writing their own files concurrently.
+    """
+    import fcntl
+    import os
+    import socket
+
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise LandscapeError(
+                f"{run_dir} is being trained by another process ({holder}): wait "
+                "for it to finish or stop it, then resume=true"
+            ) from None
+        started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd,
+            f"host {socket.gethostname()} pid {os.getpid()} since {started}\n".encode(),
+            0,
+        )
+        yield path
+    finally:
+        os.close(fd)

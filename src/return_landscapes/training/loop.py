@@ -6,6 +6,7 @@ config.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -72,7 +73,12 @@ def train(
     if run_dir.exists() and not run_dir.is_dir():
         raise LandscapeError(f"out={run_dir} is a file: choose a folder for the run")
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
-    start = prepare_run_dir(run_dir, cfg, trainer)
+    with contextlib.ExitStack() as held:  # the run's lock, released on return
+        start = prepare_run_dir(run_dir, cfg, trainer, held)
+        return _train_from(cfg, trainer, run_dir, start, stop_at)
+
+
+def _train_from(cfg, trainer, run_dir: Path, start: int, stop_at) -> Path:
     if start >= total_steps(cfg):
         logger.info("%s: already trained to step %d", run_dir, start)
         return run_dir
@@ -100,8 +106,11 @@ def train(
     return run_dir
 
 
-def prepare_run_dir(run_dir: Path, cfg: TrainConfig, trainer: Trainer) -> int:
-    """Check ``run_dir`` against ``cfg``; return the step training starts from."""
+def prepare_run_dir(
+    run_dir: Path, cfg: TrainConfig, trainer: Trainer, held: contextlib.ExitStack
+) -> int:
+    """Check ``run_dir`` against ``cfg`` and lock it (the lock joins ``held``)
+    before anything in it changes; return the step training starts from."""
     if (run_dir / ckpt.MANIFEST).is_file():
         if not cfg.resume:
             raise LandscapeError(
@@ -110,16 +119,18 @@ def prepare_run_dir(run_dir: Path, cfg: TrainConfig, trainer: Trainer) -> int:
             )
         ckpt.read_manifest(run_dir)
         _check_same_run(run_dir, cfg)
+        held.enter_context(ckpt.run_lock(run_dir))
         done = ckpt.completed_checkpoints(run_dir)
         start = done[-1] if done else 0
         if not start:
             (run_dir / ckpt.METRICS).unlink(missing_ok=True)
         return start
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(p.name != ckpt.LOCK for p in run_dir.iterdir()):
         raise LandscapeError(
             f"{run_dir} exists and is not a run directory: choose another out="
         )
     run_dir.mkdir(parents=True, exist_ok=True)
+    held.enter_context(ckpt.run_lock(run_dir))
     ckpt.atomic_write_text(run_dir / ckpt.CONFIG, OmegaConf.to_yaml(cfg))
     ckpt.write_manifest(run_dir, _manifest_fields(cfg, trainer))
     return 0
