@@ -1,8 +1,11 @@
 import json
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -10,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3
+from helpers import TINY_TD3, landscape
 from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
@@ -222,3 +225,52 @@ def test_two_devices_give_the_training_numbers_of_one(tmp_path):
     assert one.files == two.files and len(one.files) > 30
     for leaf in one.files:
         assert np.array_equal(one[leaf], two[leaf], equal_nan=True), leaf
+
+
+def as_overrides(config: dict, prefix: str = "") -> list[str]:
+    """A config dict as ``landscape`` command-line overrides."""
+    out = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out += as_overrides(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            out.append(f"{prefix}{key}=[{','.join(map(str, value))}]")
+        else:
+            out.append(f"{prefix}{key}={str(value).lower()}")
+    return out
+
+
+def kill_at_checkpoint(job, run_dir: Path, step: int, timeout: float = 400) -> None:
+    """SIGKILL ``job`` as soon as its checkpoint at ``step`` lands."""
+    landed = ckpt.checkpoint_path(run_dir, step)
+    deadline = time.time() + timeout
+    while not landed.exists() and time.time() < deadline:
+        assert job.poll() is None, job.stderr.read().decode()
+        time.sleep(0.002)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+
+
+def test_a_killed_run_with_a_torn_log_resumes_to_the_uninterrupted_numbers(
+    tiny_td3_run, tmp_path
+):
+    """SIGKILL ``train`` right after a seeded random checkpoint, tear the last
+    metrics record as a power cut would, resume: every checkpoint array and
+    evaluation record equals the uninterrupted run's."""
+    steps = checkpoint_steps(resolve(TrainConfig, TINY_TD3))
+    killed_at = random.Random(22).choice(steps[:-1])
+    out = tmp_path / "killed"
+    job = landscape(
+        "train", *as_overrides(TINY_TD3), f"out={out}", cwd=tmp_path, wait=False
+    )
+    kill_at_checkpoint(job, out, killed_at)
+    assert ckpt.completed_checkpoints(out)[-1] < steps[-1]  # killed mid-run
+    with open(out / ckpt.METRICS, "a") as log:
+        log.write('{"step": 300, "kind": "ev')  # torn mid-record
+    train(TINY_TD3, out=str(out), resume=True)
+    for step in steps:
+        expected, got = saved_state(tiny_td3_run, step), saved_state(out, step)
+        assert expected.files == got.files
+        for name in expected.files:
+            assert np.array_equal(expected[name], got[name]), (step, name)
+    assert eval_records(tiny_td3_run) == eval_records(out)

@@ -282,6 +282,17 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
             node = hints[part]
 
 
+def check_member_values(schema: type, configs: list) -> None:
+    """Range-check every composed member's values (``RANGES``) before any runs."""
+    from omegaconf import OmegaConf
+
+    from return_landscapes.conf import resolve
+
+    for config in configs:
+        own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+        resolve(schema, own)  # a value out of its range: one LandscapeError
+
+
 def check_launcher(value: str) -> None:
     """Fail on a launcher that is not shipped (a comma list sweeps several)."""
     for name in value.split(","):
@@ -340,7 +351,14 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
             ]
     except (HydraException, OmegaConfBaseException) as err:
         detail = str(err.__cause__ or "").splitlines()[:1]
-        raise LandscapeError(": ".join([str(err).splitlines()[0], *detail])) from None
+        message = ": ".join([str(err).splitlines()[0], *detail])
+        if "LexerNoViableAlt" in message and not all(o.isascii() for o in plain):
+            message += (
+                " (Hydra reads an unquoted value in ASCII only: quote one with other "
+                "characters, as in 'out=\"runs/héllo\"')"
+            )
+        raise LandscapeError(message) from None
+    check_member_values(COMMANDS[command][0], configs)
     if flags and configs[0].hydra.runtime.choices.get("launcher") == "slurm":
         from return_landscapes.slurm import check_sbatch_accepts
 

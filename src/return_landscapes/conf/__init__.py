@@ -445,6 +445,8 @@ class PurdConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     ``sampled_actions`` / ``per_sample_env_seeds``.
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {"samples": AT_LEAST_ONE}
+
     run: str | None = None
     """Run directory (the ``out`` of ``landscape train``); required."""
     perturb: str | None = None
@@ -548,6 +550,16 @@ class RejectConfig(RunEpisodeOptions, WandbOptions):
     independent repeats. ``alpha`` is the CVaR level, ``threshold`` and ``bins``
     define LTP. TD3 and SAC runs only.
     """
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "samples": AT_LEAST_ONE,
+        "repeats": AT_LEAST_ONE,
+        "max_steps": AT_LEAST_ONE,
+        "check_interval": AT_LEAST_ONE,
+        "bins": AT_LEAST_ONE,
+        "alpha": UNIT,
+        "threshold": FRACTION,
+    }
 
     run: str | None = None
     """Run directory (the ``out`` of ``landscape train``); required."""
