@@ -169,7 +169,7 @@ def test_bad_demo_requests_are_refused(tiny_td3_run, tmp_path):
         ({"checkpoints": None, "num_checkpoints": 1}, "needs at least 2 for same-seed"),
         ({"checkpoints": [100, 100]}, "needs at least 2 for same-seed paths"),
         ({"steps": 1000}, "lie outside (0, steps=1000]: pass other checkpoints"),
-        ({"hidden_sizes": [0]}, "each at least 1"),
+        ({"hidden_sizes": [0]}, "hidden_sizes=[0]: each must be at least 1"),
         ({"min_episode_steps": -1}, "min_episode_steps=-1 must be 0"),
         ({"samples": 0}, "samples=0 must be at least 1"),
         ({"out": str(tiny_td3_run)}, "is a run directory"),
