@@ -16,7 +16,7 @@ from return_landscapes.store import load_interpolation, read_result
 from return_landscapes.training.schedule import plan_blocks
 from return_landscapes.training.state import host, init_state, restore_state
 from return_landscapes.training.trainers import get_trainer
-from test_train import assert_trees_equal, eval_records, saved_state
+from test_train import assert_same_run, assert_trees_equal, eval_records
 
 TINY_ATARI = {
     "env": "atari:Breakout-v5",
@@ -72,12 +72,7 @@ def test_atari_resume_equals_no_crash(tiny_atari_run, tmp_path):
     out = tmp_path / "resumed"
     train(TINY_ATARI, out=str(out), stop_at=256)
     train(TINY_ATARI, out=str(out), resume=True)
-    for step in STEPS:
-        expected, got = saved_state(tiny_atari_run, step), saved_state(out, step)
-        assert expected.files == got.files
-        for name in expected.files:
-            assert np.array_equal(expected[name], got[name]), (step, name)
-    assert eval_records(tiny_atari_run) == eval_records(out)
+    assert_same_run(tiny_atari_run, out, STEPS)
 
 
 def test_ppo_perturbation_at_rate_zero_repeats_the_checkpoint(tiny_atari_run):

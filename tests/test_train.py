@@ -41,6 +41,16 @@ def saved_state(run_dir, step):
     return np.load(ckpt.checkpoint_path(run_dir, step))
 
 
+def assert_same_run(expected_run, got_run, steps):
+    """Every array of every checkpoint, and every evaluation record, equal."""
+    for step in steps:
+        expected, got = saved_state(expected_run, step), saved_state(got_run, step)
+        assert expected.files == got.files
+        for name in expected.files:
+            assert np.array_equal(expected[name], got[name]), (step, name)
+    assert eval_records(expected_run) == eval_records(got_run)
+
+
 def test_run_directory_layout(tiny_td3_run):
     manifest = ckpt.read_manifest(tiny_td3_run)
     assert manifest["algo"] == "td3" and manifest["env"] == "hopper"
@@ -268,9 +278,4 @@ def test_a_killed_run_with_a_torn_log_resumes_to_the_uninterrupted_numbers(
     with open(out / ckpt.METRICS, "a") as log:
         log.write('{"step": 300, "kind": "ev')  # torn mid-record
     train(TINY_TD3, out=str(out), resume=True)
-    for step in steps:
-        expected, got = saved_state(tiny_td3_run, step), saved_state(out, step)
-        assert expected.files == got.files
-        for name in expected.files:
-            assert np.array_equal(expected[name], got[name]), (step, name)
-    assert eval_records(tiny_td3_run) == eval_records(out)
+    assert_same_run(tiny_td3_run, out, steps)

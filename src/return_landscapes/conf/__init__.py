@@ -186,6 +186,19 @@ class SACConfig(OffPolicyConfig):
     """Actor mean and log-std: separate Dense heads (the paper's code) or one joint."""
 
 
+# The ranges PPO's options share on Brax and on Atari.
+PPO_RANGES = {
+    "learning_rate": POSITIVE,
+    "adam_eps": POSITIVE,
+    "gamma": UNIT,
+    "gae_lambda": FRACTION,
+    "clip": POSITIVE,
+    "entropy_cost": NON_NEGATIVE,
+    "value_cost": NON_NEGATIVE,
+    "max_grad_norm": POSITIVE,
+}
+
+
 @dataclass
 class PPOConfig:
     """PPO with GAE on Brax envs (paper defaults: its cleanrl-style PPO).
@@ -202,15 +215,8 @@ class PPOConfig:
     """
 
     RANGES: ClassVar[dict[str, Range]] = {
+        **PPO_RANGES,
         "hidden_sizes": AT_LEAST_ONE,
-        "learning_rate": POSITIVE,
-        "gamma": UNIT,
-        "gae_lambda": FRACTION,
-        "clip": POSITIVE,
-        "entropy_cost": NON_NEGATIVE,
-        "value_cost": NON_NEGATIVE,
-        "max_grad_norm": POSITIVE,
-        "adam_eps": POSITIVE,
     }
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
@@ -263,16 +269,7 @@ class AtariConfig:
     greedy actions, after a no-op start (its length derived from ``eval_env_seed``).
     """
 
-    RANGES: ClassVar[dict[str, Range]] = {
-        "learning_rate": POSITIVE,
-        "adam_eps": POSITIVE,
-        "gamma": UNIT,
-        "gae_lambda": FRACTION,
-        "clip": POSITIVE,
-        "entropy_cost": NON_NEGATIVE,
-        "value_cost": NON_NEGATIVE,
-        "max_grad_norm": POSITIVE,
-    }
+    RANGES: ClassVar[dict[str, Range]] = PPO_RANGES
 
     num_envs: int = 8
     """Envs per seed (seeds share one envpool batch of ``seeds x num_envs``)."""
