@@ -54,6 +54,24 @@ TINY_PPO = {
 }
 
 
+def with_xla_flags(*flags: str) -> dict[str, str]:
+    """The environment for a CPU-only subprocess running this suite's code: this
+    process's ``XLA_FLAGS`` (the ISA among them) with ``flags`` set over them."""
+    names = {flag.split("=")[0] for flag in flags}
+    kept = [
+        flag
+        for flag in os.environ.get("XLA_FLAGS", "").split()
+        if flag.split("=")[0] not in names
+    ]
+    tests = str(Path(__file__).parent)
+    return {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": " ".join([*kept, *flags]),
+        "PYTHONPATH": os.pathsep.join([tests, *sys.path]),
+    }
+
+
 def landscape(*args, cwd, env=None, wait=True):
     """Run the ``landscape`` command in a subprocess (CPU only), as a user would."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}

@@ -1,6 +1,5 @@
 """The PURD driver and store on a tiny trained run: exactness, resume, concurrency."""
 
-import os
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ from helpers import (
     files_and_stamps,
     kill_when_files_land,
     landscape,
+    with_xla_flags,
 )
 from return_landscapes import LandscapeError, load_purd, purd, store
 from return_landscapes.landscape.stats_table import COLUMNS
@@ -90,11 +90,7 @@ def test_two_devices_give_the_numbers_of_one(tiny_td3_run, td3_purd, tmp_path):
         "import jax; assert jax.device_count() == 2, jax.devices();"
         f"purd(run={str(run)!r}, perturb='td3', scale=1e-2, samples=8, progress=False)"
     )
-    env = {
-        **os.environ,
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-    }
+    env = with_xla_flags("--xla_force_host_platform_device_count=2")
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )

@@ -1,5 +1,4 @@
 import json
-import os
 import random
 import shutil
 import signal
@@ -13,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, landscape
+from helpers import TINY_TD3, landscape, with_xla_flags
 from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
@@ -218,12 +217,7 @@ def test_two_devices_give_the_training_numbers_of_one(tmp_path):
         "from test_train import train_point_reach;"
         "train_point_reach(16, sys.argv[1])"
     )
-    env = {
-        **os.environ,
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
-    }
+    env = with_xla_flags("--xla_force_host_platform_device_count=2")
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "two.npz")],
         env=env,

@@ -1,11 +1,13 @@
 """The hot path: evaluate a batch of K parameter sets, one episode each.
 
 Every landscape experiment builds a batch of actor parameter sets and hands it here.
-One jitted function runs the K episodes at once: the K envs step together (``vmap``)
-inside a ``while_loop`` over time that stops as soon as every episode has ended or the
-horizon is reached; the policy forward pass is vmapped over the K distinct parameter
-sets. The batch goes through the chunk pipeline (``pipeline.py``): chunks sized to
-the memory budget, split over devices, the same numbers whatever the chunking.
+One jitted function runs the K episodes: the envs step together (``vmap``) inside a
+``while_loop`` over time that stops as soon as every episode has ended or the horizon
+is reached; the policy forward pass is vmapped over the K distinct parameter sets. On
+a GPU all K step together; on the CPU a group of 8 at a time (``group_batches``), so
+that a sample's numbers do not depend on the chunk size. The batch goes through the
+chunk pipeline (``pipeline.py``): chunks sized to the memory budget, split over
+devices.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
-from return_landscapes.pipeline import plan_chunks, run_chunks
+from return_landscapes.pipeline import group_batches, plan_chunks, run_chunks
 from return_landscapes.types import EpisodeStats, PolicyApply
 
 PARAM_NOISE_TAG = 1  # folded into a step's noise key for its parameter noise
@@ -148,8 +150,10 @@ def make_episode_stage(setup: EvaluationSetup):
         return setup.env.episode_stage(setup)
 
     def stage(action_noise_std, batch):
-        params, episode_keys = batch
-        return episodes(setup, params, episode_keys, action_noise_std)
+        return group_batches(
+            lambda params, keys: episodes(setup, params, keys, action_noise_std),
+            *batch,
+        )
 
     return jax.jit(stage)
 
