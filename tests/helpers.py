@@ -54,6 +54,19 @@ TINY_PPO = {
 }
 
 
+def as_overrides(config: dict, prefix: str = "") -> list[str]:
+    """A config dict as ``landscape`` command-line overrides."""
+    out = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out += as_overrides(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            out.append(f"{prefix}{key}=[{','.join(map(str, value))}]")
+        else:
+            out.append(f"{prefix}{key}={str(value).lower()}")
+    return out
+
+
 def with_xla_flags(*flags: str) -> dict[str, str]:
     """The environment for a CPU-only subprocess running this suite's code: this
     process's ``XLA_FLAGS`` (the ISA among them) with ``flags`` set over them."""

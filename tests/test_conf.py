@@ -224,3 +224,24 @@ def test_importing_conf_loads_neither_hydra_nor_jax():
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "path, word",
+    [
+        ("runs/hopper-td3", "run=runs/hopper-td3"),
+        ("runs/héllo", "'run=\"runs/héllo\"'"),
+        ("my runs/it's", "'run=\"my runs/it'\"'\"'s\"'"),
+        ("runs/a=b", "'run=\"runs/a=b\"'"),
+    ],
+)
+def test_suggested_options_paste_into_a_shell_and_hydra_reads_the_path(path, word):
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from return_landscapes.conf.quoting import command_option
+
+    assert command_option("run", path) == word
+    (argument,) = shlex.split(word)
+    assert OverridesParser.create().parse_override(argument).value() == path

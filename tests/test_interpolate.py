@@ -43,6 +43,7 @@ def unperturbed(run, seed, step):
     return result.arrays["unperturbed_return"][seed]
 
 
+@pytest.mark.invariant
 def test_endpoints_are_the_checkpoints_returns_bit_for_bit(paths):
     files = store.stored_interpolations(paths)
     assert len(files) == 6 + 6

@@ -74,6 +74,7 @@ def test_load_purd_gives_seeds_by_samples(td3_purd):
         load_purd(td3_purd, 200, "td3", 5e-2)
 
 
+@pytest.mark.invariant
 def test_chunk_size_does_not_change_the_numbers(tiny_td3_run, td3_purd, tmp_path):
     run = copy_run(tiny_td3_run, tmp_path / "run")
     purd(run=str(run), perturb="td3", scale=1e-2, chunk=3, **SMALL)
@@ -82,6 +83,7 @@ def test_chunk_size_does_not_change_the_numbers(tiny_td3_run, td3_purd, tmp_path
             np.testing.assert_array_equal(array, stored(td3_purd)[step].arrays[name])
 
 
+@pytest.mark.invariant
 def test_two_devices_give_the_numbers_of_one(tiny_td3_run, td3_purd, tmp_path):
     run = copy_run(tiny_td3_run, tmp_path / "run")
     code = (  # the package's XLA flags before JAX starts, as the CLI

@@ -50,6 +50,7 @@ def random_plane(run):
     return load_surface(run, perturb="td3", scale=SCALE, **RANDOM)
 
 
+@pytest.mark.invariant
 def test_the_centre_of_a_random_plane_is_the_checkpoint_bit_for_bit(surfaces):
     result = random_plane(surfaces)
     checkpoint = store.load_purd_result(surfaces, 200, "td3", SCALE)
@@ -67,6 +68,7 @@ def test_the_centre_of_a_random_plane_is_the_checkpoint_bit_for_bit(surfaces):
     assert result.anchors == [(1, 200)] and result.attrs["samples"] == SAMPLES
 
 
+@pytest.mark.invariant
 def test_a_plane_through_three_checkpoints_hits_each_at_its_corner(surfaces):
     result = load_surface(surfaces, through=THROUGH, grid=5)
     assert result.returns.shape == (0, 5, 5)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, landscape, with_xla_flags
+from helpers import TINY_TD3, as_overrides, landscape, with_xla_flags
 from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
@@ -108,6 +108,7 @@ def test_checkpoints_restore_every_leaf_including_replay_as_of_that_step(
     assert int(snapshots[300].replay.size[0]) == 150
 
 
+@pytest.mark.invariant
 def test_resume_after_a_stop_equals_an_uninterrupted_run(tiny_td3_run, tmp_path):
     out = str(tmp_path / "resumed")
     train(TINY_TD3, out=out, stop_at=200)
@@ -206,6 +207,7 @@ def train_point_reach(seeds: int, path: str) -> None:
     np.savez(path, *leaves)
 
 
+@pytest.mark.invariant
 def test_two_devices_give_the_training_numbers_of_one(tmp_path):
     """16 seeds over 2 forced host devices (8 each) equal 16 seeds on one device:
     every leaf of the training state, the block metrics and the evaluation."""
@@ -229,19 +231,6 @@ def test_two_devices_give_the_training_numbers_of_one(tmp_path):
     assert one.files == two.files and len(one.files) > 30
     for leaf in one.files:
         assert np.array_equal(one[leaf], two[leaf], equal_nan=True), leaf
-
-
-def as_overrides(config: dict, prefix: str = "") -> list[str]:
-    """A config dict as ``landscape`` command-line overrides."""
-    out = []
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out += as_overrides(value, f"{prefix}{key}.")
-        elif isinstance(value, list):
-            out.append(f"{prefix}{key}=[{','.join(map(str, value))}]")
-        else:
-            out.append(f"{prefix}{key}={str(value).lower()}")
-    return out
 
 
 def kill_at_checkpoint(job, run_dir: Path, step: int, timeout: float = 400) -> None:

@@ -283,14 +283,18 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
 
 
 def check_member_values(schema: type, configs: list) -> None:
-    """Range-check every composed member's values (``RANGES``) before any runs."""
+    """Check every composed member's values before any runs: their ranges
+    (``RANGES``) and, for ``train``, its sizes and schedule (``validate``)."""
     from omegaconf import OmegaConf
 
-    from return_landscapes.conf import resolve
+    from return_landscapes.conf import TrainConfig, resolve
+    from return_landscapes.training.validate import validate
 
     for config in configs:
         own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
-        resolve(schema, own)  # a value out of its range: one LandscapeError
+        resolved = resolve(schema, own)  # a value out of its range: one error line
+        if schema is TrainConfig:
+            validate(resolved)
 
 
 def check_launcher(value: str) -> None:

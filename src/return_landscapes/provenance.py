@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from return_landscapes.errors import LandscapeError
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,6 +37,28 @@ def matching_files(folder: Path, glob: str, pattern: str) -> list[re.Match]:
         elif not path.name.startswith("."):  # temporary files of atomic writes
             logger.warning("ignored %s: not a name this tool writes", path)
     return found
+
+
+def check_writable(folder: Path, fix: str) -> None:
+    """Raise ``LandscapeError`` unless a file can be created in ``folder`` (or, if it
+    does not exist yet, in its nearest existing parent), before any compute.
+
+    It creates and removes one empty hidden file: what the file system says decides
+    (read-only mounts, ACLs and quotas included), not the permission bits.
+    """
+    target = Path(folder).absolute()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        raise LandscapeError(f"{target} is a file, not a folder: {fix}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise LandscapeError(
+            f"cannot write in {target} ({err.strerror}): {fix}"
+        ) from None
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

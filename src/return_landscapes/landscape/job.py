@@ -42,6 +42,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
 )
 from return_landscapes.landscape.summary import log_result
+from return_landscapes.provenance import check_writable
 from return_landscapes.training.schedule import learning_rate_at
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,11 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
       check_fits: refuse a perturbation the run's env cannot apply.
     """
     run_dir, run_cfg = open_run(cfg.run)
+    check_writable(
+        run_dir / store.LANDSCAPE_DIR,
+        "results go into the run's landscape/ folder: make it writable, or copy the "
+        "run to where you may write",
+    )
     algo = Algo(run_cfg.algo).value
     perturbation = get_perturbation(perturb or algo, algo)
     if getattr(cfg, "original_quirks", False):

@@ -21,6 +21,7 @@ import numpy as np
 from return_landscapes import provenance, store
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import StatsConfig, resolve
+from return_landscapes.conf.quoting import command_option
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.flat import MIN_EPISODE_STEPS, flat_reason
 from return_landscapes.landscape.stats import (
@@ -123,8 +124,8 @@ def heaviest_left_tail(
     if not rows:
         raise LandscapeError(
             f"{run_dir} has no PURD perturb={perturb} scale={scale} from step "
-            f"{from_step} on: run 'landscape purd run={run_dir} perturb={perturb} "
-            f"scale={scale}' first"
+            f"{from_step} on: first run: landscape purd "
+            f"{command_option('run', run_dir)} perturb={perturb} scale={scale}"
         )
     live = [r for r in rows if not r["flat"] and not math.isnan(r["ltp"])]
     if not live:
@@ -292,8 +293,8 @@ def tabulate(
     rows = stats_rows(run_dir, cfg.threshold, cfg.bins, cfg.alpha)
     if not rows:
         raise LandscapeError(
-            f"{run_dir} has no PURD results yet: run 'landscape purd run={run_dir}' "
-            "first"
+            f"{run_dir} has no PURD results yet: first run: landscape purd "
+            f"{command_option('run', run_dir)}"
         )
     out = output_path(cfg)
     summary = summary_rows(rows, cfg.confidence, cfg.resamples)
@@ -310,6 +311,7 @@ def _check(cfg: StatsConfig) -> None:
     out = output_path(cfg)
     check_table_path(out, COLUMNS)
     check_table_path(summary_path_of(out), summary_columns())
+    provenance.check_writable(out.parent, "choose an out= you may write to")
 
 
 def output_path(cfg: StatsConfig) -> Path:

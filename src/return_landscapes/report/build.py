@@ -97,6 +97,7 @@ def _check(cfg: ReportConfig) -> None:
     if cfg.max_seeds < 1:
         raise LandscapeError(f"max_seeds={cfg.max_seeds} must be at least 1")
     check_statistic_options(cfg.bins, cfg.alpha, cfg.confidence, cfg.resamples)
+    provenance.check_writable(out, "choose an out= you may write to")
 
 
 def _runs_table(runs: list[RunData]) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 
 from return_landscapes import rundir as ckpt
 from return_landscapes import store
+from return_landscapes.conf.quoting import command_option
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.stats_table import stats_rows
 
@@ -147,7 +148,7 @@ def surfaces(run_dir: Path) -> tuple[list[store.SurfaceResult], list[Path]]:
 
 def missing_pieces(run: RunData) -> list[str]:
     """What the run lacks for a full report, each with the command that adds it."""
-    where = f"run={run.run_dir}"
+    where = command_option("run", run.run_dir)
     missing = []
     if run.curve is None:
         missing.append(

@@ -20,6 +20,7 @@ from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.metrics_log import MetricsLog, truncate_after
+from return_landscapes.provenance import check_writable
 from return_landscapes.rundir import load_run_config
 from return_landscapes.tracking import require_wandb
 from return_landscapes.training.schedule import (
@@ -72,6 +73,7 @@ def train(
     run_dir = Path(cfg.out or f"runs/{cfg.env}-{Algo(cfg.algo).value}")
     if run_dir.exists() and not run_dir.is_dir():
         raise LandscapeError(f"out={run_dir} is a file: choose a folder for the run")
+    check_writable(run_dir, "choose an out= you may write to")
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     with contextlib.ExitStack() as held:  # the run's lock, released on return
         start = prepare_run_dir(run_dir, cfg, trainer, held)

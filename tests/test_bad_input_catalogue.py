@@ -1,0 +1,207 @@
+"""The bad-input catalogue: each bad file or value, given to the ``landscape`` command
+as a user would, ends in one ``error:`` line and exit status 2, with no traceback,
+every file of the run unchanged (sha256), and no XLA program compiled before the
+error (each command gets an empty persistent compilation cache, which must stay
+empty). The seconds to the error are printed (``-s``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import TINY_TD3, as_overrides, assert_one_error_line, copy_run, landscape
+from return_landscapes import rundir, store
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (symlinks as their target's name)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = f"-> {os.readlink(path)}"
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def closed(folder: Path) -> Callable[[], None]:
+    """Make ``folder`` refuse new files, even to root; returns the undo."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"root cannot close a folder here: {done.stderr.decode().strip()}")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def newest_checkpoint(run: Path) -> Path:
+    return rundir.checkpoint_path(run, rundir.completed_checkpoints(run)[-1])
+
+
+def nan_in_critic(run: Path) -> None:
+    path = newest_checkpoint(run)
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    name = next(n for n in arrays if "critic" in n and arrays[n].dtype.kind == "f")
+    arrays[name] = np.full_like(arrays[name], np.nan)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def purd_without_returns(run: Path) -> None:
+    path = store.purd_path(run, "td3", 1e-2, 100, 0)
+    arrays = {
+        "seeds": np.array([0], np.int32),
+        "discounted_return": np.ones((1, 8)),
+        "length": np.ones((1, 8), np.int32),
+        "unperturbed_return": np.ones(1),
+        "unperturbed_length": np.ones(1, np.int32),
+    }
+    store.write_result(path, arrays, {"kind": "purd"})
+
+
+def truncated_checkpoint(run: Path) -> None:
+    path = newest_checkpoint(run)
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def metrics_symlink(run: Path) -> None:
+    outside = run.parent / "elsewhere.jsonl"
+    shutil.copy(run / rundir.METRICS, outside)
+    (run / rundir.METRICS).unlink()
+    (run / rundir.METRICS).symlink_to(outside)
+
+
+def nothing(run: Path) -> None:
+    del run
+
+
+RESUME = ["train", "resume=true", *as_overrides(TINY_TD3)]
+
+# name: (change to the run copy, command line ({run}, {tmp}), fragment of the error)
+CASES = {
+    "train out= a file": (nothing, ["train", "out={run}/config.yaml"], "is a file"),
+    "train nan lr": (
+        nothing,
+        ["train", "out={tmp}/new", "td3.actor_lr=nan"],
+        "actor_lr",
+    ),
+    "train negative lr": (
+        nothing,
+        ["train", "out={tmp}/new", "td3.actor_lr=-1"],
+        "actor_lr",
+    ),
+    "train tau 5": (nothing, ["train", "out={tmp}/new", "td3.tau=5"], "tau"),
+    "train gamma 7": (nothing, ["train", "out={tmp}/new", "td3.gamma=7"], "gamma"),
+    "train layer of 0": (
+        nothing,
+        ["train", "out={tmp}/new", "td3.hidden_sizes=[0]"],
+        "hidden_sizes",
+    ),
+    "sweep member out of range": (
+        nothing,
+        ["train", "--multirun", "out={tmp}/new", "seeds=1,-1"],
+        "seeds",
+    ),
+    "non-ASCII unquoted": (nothing, ["purd", "run={tmp}/héllo"], "quote"),
+    "stats nan threshold": (
+        nothing,
+        ["stats", "run={run}", "threshold=nan"],
+        "threshold",
+    ),
+    "stats out= the manifest": (
+        nothing,
+        ["stats", "run={run}", "out={run}/manifest.json"],
+        "manifest.json",
+    ),
+    "stats purd lacks returns": (
+        purd_without_returns,
+        ["stats", "run={run}"],
+        "lacks undiscounted_return",
+    ),
+    "purd damaged config": (
+        lambda run: (run / rundir.CONFIG).write_text("td3: [unclosed\n"),
+        ["purd", "run={run}", "samples=8"],
+        "config.yaml",
+    ),
+    "purd nan in critic": (
+        nan_in_critic,
+        ["purd", "run={run}", "samples=8"],
+        "not finite",
+    ),
+    "resume truncated checkpoint": (
+        truncated_checkpoint,
+        [*RESUME, "out={run}"],
+        "checkpoint",
+    ),
+    "resume through a symlinked log": (
+        metrics_symlink,
+        [*RESUME, "out={run}"],
+        "symbolic link",
+    ),
+}
+
+CLOSED = {  # the folder that refuses writes ({run} or {tmp}/out), the command line
+    "purd in a closed run": ("{run}", ["purd", "run={run}", "samples=8"]),
+    "stats in a closed run": ("{run}", ["stats", "run={run}"]),
+    "resume a closed run": ("{run}", [*RESUME, "out={run}"]),
+    "report into a closed folder": (
+        "{tmp}/out",
+        ["report", "runs=[{run}]", "out={tmp}/out"],
+    ),
+}
+
+
+def run_case(tmp_path: Path, run: Path, args: list[str], fragment: str) -> None:
+    cache = tmp_path / "xla-cache"
+    cache.mkdir()
+    before = digests(tmp_path)
+    command = [arg.format(run=run, tmp=tmp_path) for arg in args]
+    tic = time.perf_counter()
+    result = landscape(
+        *command, cwd=tmp_path, env={"JAX_COMPILATION_CACHE_DIR": str(cache)}
+    )
+    seconds = time.perf_counter() - tic
+    print(f"{' '.join(command[:2])}: error after {seconds:.1f} s: {result.stderr}")
+    assert "Traceback" not in result.stderr
+    assert_one_error_line(result, fragment)
+    assert digests(tmp_path) == before
+    assert not list(cache.iterdir()), "an XLA program was compiled before the error"
+
+
+@pytest.fixture
+def run(tiny_td3_run, tmp_path):
+    return copy_run(tiny_td3_run, tmp_path / "run")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_error_line_before_any_compile_and_changes_nothing(
+    run, tmp_path, case
+):
+    change, args, fragment = CASES[case]
+    change(run)
+    run_case(tmp_path, run, args, fragment)
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("case", CLOSED)
+def test_a_folder_that_refuses_writes_is_one_error_line_before_any_compile(
+    run, tmp_path, case
+):
+    folder, args = CLOSED[case]
+    folder = Path(folder.format(run=run, tmp=tmp_path))
+    folder.mkdir(exist_ok=True)
+    reopen = closed(folder)
+    try:
+        run_case(tmp_path, run, args, "cannot write in")
+    finally:
+        reopen()
