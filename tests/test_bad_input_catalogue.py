@@ -22,9 +22,12 @@ from return_landscapes import rundir, store
 
 
 def digests(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (symlinks as their target's name)."""
+    """sha256 of every file under ``folder`` (symlinks as their target's name), but
+    ``train``'s lock file, which records who last held the lock."""
     out = {}
     for path in sorted(folder.rglob("*")):
+        if path.name == rundir.LOCK:
+            continue
         if path.is_symlink():
             out[str(path)] = f"-> {os.readlink(path)}"
         elif path.is_file():
@@ -69,12 +72,19 @@ def purd_without_returns(run: Path) -> None:
     store.write_result(path, arrays, {"kind": "purd"})
 
 
+def unfinished(run: Path) -> None:
+    """Drop the final checkpoint: ``resume=true`` then continues the run."""
+    newest_checkpoint(run).unlink()
+
+
 def truncated_checkpoint(run: Path) -> None:
+    unfinished(run)
     path = newest_checkpoint(run)
     path.write_bytes(path.read_bytes()[:1000])
 
 
 def metrics_symlink(run: Path) -> None:
+    unfinished(run)
     outside = run.parent / "elsewhere.jsonl"
     shutil.copy(run / rundir.METRICS, outside)
     (run / rundir.METRICS).unlink()
@@ -136,12 +146,12 @@ CASES = {
     "purd nan in critic": (
         nan_in_critic,
         ["purd", "run={run}", "samples=8"],
-        "not finite",
+        "non-finite training state for seed(s) [0, 1]",
     ),
     "resume truncated checkpoint": (
         truncated_checkpoint,
         [*RESUME, "out={run}"],
-        "checkpoint",
+        "is corrupt or truncated",
     ),
     "resume through a symlinked log": (
         metrics_symlink,
@@ -162,7 +172,7 @@ CLOSED = {  # the folder that refuses writes ({run} or {tmp}/out), the command l
 
 
 def run_case(tmp_path: Path, run: Path, args: list[str], fragment: str) -> None:
-    cache = tmp_path / "xla-cache"
+    cache = tmp_path.parent / f"{tmp_path.name}-xla-cache"
     cache.mkdir()
     before = digests(tmp_path)
     command = [arg.format(run=run, tmp=tmp_path) for arg in args]

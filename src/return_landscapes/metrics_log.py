@@ -38,13 +38,22 @@ def truncate_after(path: Path, step: int) -> None:
     the last checkpoint and is dropped with a note; a damaged line before it is an
     error. The file is rewritten in place, never through a symbolic link.
     """
+    kept = records_up_to(path, step)
+    if kept is not None:
+        atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def records_up_to(path: Path, step: int, note: bool = True) -> list[str] | None:
+    """The log's lines up to ``step`` (``None``: no log), checked as
+    ``truncate_after`` checks them (``note``: log a dropped torn last record);
+    nothing is written."""
     if path.is_symlink():
         raise LandscapeError(
             f"{path} is a symbolic link: a run's log is rewritten only in its own "
             "folder; replace the link with the file it points to"
         )
     if not path.is_file():
-        return
+        return None
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = []
     for number, line in enumerate(lines, start=1):
@@ -52,6 +61,8 @@ def truncate_after(path: Path, step: int) -> None:
             record = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):
+                if not note:
+                    continue
                 logger.warning(
                     "%s: dropped a torn last record (%d bytes)", path, len(line)
                 )
@@ -62,7 +73,7 @@ def truncate_after(path: Path, step: int) -> None:
             ) from None
         if record["step"] <= step:
             kept.append(line)
-    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    return kept
 
 
 class MetricsLog:

@@ -187,6 +187,23 @@ def load_checkpoint(run_dir: Path, step: int, template):
     return _unflatten(template, _load_npz(path), path)
 
 
+def load_checkpoint_arrays(run_dir: Path, step: int) -> dict[str, np.ndarray]:
+    """The arrays of the checkpoint at ``step`` as stored (leading axis: seeds)."""
+    return _load_npz(checkpoint_path(run_dir, step))
+
+
+def replay_rows_paths(run_dir: Path, step: int) -> list[Path]:
+    """The replay row files that rebuild the buffer as of checkpoint ``step``."""
+    ends = [s for s in completed_checkpoints(run_dir) if s <= step]
+    starts = [0, *ends[:-1]]
+    return [replay_rows_path(run_dir, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def load_stored_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of one checkpoint or replay row file, as stored."""
+    return _load_npz(path)
+
+
 def load_replay_rows(
     run_dir: Path,
     step: int,

@@ -150,6 +150,30 @@ def check_finite(
         )
 
 
+def check_stored_finite(
+    run_dir: Path, todo: dict[int, list[int]], replay: bool
+) -> None:
+    """Refuse, before any compute, the checkpoints of ``todo`` (step -> seeds) whose
+    stored arrays hold NaN or infinity for those seeds: every leaf of the training
+    state and, with ``replay``, every replay row written up to the checkpoint."""
+    todo = {step: seeds for step, seeds in todo.items() if seeds}
+    for step, seeds in todo.items():
+        arrays = rundir.load_checkpoint_arrays(run_dir, step)
+        check_finite(_seed_rows(arrays, seeds), run_dir, step, seeds, "training state")
+    if not (replay and todo):
+        return
+    seeds = sorted({s for chosen in todo.values() for s in chosen})
+    for path in rundir.replay_rows_paths(run_dir, max(todo)):
+        if path.is_file():  # a missing file is load_replay_rows' error
+            arrays = rundir.load_stored_arrays(path)
+            step = int(path.stem.split("_")[-1])
+            check_finite(_seed_rows(arrays, seeds), run_dir, step, seeds, "replay rows")
+
+
+def _seed_rows(arrays: dict[str, np.ndarray], seeds: list[int]) -> list[np.ndarray]:
+    return [a[np.array(seeds)] for a in arrays.values() if a.ndim]
+
+
 def check_finite_returns(returns, step: int, seed: int) -> None:
     """Refuse to store a PURD whose returns are not all finite."""
     bad = int(np.size(returns) - np.isfinite(returns).sum())

@@ -21,8 +21,8 @@ from return_landscapes import store
 from return_landscapes.conf import PurdConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
-    check_finite,
     check_finite_returns,
+    check_stored_finite,
     chosen_checkpoints,
     chosen_seeds,
     is_finished,
@@ -72,6 +72,7 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(PurdConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_job(cfg)
+    check_stored_finite(job.run_dir, job.todo, job.perturbation.needs_replay)
     out = store.purd_dir(
         job.run_dir, job.perturbation.name, job.scale_at(job.checkpoints[0])
     )
@@ -151,16 +152,13 @@ def _finished(job: PurdJob, step: int, seed: int) -> bool:
 
 
 def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
-    cfg, agent = job.cfg, engine.agent
+    cfg = job.cfg
     state = restore_without_replay_rows(engine.parts, job.run_cfg, job.run_dir, step)
     agent_states = jax.tree.map(lambda x: jnp.asarray(x[np.array(seeds)]), state.agent)
-    check_finite(agent.actor_params(agent_states), job.run_dir, step, seeds)
-    check_finite(agent_states, job.run_dir, step, seeds, "training state")
     unperturbed = _unperturbed(job, engine, agent_states, step, seeds)
     rows = None
     if job.perturbation.needs_replay:
         rows = restore_replay_rows(engine.parts, job.run_cfg, job.run_dir, step, seeds)
-        check_finite(rows, job.run_dir, step, seeds, "replay rows")
     for i, seed in enumerate(seeds):
         length = int(unperturbed.length[i])
         if _skipped(job, step, seed, length):

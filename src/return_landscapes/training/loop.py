@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
-from return_landscapes.metrics_log import MetricsLog, truncate_after
+from return_landscapes.metrics_log import MetricsLog, records_up_to, truncate_after
 from return_landscapes.provenance import check_writable
 from return_landscapes.rundir import load_run_config
 from return_landscapes.tracking import require_wandb
@@ -74,16 +74,33 @@ def train(
     if run_dir.exists() and not run_dir.is_dir():
         raise LandscapeError(f"out={run_dir} is a file: choose a folder for the run")
     check_writable(run_dir, "choose an out= you may write to")
+    if cfg.resume and (run_dir / ckpt.MANIFEST).is_file():
+        check_resumable(run_dir)
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     with contextlib.ExitStack() as held:  # the run's lock, released on return
         start = prepare_run_dir(run_dir, cfg, trainer, held)
         return _train_from(cfg, trainer, run_dir, start, stop_at)
 
 
+def check_resumable(run_dir: Path) -> None:
+    """Read what a resume reads, before anything is built: the newest checkpoint's
+    file and the metrics log (one-line errors if damaged; nothing is written)."""
+    done = ckpt.completed_checkpoints(run_dir)
+    if done:
+        ckpt.load_checkpoint_arrays(run_dir, done[-1])
+        records_up_to(run_dir / ckpt.METRICS, done[-1], note=False)
+
+
 def _train_from(cfg, trainer, run_dir: Path, start: int, stop_at) -> Path:
     if start >= total_steps(cfg):
         logger.info("%s: already trained to step %d", run_dir, start)
         return run_dir
+    if start:
+        state = restore_state(trainer, cfg, run_dir, start)
+        # only once the checkpoint loaded: a failed resume changes nothing
+        truncate_after(run_dir / ckpt.METRICS, start)
+    else:
+        state = init_state(trainer, cfg)
     logger.info(
         "training %d seed(s) of %s on %s: writing %s",
         cfg.seeds,
@@ -92,12 +109,7 @@ def _train_from(cfg, trainer, run_dir: Path, start: int, stop_at) -> Path:
         run_dir,
     )
     if start:
-        state = restore_state(trainer, cfg, run_dir, start)
-        # only once the checkpoint loaded: a failed resume changes nothing
-        truncate_after(run_dir / ckpt.METRICS, start)
         logger.info("resuming from step %d", start)
-    else:
-        state = init_state(trainer, cfg)
     if trainer.restart_envs is not None:
         state = trainer.restart_envs(state, start)
     log = MetricsLog(run_dir / ckpt.METRICS, cfg, as_plain_dict(cfg))
