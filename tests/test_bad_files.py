@@ -284,3 +284,19 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
     assert target.read_text() == "result"
     assert not orphan.exists()
     assert live.exists() and other_host.exists()
+
+
+@pytest.mark.unit
+def test_statistics_of_a_stored_non_finite_purd_are_unavailable_not_numbers():
+    from return_landscapes.landscape.flat import flat_reason
+    from return_landscapes.landscape.stats import STATISTICS, purd_statistics
+
+    returns = np.array([10.0, 11.0, np.nan, 12.0])
+    statistics = purd_statistics(returns)
+    assert set(statistics) == set(STATISTICS)
+    assert all(math.isnan(value) for value in statistics.values())  # LTP too, not 0
+    reason = flat_reason(1000, 1000, returns)
+    assert reason is not None and reason.startswith(
+        "1 of 4 PURD samples are not finite"
+    )
+    assert flat_reason(1000, 1000, returns[[0, 1, 3]]) is None

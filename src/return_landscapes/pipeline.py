@@ -5,12 +5,13 @@ trainer's evaluation hand a batch of K rows (parameter sets and their keys) to a
 chain of stages: jitted functions, or ``HostStage``s that step envs on the host.
 ``plan_chunks`` compiles the chain once per chunk shape and chooses the chunk size
 from XLA's own memory analysis (or takes it); ``run_chunks`` applies it chunk by
-chunk, each chunk split over ``jax.devices()``. On the CPU the perturbation of every
-row is computed by the same program whatever the chunk size or device count (groups
-of ``GROUP``); so are episodes under Brax's ``spring`` backend, and the results then
-depend on neither. Under ``positional`` (the default) the episodes' last bits do
-depend on the chunk size (measured: 16 and 24 of 32 hopper samples changed between
-chunks of 8, 16 and 32, AVX2 code).
+chunk, each chunk split over ``jax.devices()``. On the CPU every row's perturbation
+(``group_map``) and episode (``group_batches``) is computed by the program of one
+group of ``GROUP`` rows whatever the chunk size or device count, so the results
+depend on neither, under AVX2 and AVX-512 code alike (``tests/test_invariants.py``).
+Without the groups, XLA's code for a batch depends on its length: under the
+``positional`` backend 16 of 24 paper-size hopper samples changed between chunks of
+8 and 24.
 
 On a GPU they depend on the chunk size, and no result is bit-repeatable: on an H200
 (``benchmarks/gpu_suite.py``, jax 0.11.2) the ``td3`` perturbation gave the same

@@ -42,6 +42,13 @@ def flat_reason(
       returns: optionally, PURD samples of the policy: a zero spread is flat too.
       min_steps: an episode shorter than ``min(min_steps, horizon)`` is a fall.
     """
+    if returns is not None and not np.isfinite(returns).all():
+        bad = int(np.size(returns) - np.isfinite(returns).sum())
+        return (
+            f"{bad} of {np.size(returns)} PURD samples are not finite (a result stored "
+            "before PURDs were checked): no statistics; recompute it with "
+            "overwrite=true"
+        )
     length = round(float(unperturbed_length))
     if length < min(min_steps, horizon):
         return f"policy falls at step {length}: its landscape is flat"

@@ -89,6 +89,8 @@ def purd_statistics(
     ``ltp`` is NaN where the mode is ``<= 0`` (undefined).
     """
     values = _samples(returns)
+    if not np.isfinite(values).all():  # unavailable, never a number such as LTP 0
+        return dict.fromkeys(STATISTICS, float("nan"))
     constant = values.min() == values.max()
     return {
         "mean": float(values.mean()),
