@@ -5,10 +5,10 @@
   2-core machine: hopper 74k vs 181k env-steps/s, halfcheetah 11k vs 22k;
   ``benchmarks/xla_cpu_flags.py`` measures it); the flag turns them off.
 * ``--xla_cpu_max_isa=AVX2`` (x86-64 only): XLA's CPU code depends on the vector
-  width, and on AVX-512 CPUs the last bits of a sample's numbers then depended on the
-  chunk size, the device count and, for surfaces, on the program that computed it.
-  With AVX2 code on every x86-64 CPU, every number is the same on AVX2 and AVX-512
-  machines, and the invariants the tests check hold on both.
+  width, so AVX2 and AVX-512 code compute other last bits (15 of 24 samples of a
+  paper-size PURD differed). With the flag an AVX-512 machine runs the code an AVX2
+  machine runs, and their results can be compared sample by sample. The
+  invariants the tests check (chunk size, device count, ...) hold under either.
 
 Both change the last bits of results, so every run and stored result records the
 effective ``XLA_FLAGS``.
