@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from return_landscapes._xla import configure_xla
@@ -29,6 +30,11 @@ _PUBLIC = {
     "surface": "return_landscapes.landscape.surface",
     "train": "return_landscapes.training.loop",
 }
+
+try:
+    __version__ = metadata.version("return-landscapes")
+except metadata.PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "LandscapeError",
