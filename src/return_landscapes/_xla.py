@@ -6,9 +6,10 @@
   ``benchmarks/xla_cpu_flags.py`` measures it); the flag turns them off.
 * ``--xla_cpu_max_isa=AVX2`` (x86-64 only): XLA's CPU code depends on the vector
   width, so AVX2 and AVX-512 code compute other last bits (15 of 24 samples of a
-  paper-size PURD differed). With the flag an AVX-512 machine runs the code an AVX2
-  machine runs, and their results can be compared sample by sample. The
-  invariants the tests check (chunk size, device count, ...) hold under either.
+  paper-size PURD differed: ``benchmarks/isa_difference.py``). With the flag an
+  AVX-512 machine runs the code an AVX2 machine runs, and their results can be
+  compared sample by sample. The invariants the tests check (chunk size, device
+  count, ...) hold under either.
 
 Both change the last bits of results, so every run and stored result records the
 effective ``XLA_FLAGS``.
