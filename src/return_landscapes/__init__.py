@@ -19,11 +19,16 @@ from return_landscapes.errors import LandscapeError
 from return_landscapes.logs import show_logs
 
 _PUBLIC = {
+    "evaluate_policies": "return_landscapes.landscape.policies",
+    "import_policy": "return_landscapes.training.imported",
     "interpolate": "return_landscapes.landscape.interpolate",
     "load_interpolation": "return_landscapes.store",
     "load_purd": "return_landscapes.store",
     "load_rejection": "return_landscapes.store",
     "load_surface": "return_landscapes.store",
+    "policy_path": "return_landscapes.landscape.policies",
+    "policy_purd": "return_landscapes.landscape.policies",
+    "policy_surface": "return_landscapes.landscape.policies",
     "purd": "return_landscapes.landscape.purd",
     "reject": "return_landscapes.landscape.reject",
     "report": "return_landscapes.report.build",
@@ -39,11 +44,16 @@ except metadata.PackageNotFoundError:  # imported from a source tree, not instal
 __all__ = [
     "LandscapeError",
     "configure_xla",
+    "evaluate_policies",
+    "import_policy",
     "interpolate",
     "load_interpolation",
     "load_purd",
     "load_rejection",
     "load_surface",
+    "policy_path",
+    "policy_purd",
+    "policy_surface",
     "purd",
     "reject",
     "report",
@@ -91,6 +101,12 @@ sys.modules[__name__].__class__ = _Root
 
 if TYPE_CHECKING:
     from return_landscapes.landscape.interpolate import interpolate
+    from return_landscapes.landscape.policies import (
+        evaluate_policies,
+        policy_path,
+        policy_purd,
+        policy_surface,
+    )
     from return_landscapes.landscape.purd import purd
     from return_landscapes.landscape.reject import reject
     from return_landscapes.landscape.surface import surface
@@ -101,4 +117,5 @@ if TYPE_CHECKING:
         load_rejection,
         load_surface,
     )
+    from return_landscapes.training.imported import import_policy
     from return_landscapes.training.loop import train

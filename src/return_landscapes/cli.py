@@ -20,6 +20,7 @@ from return_landscapes.conf import (
     RENAMED,
     SCHEMAS,
     DemoConfig,
+    ImportConfig,
     InterpolateConfig,
     PurdConfig,
     RejectConfig,
@@ -44,6 +45,8 @@ commands:
           e.g. landscape demo     (writes demo/hopper-td3 and demo/report)
   train   train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints
           e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
+  import  a run directory from a brax.training PPO or SAC parameter file
+          e.g. landscape import source=brax_ppo params=policy.pkl env=hopper
   purd    post-update return distributions of a run's checkpoints
           e.g. landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000
   interpolate
@@ -74,6 +77,12 @@ def _train(cfg: DictConfig) -> None:
     from return_landscapes.training.loop import train
 
     train(cfg)
+
+
+def _import(cfg: DictConfig) -> None:
+    from return_landscapes.training.imported import import_policy
+
+    import_policy(cfg)
 
 
 def _purd(cfg: DictConfig) -> None:
@@ -122,6 +131,7 @@ def _demo(cfg: DictConfig) -> None:
 
 COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "train": (TrainConfig, _train),
+    "import": (ImportConfig, _import),
     "purd": (PurdConfig, _purd),
     "interpolate": (InterpolateConfig, _interpolate),
     "reject": (RejectConfig, _reject),

@@ -355,6 +355,51 @@ class AtariEpisodeOptions:
     """Atari: each sample its own no-op start instead of one shared start."""
 
 
+# ------------------------------------------------------------- imported policies
+
+
+class ImportSource(Enum):
+    """Libraries whose saved policies ``landscape import`` reads."""
+
+    brax_ppo = "brax_ppo"
+    brax_sac = "brax_sac"
+
+
+class Activation(Enum):
+    """Hidden-layer activations of an imported policy network (flax.linen's)."""
+
+    swish = "swish"
+    relu = "relu"
+    tanh = "tanh"
+    elu = "elu"
+    gelu = "gelu"
+
+
+BRAX_HIDDEN_SIZES = {"brax_ppo": [32, 32, 32, 32], "brax_sac": [256, 256]}
+"""brax.training's default policy layers (``make_ppo_networks``,
+``make_sac_networks``)."""
+BRAX_ACTIVATIONS = {"brax_ppo": "swish", "brax_sac": "relu"}
+"""brax.training's default activations of those networks."""
+
+
+@dataclass
+class ImportedPolicy:
+    """How the policy of an imported run is rebuilt (written by ``landscape import``;
+    a trained run has none)."""
+
+    source: ImportSource = ImportSource.brax_ppo
+    """The library and algorithm that trained the policy."""
+    hidden_sizes: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
+    """The policy network's hidden layers."""
+    activation: Activation = Activation.swish
+    """The policy network's hidden activation."""
+    normalize_observations: bool = False
+    """Observations pass the saved running normalizer (brax.training's
+    ``normalize_observations``)."""
+    params_sha256: str = ""
+    """SHA-256 of the parameter file the run was imported from."""
+
+
 # ------------------------------------------------------------------------- commands
 
 
@@ -415,6 +460,9 @@ class TrainConfig(WandbOptions):
     """PPO hyper-parameters (``algo=ppo`` on Brax)."""
     atari: AtariConfig = field(default_factory=AtariConfig)
     """PPO hyper-parameters and env options on Atari (``env=atari:...``)."""
+    imported: ImportedPolicy | None = None
+    """Set by ``landscape import`` on a run of a policy trained elsewhere; null for
+    every run ``landscape train`` writes (not an option to set)."""
 
     def __post_init__(self) -> None:
         atari = is_atari(self.env)
@@ -770,8 +818,46 @@ class DemoConfig:
     """Show progress bars on stderr."""
 
 
+@dataclass
+class ImportConfig:
+    """``landscape import``: a run directory from a policy trained elsewhere.
+
+    Reads a parameter file that brax.training's PPO or SAC saved
+    (``brax.io.model.save_params``): a pickle, and loading a pickle runs code, so
+    import only files you trust. The run holds the policy only (no optimizer state,
+    replay or env states): ``param_noise``, ``param_noise_per_step``,
+    ``action_noise`` and ``init_state`` PURDs, plain paths and surfaces apply; the
+    ``td3``, ``sac`` and ``ppo`` updates and rejection do not.
+    """
+
+    source: ImportSource | None = None
+    """What trained the policy: brax_ppo or brax_sac."""
+    params: str | None = None
+    """The parameter file (``brax.io.model.save_params``)."""
+    env: str = "hopper"
+    """The Brax env the policy was trained on."""
+    backend: str = "positional"
+    """Brax physics pipeline of the evaluation episodes."""
+    out: str | None = None
+    """Run directory to write; null: ``runs/<env>-<source>``."""
+    step: int = 0
+    """The training step the policy was saved at (the run's one checkpoint)."""
+    hidden_sizes: list[int] | None = None
+    """Policy hidden layers; null: brax.training's defaults ([32,32,32,32] for PPO,
+    [256,256] for SAC)."""
+    activation: Activation | None = None
+    """Hidden activation; null: brax.training's defaults (swish for PPO, relu for
+    SAC)."""
+    normalize_observations: bool = False
+    """The policy was trained with ``normalize_observations=True``: observations pass
+    the saved running normalizer (brax.training's default is false)."""
+    horizon: int = DEFAULT_HORIZON
+    """Episode step cap of the run's evaluation episodes."""
+
+
 SCHEMAS: dict[str, type] = {
     "train": TrainConfig,
+    "import": ImportConfig,
     "purd": PurdConfig,
     "interpolate": InterpolateConfig,
     "reject": RejectConfig,

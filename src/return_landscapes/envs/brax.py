@@ -71,6 +71,16 @@ def _import_brax_envs():
     return envs
 
 
+def import_quietly(module: str):
+    """Import a Brax module (``brax.training...``) without its optional-backend
+    chatter on stdout and stderr."""
+    import importlib
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    with _quiet():
+        return importlib.import_module(module)
+
+
 def env_names() -> list[str]:
     """Names of every registered Brax environment."""
     return sorted(_import_brax_envs()._envs)

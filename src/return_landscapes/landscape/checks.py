@@ -14,10 +14,11 @@ import jax
 import numpy as np
 
 from return_landscapes import rundir, store
+from return_landscapes.agents.protocols import ActorAgent
 from return_landscapes.conf import TrainConfig, is_atari
 from return_landscapes.envs.brax import has_start_state_noise
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.perturb import Perturbation
+from return_landscapes.landscape.perturb import PERTURBATIONS, Perturbation
 
 
 def open_run(run: str | None, option: str = "run") -> tuple[Path, TrainConfig]:
@@ -73,9 +74,29 @@ def check_episode_options(
         raise LandscapeError(f"gamma={gamma} must lie in [0, 1]")
 
 
+def policy_only_perturbations() -> list[str]:
+    """The perturbations that need a run's policy alone (no optimizer state,
+    replay or env states): those an imported run supports."""
+    return sorted(
+        p.name
+        for p in PERTURBATIONS.values()
+        if p.needs is ActorAgent and not (p.needs_replay or p.needs_env_states)
+    )
+
+
 def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
-    """Refuse ``init_state`` on an env without start-state noise, action noise on
+    """Refuse an update on an imported run (a policy without optimizer state or
+    replay), ``init_state`` on an env without start-state noise, action noise on
     Atari (discrete actions) and per-step parameter noise on Atari (host episodes)."""
+    if run_cfg.imported is not None and perturbation.name not in (
+        policy_only_perturbations()
+    ):
+        raise LandscapeError(
+            f"perturb={perturbation.name} needs the optimizer state, replay or env "
+            f"states of a trained run, and this run holds a policy imported from "
+            f"{run_cfg.imported.source.value} parameters: pass perturb= one of "
+            f"{', '.join(policy_only_perturbations())}"
+        )
     if perturbation.action_noise and is_atari(run_cfg.env):
         raise LandscapeError(
             f"perturb={perturbation.name} needs continuous actions and {run_cfg.env} "

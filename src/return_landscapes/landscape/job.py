@@ -128,7 +128,7 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
         "run to where you may write",
     )
     algo = Algo(run_cfg.algo).value
-    perturbation = get_perturbation(perturb or algo, algo)
+    perturbation = get_perturbation(perturb or default_perturbation(run_cfg), algo)
     if getattr(cfg, "original_quirks", False):
         perturbation = get_perturbation(original_variant(perturbation, run_cfg), algo)
     check_episode_options(cfg.scale, cfg.horizon, cfg.gamma, cfg.chunk)
@@ -145,6 +145,17 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
         options = episode_options(cfg, run_cfg)
     horizon = cfg.horizon or run_cfg.horizon
     return LandscapeJob(cfg, run_dir, run_cfg, perturbation, horizon, options)
+
+
+IMPORTED_DEFAULT_PERTURBATION = "param_noise"
+
+
+def default_perturbation(run_cfg: TrainConfig) -> str:
+    """``perturb=`` when none is given: the run's own update, or ``param_noise``
+    for an imported run (a policy without optimizer state or replay)."""
+    if run_cfg.imported is not None:
+        return IMPORTED_DEFAULT_PERTURBATION
+    return Algo(run_cfg.algo).value
 
 
 START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise

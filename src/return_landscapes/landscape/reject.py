@@ -205,6 +205,12 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
     """Check the request against the run; find the repeats still to compute."""
     base = open_job(cfg, cfg.perturb, check_fits=False)
     run_dir, algo = base.run_dir, base.algo
+    if base.run_cfg.imported is not None:
+        raise LandscapeError(
+            f"rejection continues training, and {run_dir} holds a policy imported "
+            f"from {base.run_cfg.imported.source.value} parameters (no optimizer "
+            "state or replay): use a run of 'landscape train'"
+        )
     if Algo(algo) is Algo.ppo:
         raise LandscapeError(
             "rejection continues off-policy training, this run is ppo: use a td3 "

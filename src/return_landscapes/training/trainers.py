@@ -6,6 +6,7 @@ import json
 
 from return_landscapes.conf import TrainConfig, is_atari
 from return_landscapes.envs.brax import make_env
+from return_landscapes.errors import LandscapeError
 from return_landscapes.training.brax import (
     make_off_policy_trainer,
     make_ppo_trainer,
@@ -28,6 +29,10 @@ def make_parts(cfg: TrainConfig, env=None) -> TrainingParts:
         return atari_parts(cfg)
     if env is None:
         env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
+    if cfg.imported is not None:
+        from return_landscapes.training.imported import imported_parts
+
+        return imported_parts(cfg, env)
     if is_on_policy(cfg):
         return ppo_parts(cfg, env)
     return off_policy_parts(cfg, env)
@@ -42,7 +47,17 @@ def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
 
 
 def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
-    """The trainer of ``cfg`` around parts built before (its agent, env, init)."""
+    """The trainer of ``cfg`` around parts built before (its agent, env, init).
+
+    An imported run (``cfg.imported``) has none: one-line error.
+    """
+    if cfg.imported is not None:
+        raise LandscapeError(
+            f"the run of {cfg.env} holds a policy imported from "
+            f"{cfg.imported.source.value} parameters, without the optimizer state "
+            "and replay training needs: train and reject apply to runs of "
+            "'landscape train'"
+        )
     if is_atari(cfg.env):
         from return_landscapes.training.atari import make_atari_trainer
 

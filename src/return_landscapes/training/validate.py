@@ -19,6 +19,11 @@ def validate(cfg: TrainConfig) -> None:
     problem = range_problem(cfg)  # a config built in Python skips ``resolve``
     if problem:
         raise LandscapeError(problem)
+    if cfg.imported is not None:
+        raise LandscapeError(
+            "imported= is written by 'landscape import', not an option of train: "
+            "drop it"
+        )
     check_env_fits_algo(cfg)
     hyper = agent_config(cfg)
     name = "atari" if is_atari(cfg.env) else Algo(cfg.algo).value
