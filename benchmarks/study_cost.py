@@ -1,10 +1,10 @@
 """Device-hours of the paper's full study from measured throughputs.
 
-The study (README, "Running the paper's full study on a cluster"): 4 envs x 20 seeds
-of TD3, SAC (1M steps) and PPO (60M steps), 10 checkpoints each; a 1000-sample PURD
-of every seed x checkpoint under the run's own update; same-seed interpolation paths
-(every checkpoint pair of a seed, 100 points x 100 samples); CVaR rejection and its
-``none`` baseline (40 steps, a check per step, 1000 samples, 10 repeats) from one
+The study (docs/cluster.md, "Running the paper's full study on a cluster"): 4 envs x 20
+seeds of TD3, SAC (1M steps) and PPO (60M steps), 10 checkpoints each; a 1000-sample
+PURD of every seed x checkpoint under the run's own update; same-seed interpolation
+paths (every checkpoint pair of a seed, 100 points x 100 samples); CVaR rejection and
+its ``none`` baseline (40 steps, a check per step, 1000 samples, 10 repeats) from one
 checkpoint of every seed. Episodes are counted at the full 1000-step horizon, so the
 hours are upper bounds (early terminations only make them shorter).
 

@@ -147,16 +147,16 @@ def test_bad_report_requests_are_refused(tiny_td3_run, tmp_path):
     assert_one_error_line(result, "nowhere is not a run directory")
 
 
-def test_the_readme_example_loads_the_demo_results(demo_dir, tmp_path, monkeypatch):
-    """The README's Python example runs as printed, on the demo's output."""
+def test_the_docs_example_loads_the_demo_results(demo_dir, tmp_path, monkeypatch):
+    """The Python example of docs/results.md runs as printed, on the demo's output."""
     out, _ = demo_dir
     shutil.copytree(out, tmp_path / "demo")
     monkeypatch.chdir(tmp_path)
-    text = (Path(__file__).parents[1] / "README.md").read_text()
+    text = (Path(__file__).parents[1] / "docs" / "results.md").read_text()
     match = re.search(r"<!-- example: results -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README lacks the results example"
+    assert match, "docs/results.md lacks the results example"
     namespace: dict = {}
-    exec(compile(match.group(1), "README.md", "exec"), namespace)
+    exec(compile(match.group(1), "docs/results.md", "exec"), namespace)
     returns = namespace["returns"]
     assert isinstance(returns, np.ndarray) and returns.shape[1] == 8
 
