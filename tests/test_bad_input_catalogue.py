@@ -128,6 +128,11 @@ CASES = {
         ["stats", "run={run}", "threshold=nan"],
         "threshold",
     ),
+    "report format=jpg": (
+        nothing,
+        ["report", "runs=[{run}]", "out={tmp}/out", "format=jpg"],
+        "expected one of [png, svg, pdf]",
+    ),
     "stats out= the manifest": (
         nothing,
         ["stats", "run={run}", "out={run}/manifest.json"],

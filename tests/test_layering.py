@@ -18,7 +18,7 @@ LAYERS = [
     {"agents"},
     {"training"},
     {"landscape"},
-    {"report"},
+    {"report", "plot"},
     {"demo", "cli", "slurm"},
 ]  # fmt: skip
 HYDRA_ALLOWED = {"cli", "slurm"}

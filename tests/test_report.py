@@ -50,10 +50,10 @@ def demo_dir(tmp_path_factory):
     return where / "demo", result.stderr
 
 
-def embedded_images(html: str) -> dict[str, bytes]:
-    """``{file name: PNG bytes}`` of the images inlined in a report page."""
+def embedded_images(html: str, mime: str = "image/png") -> dict[str, bytes]:
+    """``{file name: image bytes}`` of the ``mime`` images inlined in a report page."""
     found = re.findall(
-        r'src="data:image/png;base64,([^"]+)"[^>]*data-file="([^"]+)"', html
+        rf'src="data:{re.escape(mime)};base64,([^"]+)"[^>]*data-file="([^"]+)"', html
     )
     return {name: base64.b64decode(data) for data, name in found}
 
@@ -84,6 +84,48 @@ def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(COLUMNS)
     assert (out / "timings.json").is_file()
+
+
+def test_a_report_in_svg_or_pdf_writes_those_files_and_still_shows_every_figure(
+    demo_dir, tmp_path
+):
+    """format=svg: SVG files, inlined as SVG. format=pdf: PDF files, each shown as a
+    PNG preview that links to its PDF. No PNG file either way."""
+    out, _ = demo_dir
+    stems = [Path(name).stem for name in EXPECTED_FIGURES]
+    svg = report(runs=[str(out / "hopper-td3")], out=str(tmp_path / "svg"),
+                 format="svg", resamples=100)  # fmt: skip
+    images = embedded_images(svg.read_text(), "image/svg+xml")
+    assert len(images) >= len(stems) + 2  # + rejection and surface
+    for stem in stems:
+        data = (tmp_path / "svg" / f"{stem}.svg").read_bytes()
+        assert data.startswith(b"<?xml") and b"<svg" in data[:1000]
+        assert images[f"{stem}.svg"] == data
+    pdf = report(runs=[str(out / "hopper-td3")], out=str(tmp_path / "pdf"),
+                 format="pdf", resamples=100)  # fmt: skip
+    html = pdf.read_text()
+    previews = embedded_images(html)
+    assert sorted(previews) == sorted(n.replace(".svg", ".pdf") for n in images)
+    for name, png in previews.items():
+        assert (tmp_path / "pdf" / name).read_bytes().startswith(b"%PDF-")
+        assert f'<a href="{name}">{name}</a>' in html
+        assert_valid_png(png)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_the_plotting_guide_example_runs_on_the_demo_results(
+    demo_dir, tmp_path, monkeypatch
+):
+    """docs/plotting.md's example runs as printed, on the demo's output."""
+    out, _ = demo_dir
+    shutil.copytree(out / "hopper-td3", tmp_path / "demo" / "hopper-td3")
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).parents[1] / "docs" / "plotting.md").read_text()
+    match = re.search(r"<!-- example: plot -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "docs/plotting.md lacks the plot example"
+    exec(compile(match.group(1), "plotting.md", "exec"), {})
+    assert (tmp_path / "purd.pdf").read_bytes().startswith(b"%PDF-")
+    assert (tmp_path / "purd.svg").read_bytes().startswith(b"<?xml")
 
 
 def test_the_demo_analyses_no_policy_that_falls(demo_dir):
@@ -143,6 +185,9 @@ def test_bad_report_requests_are_refused(tiny_td3_run, tmp_path):
         report(runs=[str(tiny_td3_run)], out=str(tmp_path / "file"))
     with pytest.raises(LandscapeError, match="is a run directory"):
         report(runs=[str(tiny_td3_run)], out=str(tiny_td3_run))
+    with pytest.raises(LandscapeError, match=r"'jpg', expected one of \[png, svg, pdf"):
+        report(runs=[str(tiny_td3_run)], out=str(tmp_path / "r"), format="jpg")
+    assert not (tmp_path / "r").exists()
     result = landscape("report", "runs=[nowhere]", cwd=tmp_path)
     assert_one_error_line(result, "nowhere is not a run directory")
 

@@ -99,6 +99,14 @@ class TemperatureLoss(Enum):
     log_temperature = "log_temperature"  # log(alpha) * (H - target); runs before
 
 
+class FigureFormat(Enum):
+    """File format of the report's figures."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
 class Heads(Enum):
     """How SAC's actor outputs its mean and log-std."""
 
@@ -718,11 +726,11 @@ class ReportConfig:
     """``landscape report``: an HTML page with figures, the PNGs and the stats CSV.
 
     ``runs`` lists run directories; ``out`` is the report folder (``index.html``, one
-    PNG per figure, ``stats.csv`` and ``stats_summary.csv``). ``threshold``, ``bins``
-    and ``alpha`` define LTP and CVaR as for ``landscape stats``; ``confidence`` and
-    ``resamples`` the bootstrap intervals across seeds; ``max_seeds`` how many seeds a
-    PURD histogram figure shows; ``surface_3d`` adds a 3-D view to each return
-    surface.
+    file per figure in ``format``, ``stats.csv`` and ``stats_summary.csv``).
+    ``threshold``, ``bins`` and ``alpha`` define LTP and CVaR as for ``landscape
+    stats``; ``confidence`` and ``resamples`` the bootstrap intervals across seeds;
+    ``max_seeds`` how many seeds a PURD histogram figure shows; ``surface_3d`` adds a
+    3-D view to each return surface.
     """
 
     RANGES: ClassVar[dict[str, Range]] = {"threshold": FRACTION}
@@ -745,6 +753,8 @@ class ReportConfig:
     """Seeds (columns) a PURD histogram figure shows."""
     surface_3d: bool = False
     """Add a 3-D view to every return surface figure."""
+    format: FigureFormat = FigureFormat.png
+    """Figure files: png, svg or pdf (the page shows pdf figures as PNG, linked)."""
 
 
 @dataclass

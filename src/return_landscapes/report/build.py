@@ -1,4 +1,5 @@
-"""``landscape report``: one HTML page, the figures as PNG and the statistics as CSV.
+"""``landscape report``: one HTML page, the figures as PNG, SVG or PDF files
+(``format=``) and the statistics as CSV.
 
 Each figure is drawn only when its data exists in the runs; what is missing is named
 on the page with the command that computes it.
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-from return_landscapes import provenance
+from return_landscapes import plot, provenance
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import ReportConfig, resolve
 from return_landscapes.errors import LandscapeError
@@ -117,6 +118,15 @@ def _runs_table(runs: list[RunData]) -> str:
     return table(columns, rows, text_columns=3)
 
 
+IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def _figure_bytes(figure: MplFigure, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    plot.save_figure(figure, buffer, kind)
+    return buffer.getvalue()
+
+
 def _slug(*parts) -> str:
     text = "_".join(str(p) for p in parts)
     return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
@@ -135,12 +145,16 @@ class _Builder:
         }
 
     def save(self, figure: MplFigure, filename: str, caption: str) -> Figure:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        png = buffer.getvalue()
-        provenance.atomic_write(self.out / filename, lambda tmp: tmp.write_bytes(png))
+        """Write ``figure`` in ``cfg.format`` (``filename``'s suffix replaced); the
+        page inlines it (a PDF as a PNG preview that links to the PDF)."""
+        kind = self.cfg.format.value
+        filename = str(Path(filename).with_suffix(f".{kind}"))
+        data = _figure_bytes(figure, kind)
+        provenance.atomic_write(self.out / filename, lambda tmp: tmp.write_bytes(data))
         self.written.append(self.out / filename)
-        return Figure(png, filename, caption)
+        if kind == "pdf":  # browsers do not show a PDF in <img>
+            return Figure(_figure_bytes(figure, "png"), filename, caption)
+        return Figure(data, filename, caption, mime=IMAGE_TYPES[kind])
 
     def learning_section(self) -> Section:
         section = Section(

@@ -1,20 +1,21 @@
 """The report's figures (matplotlib, no pyplot: safe in any process, no display).
 
 Each function takes loaded data (``report/data.py``) and returns a ``Figure``, drawn in
-one style (``STYLE``). Returns are undiscounted episode returns; steps are env steps.
+one style (``plot.STYLE``); the panels of PURDs, paths and surfaces are the public
+``return_landscapes.plot`` functions. Returns are undiscounted episode returns; steps
+are env steps.
 """
 
 from __future__ import annotations
 
-import contextlib
 import textwrap
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib import patheffects
 from matplotlib.figure import Figure
 
-from return_landscapes.landscape.flat import flat_reason, is_noise
+from return_landscapes import plot
+from return_landscapes.landscape.flat import flat_reason
 from return_landscapes.landscape.stats import (
     bootstrap_ci,
     cvar,
@@ -25,6 +26,7 @@ from return_landscapes.landscape.stats import (
     ltp_text,
     point_statistics,
 )
+from return_landscapes.plot import COLORS, RETURN, mark_constant, styled, wrapped
 from return_landscapes.report.data import (
     LearningCurve,
     PurdGroup,
@@ -33,21 +35,6 @@ from return_landscapes.report.data import (
 )
 from return_landscapes.store import InterpolationResult, SurfaceResult
 
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.dpi": 110,
-    "savefig.bbox": "tight",
-}
-COLORS = ["#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93", "#00798c", "#555555"]
 PAIR_COLORS = {
     "same_seed": COLORS[0],
     "cross_seed": COLORS[1],
@@ -55,38 +42,13 @@ PAIR_COLORS = {
     "given": COLORS[6],
 }
 CRITERION_COLORS = {"cvar": COLORS[0], "ltp": COLORS[2], "none": COLORS[1]}
-RETURN = "return (undiscounted)"
 STEPS_FORMAT = mpl.ticker.FuncFormatter(
     lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if x else "0"
 )
 
 
-def styled() -> contextlib.AbstractContextManager:
-    """The report's matplotlib style, for drawing inside a ``with`` block."""
-    return mpl.rc_context(STYLE)
-
-
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
-
-
-def wrapped(title: str, width_inches: float) -> str:
-    """``title`` broken into lines that fit a figure ``width_inches`` wide."""
-    characters = max(30, int(width_inches * 11))
-    return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
-
-
-def mark_constant(ax, values, axis: str = "y") -> bool:
-    """When every value is the same up to float noise, say so on ``ax`` (and fix
-    the axis around the value) instead of stretching noise over the axis."""
-    if not is_noise(values):
-        return False
-    value = float(np.nanmean(values))
-    pad = max(1.0, abs(value) * 0.05)
-    (ax.set_ylim if axis == "y" else ax.set_xlim)(value - pad, value + pad)
-    ax.text(0.5, 0.5, f"constant: {value:.6g}", transform=ax.transAxes,
-            ha="center", va="center", fontsize=8, color="#555555")  # fmt: skip
-    return True
 
 
 # ------------------------------------------------------------------ learning curves
@@ -208,27 +170,25 @@ def _flat_panel(ax, reason: str) -> None:
 
 
 def _purd_panel(ax, returns, unperturbed, threshold, bins, alpha) -> None:
+    """One PURD with its mode, CVaR and (where LTP is defined) the LTP threshold."""
     mode = histogram_mode(returns, bins)
     tail = left_tail_probability(returns, threshold, bins)
     worst = cvar(returns, alpha)
-    returns = np.asarray(returns, dtype=np.float64)
-    low, high = returns.min(), returns.max()
-    ax.hist(returns, bins=min(bins, 50), range=(low, high), color=COLORS[0], alpha=0.75)
-    pad = 0.05 * (high - low)
-    ax.set_xlim(min(low, unperturbed) - pad, max(high, unperturbed) + pad)
-    ax.axvline(mode, color="black", lw=1.2, label="mode")
-    ax.axvline(worst, color=COLORS[4], lw=1.2, ls=":", label=f"CVaR {alpha:g}")
-    ax.axvline(unperturbed, color=COLORS[2], lw=1.2, ls="-.", label="unperturbed")
-    cut = threshold * mode
-    label = f"{threshold:g} x mode"
-    if cut >= ax.get_xlim()[0]:
-        ax.axvline(cut, color=COLORS[1], lw=1.2, ls="--", label=label)
-    elif mode > 0:  # far left of every sample: named, not stretched to
-        ax.axvline(ax.get_xlim()[0], color=COLORS[1], lw=1.2, ls="--", label=label)
-        ax.text(0.02, 0.95, f"<- {label} = {cut:.0f}", transform=ax.transAxes,
-                ha="left", va="top", fontsize=7, color=COLORS[1],
-                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
-    ax.set_title(f"LTP {ltp_text(tail)}, CVaR {worst:.0f}, std {returns.std():.3g}")
+    markers = {"mode": mode, f"CVaR {alpha:g}": worst}
+    if mode > 0:  # else threshold x mode lies at or above the mode: LTP undefined
+        markers[f"{threshold:g} x mode"] = threshold * mode
+    title = f"LTP {ltp_text(tail)}, CVaR {worst:.0f}, std {np.std(returns):.3g}"
+    plot.purd_histogram(
+        returns,
+        unperturbed,
+        ax=ax,
+        bins=min(bins, 50),
+        markers=markers,
+        title=title,
+        xlabel="",
+        legend=False,
+    )
+    ax.set_ylabel("")
 
 
 TAIL_PANELS = (
@@ -319,19 +279,16 @@ def interpolation_curves(run: RunData, paths: list[InterpolationResult]) -> Figu
         axes = fig.subplots(1, len(kinds), squeeze=False, sharey=True)[0]
         for ax, kind in zip(axes, kinds, strict=True):
             mine = [p for p in paths if p.attrs["pair_kind"] == kind]
-            color = PAIR_COLORS[kind]
-            for path in mine:
-                ax.plot(path.alpha, path_curve(path), color=color, alpha=0.35, lw=1)
-            ax.plot(
+            plot.path_curve(
                 mine[0].alpha,
-                np.mean([path_curve(p) for p in mine], axis=0),
-                color=color,
-                lw=2.2,
+                np.array([path_curve(p) for p in mine]),
+                ax=ax,
+                color=PAIR_COLORS[kind],
                 label="mean over pairs",
+                title=f"{kind.replace('_', '-')} paths ({len(mine)} pairs)",
+                ylabel="",
+                guard_noise=False,  # shared y: one mark for the figure, below
             )
-            ax.set_title(f"{kind.replace('_', '-')} paths ({len(mine)} pairs)")
-            ax.set_xlabel("weight a (0: second checkpoint, 1: first)")
-            ax.legend(loc="best")
         every = np.concatenate([path_curve(p) for p in paths])
         mark_constant(axes[0], every)  # shared y: one mark for the figure
         if sampled:
@@ -415,7 +372,6 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
 # ------------------------------------------------------------------------- surfaces
 
 ANCHOR_POSITIONS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # three-checkpoint plane
-OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="black")]  # any map
 
 
 def surface_anchor_points(surface: SurfaceResult) -> list[tuple[float, float, str]]:
@@ -450,7 +406,7 @@ def surface_maps(
         fig = _figure(width, 3.6)
         for index, (label, values, cmap, limits) in enumerate(panels, start=1):
             ax = fig.add_subplot(1, len(panels) + three_d, index)
-            _surface_map(ax, fig, surface, values, label, cmap, limits)
+            _surface_map(ax, surface, values, label, cmap, limits)
         if three_d:
             ax = fig.add_subplot(1, len(panels) + 1, len(panels) + 1, projection="3d")
             xs, ys = np.meshgrid(surface.x, surface.y, indexing="ij")
@@ -464,36 +420,25 @@ def surface_maps(
     return fig
 
 
-def _surface_map(ax, fig, surface: SurfaceResult, values, label, cmap, limits=None):
-    """One heat map (``values[i, j]`` at ``(x[i], y[j])``) with its contours; a
-    map whose whole range is float noise says "constant" instead of a colour bar.
+def _surface_map(ax, surface: SurfaceResult, values, label, cmap, limits=None):
+    """One heat map (``values[i, j]`` at ``(x[i], y[j])``) with its contours, the
+    checkpoints starred; float noise says "constant" instead of a colour bar.
     ``limits``: a fixed colour range (LTP: [0, 1]); NaN cells are grey."""
-    values = np.ma.masked_invalid(np.asarray(values, dtype=np.float64))
-    colours = mpl.colormaps[cmap].with_extremes(bad="#bbbbbb")
-    constant = limits is None and is_noise(values.compressed())
     low, high = limits if limits else (None, None)
-    if constant:
-        middle = float(values.mean())
-        low, high = middle - 1.0, middle + 1.0
-    image = ax.pcolormesh(surface.x, surface.y, values.T, shading="nearest",
-                          cmap=colours, vmin=low, vmax=high)  # fmt: skip
-    if not constant and not is_noise(values.compressed()):
-        ax.contour(surface.x, surface.y, values.T, colors="white", linewidths=0.5)
-    middle = (surface.x[0] + surface.x[-1]) / 2
-    for x, y, text in surface_anchor_points(surface):
-        ax.plot(x, y, marker="*", ms=11, color="#d1495b", mec="white", mew=0.7)
-        right = x > middle  # label on the side facing the centre
-        ax.annotate(text, (x, y), xytext=(-4 if right else 4, 4),
-                    textcoords="offset points", ha="right" if right else "left",
-                    color="white", fontsize=7, path_effects=OUTLINE)  # fmt: skip
-    ax.set_xlabel(_surface_axis(surface.attrs, 0))
-    ax.set_ylabel(_surface_axis(surface.attrs, 1))
-    ax.grid(False)
-    if constant:
-        ax.set_title(f"{label}\nconstant: {float(values.mean()):.6g}")
-        return
-    ax.set_title(label)
-    fig.colorbar(image, ax=ax).set_label(label)
+    plot.surface_map(
+        surface.x,
+        surface.y,
+        values,
+        ax=ax,
+        cmap=cmap,
+        vmin=low,
+        vmax=high,
+        points=surface_anchor_points(surface),
+        title=label,
+        label=label,
+        xlabel=_surface_axis(surface.attrs, 0),
+        ylabel=_surface_axis(surface.attrs, 1),
+    )
 
 
 def _surface_axis(attrs: dict, axis: int) -> str:

@@ -1,5 +1,5 @@
-"""The report page: one self-contained HTML file (figures inlined as PNG data URIs),
-so it opens offline, attached to an e-mail or copied off a cluster."""
+"""The report page: one self-contained HTML file (figures inlined as PNG or SVG data
+URIs), so it opens offline, attached to an e-mail or copied off a cluster."""
 
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ code { background: #f4f4f4; padding: 0 0.25em; }
 
 @dataclass
 class Figure:
-    """A figure of the page: its PNG bytes, file name and caption."""
+    """A figure of the page: the image shown (``mime``: PNG or SVG bytes), the file
+    it links to (the figure as written: PNG, SVG or PDF) and caption."""
 
     png: bytes
     filename: str
     caption: str
+    mime: str = "image/png"
 
 
 @dataclass
@@ -67,10 +69,11 @@ def table(columns: list[str], rows: list[list[object]], text_columns: int = 1) -
 def _figure(figure: Figure) -> str:
     data = base64.b64encode(figure.png).decode("ascii")
     caption = html.escape(figure.caption)
+    name = html.escape(figure.filename)
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{caption}" '
-        f'data-file="{html.escape(figure.filename)}">'
-        f"<figcaption>{caption} ({html.escape(figure.filename)})</figcaption></figure>"
+        f'<figure><img src="data:{figure.mime};base64,{data}" alt="{caption}" '
+        f'data-file="{name}">'
+        f'<figcaption>{caption} (<a href="{name}">{name}</a>)</figcaption></figure>'
     )
 
 
