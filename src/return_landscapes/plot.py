@@ -255,7 +255,9 @@ def path_curve(
       ax: matplotlib axes to draw into; by default a new figure.
       color: the lines' and bands' colour.
       label: the legend label of the (mean) line.
-      title, xlabel, ylabel: axes texts.
+      title: the axes title.
+      xlabel: the x axis label.
+      ylabel: the y axis label.
       guard_noise: when every value is float noise, fix the y-axis around it and
         say "constant" (off: the caller checks several axes together).
       legend: draw the legend on the axes.
@@ -346,14 +348,16 @@ def surface_map(
       ax: matplotlib axes to draw into; by default a new figure.
       kind: ``heat`` (cells, with contour lines) or ``contour`` (filled contours).
       cmap: a matplotlib colour map name.
-      vmin, vmax: the colour range (default: the data's). With either given, the
-        map is drawn as is, even if flat.
+      vmin: the colour range's low end (default: the data's). With ``vmin`` or
+        ``vmax`` given, the map is drawn as is, even if flat.
+      vmax: the colour range's high end (default: the data's).
       log: a logarithmic colour scale (every finite value must be positive).
       levels: contour lines of a heat map; colour bands of filled contours.
       points: ``(x, y, text)`` to mark with a star, e.g. the checkpoints.
       title: the axes title.
       label: what the colours show (the colour bar's label).
-      xlabel, ylabel: the axis labels.
+      xlabel: the x axis label.
+      ylabel: the y axis label.
       colorbar: draw a colour bar.
 
     Returns:

@@ -214,7 +214,10 @@ def policy_purd(
       samples: perturbed copies, one episode each.
       seed: the samples' seed; sample ``j``'s key is the one ``landscape purd``
         gives sample ``j`` of seed 0 at step 0 with ``sample_seed=seed``.
-      horizon, gamma, backend, chunk: as in ``evaluate_policies``.
+      horizon: episode step cap.
+      gamma: discount of the discounted return.
+      backend: Brax physics pipeline of a named env.
+      chunk: samples per compiled call; ``None`` fits the memory budget.
     """
     perturbation = get_perturbation(perturb)
     scale = perturbation.default_scale if scale is None else scale
@@ -253,10 +256,15 @@ def policy_path(
 
     Args:
       apply: ``apply(params, observation) -> action``.
-      start, end: two parameter sets of one structure.
+      start: the parameter set at ``a = 0``.
+      end: the parameter set at ``a = 1`` (same structure).
       env: a Brax env name or env object.
       points: evenly spaced ``a`` in [0, 1], both ends included.
-      seed, horizon, gamma, backend, chunk: as in ``evaluate_policies``.
+      seed: the episodes' key (as in ``evaluate_policies``).
+      horizon: episode step cap.
+      gamma: discount of the discounted return.
+      backend: Brax physics pipeline of a named env.
+      chunk: points per compiled call; ``None`` fits the memory budget.
 
     Returns:
       ``(alphas, returns)``, numpy ``(points,)`` each; the ends are exactly
@@ -307,7 +315,11 @@ def policy_surface(
       env: a Brax env name or env object.
       grid: points per side (odd, so the policy itself is the centre).
       span: the plane reaches ``-span .. span`` along each direction.
-      seed, horizon, gamma, backend, chunk: as in ``evaluate_policies``.
+      seed: draws the directions (and the episodes' key).
+      horizon: episode step cap.
+      gamma: discount of the discounted return.
+      backend: Brax physics pipeline of a named env.
+      chunk: points per compiled call; ``None`` fits the memory budget.
 
     Returns:
       ``(coordinates, returns)``: numpy ``(grid,)`` and ``(grid, grid)``, row ``i``
