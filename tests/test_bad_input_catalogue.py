@@ -158,6 +158,21 @@ CASES = {
         [*RESUME, "out={run}"],
         "is corrupt or truncated",
     ),
+    "import over a run": (
+        nothing,
+        ["import", "source=brax_ppo", "params={run}/config.yaml", "out={run}"],
+        "already exists",
+    ),
+    "import a file that is no brax pickle": (
+        nothing,
+        ["import", "source=brax_ppo", "params={run}/config.yaml", "out={tmp}/new"],
+        "cannot be read as brax.io.model.save_params output",
+    ),
+    "train imported=": (
+        nothing,
+        ["train", "out={tmp}/new", "imported.source=brax_ppo"],
+        "written by 'landscape import'",
+    ),
     "resume through a symlinked log": (
         metrics_symlink,
         [*RESUME, "out={run}"],

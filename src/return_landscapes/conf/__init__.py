@@ -390,14 +390,19 @@ BRAX_ACTIVATIONS = {"brax_ppo": "swish", "brax_sac": "relu"}
 """brax.training's default activations of those networks."""
 
 
+def is_imported(cfg) -> bool:
+    """Whether a run's ``TrainConfig`` is that of an imported policy."""
+    return cfg.imported.source is not None
+
+
 @dataclass
 class ImportedPolicy:
     """How the policy of an imported run is rebuilt (written by ``landscape import``;
     a trained run has none)."""
 
-    source: ImportSource = ImportSource.brax_ppo
-    """The library and algorithm that trained the policy."""
-    hidden_sizes: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
+    source: ImportSource | None = None
+    """The library and algorithm that trained the policy; null: not imported."""
+    hidden_sizes: list[int] = field(default_factory=list)
     """The policy network's hidden layers."""
     activation: Activation = Activation.swish
     """The policy network's hidden activation."""
@@ -468,9 +473,9 @@ class TrainConfig(WandbOptions):
     """PPO hyper-parameters (``algo=ppo`` on Brax)."""
     atari: AtariConfig = field(default_factory=AtariConfig)
     """PPO hyper-parameters and env options on Atari (``env=atari:...``)."""
-    imported: ImportedPolicy | None = None
-    """Set by ``landscape import`` on a run of a policy trained elsewhere; null for
-    every run ``landscape train`` writes (not an option to set)."""
+    imported: ImportedPolicy = field(default_factory=ImportedPolicy)
+    """Set by ``landscape import`` on a run of a policy trained elsewhere; empty
+    (``source: null``) for every run ``landscape train`` writes: not an option."""
 
     def __post_init__(self) -> None:
         atari = is_atari(self.env)

@@ -15,7 +15,7 @@ import numpy as np
 
 from return_landscapes import rundir, store
 from return_landscapes.agents.protocols import ActorAgent
-from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.conf import TrainConfig, is_atari, is_imported
 from return_landscapes.envs.brax import has_start_state_noise
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.perturb import PERTURBATIONS, Perturbation
@@ -88,9 +88,7 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
     """Refuse an update on an imported run (a policy without optimizer state or
     replay), ``init_state`` on an env without start-state noise, action noise on
     Atari (discrete actions) and per-step parameter noise on Atari (host episodes)."""
-    if run_cfg.imported is not None and perturbation.name not in (
-        policy_only_perturbations()
-    ):
+    if is_imported(run_cfg) and perturbation.name not in (policy_only_perturbations()):
         raise LandscapeError(
             f"perturb={perturbation.name} needs the optimizer state, replay or env "
             f"states of a trained run, and this run holds a policy imported from "

@@ -25,7 +25,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from return_landscapes import store
-from return_landscapes.conf import Algo, TrainConfig, is_atari
+from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     EpisodeOptions,
@@ -127,7 +127,9 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
         "results go into the run's landscape/ folder: make it writable, or copy the "
         "run to where you may write",
     )
-    algo = Algo(run_cfg.algo).value
+    # an imported run's algorithm has no update to offer: check_perturbation_fits
+    # names what applies instead
+    algo = None if is_imported(run_cfg) else Algo(run_cfg.algo).value
     perturbation = get_perturbation(perturb or default_perturbation(run_cfg), algo)
     if getattr(cfg, "original_quirks", False):
         perturbation = get_perturbation(original_variant(perturbation, run_cfg), algo)
@@ -153,7 +155,7 @@ IMPORTED_DEFAULT_PERTURBATION = "param_noise"
 def default_perturbation(run_cfg: TrainConfig) -> str:
     """``perturb=`` when none is given: the run's own update, or ``param_noise``
     for an imported run (a policy without optimizer state or replay)."""
-    if run_cfg.imported is not None:
+    if is_imported(run_cfg):
         return IMPORTED_DEFAULT_PERTURBATION
     return Algo(run_cfg.algo).value
 

@@ -48,6 +48,7 @@ from return_landscapes.conf import (
     RejectConfig,
     RejectEnv,
     as_plain_dict,
+    is_imported,
     resolve,
 )
 from return_landscapes.envs.brax import reset_carry
@@ -205,7 +206,7 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
     """Check the request against the run; find the repeats still to compute."""
     base = open_job(cfg, cfg.perturb, check_fits=False)
     run_dir, algo = base.run_dir, base.algo
-    if base.run_cfg.imported is not None:
+    if is_imported(base.run_cfg):
         raise LandscapeError(
             f"rejection continues training, and {run_dir} holds a policy imported "
             f"from {base.run_cfg.imported.source.value} parameters (no optimizer "

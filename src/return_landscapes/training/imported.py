@@ -43,7 +43,7 @@ from return_landscapes.conf import (
     is_atari,
     resolve,
 )
-from return_landscapes.envs.brax import make_env
+from return_landscapes.envs.brax import BACKENDS, env_names, make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import check_writable
 from return_landscapes.training.schedule import seed_key
@@ -85,8 +85,9 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     """
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
-    env = make_env(cfg.env, cfg.backend, 0.0)  # one line for an unknown env/backend
     source = ImportSource(cfg.source)
+    state = actor_state_from_brax(_load_pickle(params_path), source)
+    env = make_env(cfg.env, cfg.backend, 0.0)
     imported = ImportedPolicy(
         source=source,
         hidden_sizes=list(cfg.hidden_sizes or BRAX_HIDDEN_SIZES[source.value]),
@@ -94,7 +95,6 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
         normalize_observations=cfg.normalize_observations,
         params_sha256=_sha256(params_path),
     )
-    state = actor_state_from_brax(_load_pickle(params_path), source)
     run_cfg = _run_config(cfg, imported, out)
     parts = imported_parts(run_cfg, env)
     _check_fits(state, parts, cfg.env, imported)
@@ -128,6 +128,14 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
         raise LandscapeError(
             f"env={cfg.env}: brax.training policies act on Brax envs; pass the Brax "
             "env the policy was trained on"
+        )
+    if cfg.env not in env_names():
+        raise LandscapeError(
+            f"unknown env '{cfg.env}': choose one of {', '.join(env_names())}"
+        )
+    if cfg.backend not in BACKENDS:
+        raise LandscapeError(
+            f"unknown backend '{cfg.backend}': choose one of {', '.join(BACKENDS)}"
         )
     if cfg.step < 0:
         raise LandscapeError(f"step={cfg.step} must be at least 0")

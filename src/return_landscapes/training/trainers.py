@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.conf import TrainConfig, is_atari, is_imported
 from return_landscapes.envs.brax import make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.brax import (
@@ -29,7 +29,7 @@ def make_parts(cfg: TrainConfig, env=None) -> TrainingParts:
         return atari_parts(cfg)
     if env is None:
         env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
-    if cfg.imported is not None:
+    if is_imported(cfg):
         from return_landscapes.training.imported import imported_parts
 
         return imported_parts(cfg, env)
@@ -51,7 +51,7 @@ def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
 
     An imported run (``cfg.imported``) has none: one-line error.
     """
-    if cfg.imported is not None:
+    if is_imported(cfg):
         raise LandscapeError(
             f"the run of {cfg.env} holds a policy imported from "
             f"{cfg.imported.source.value} parameters, without the optimizer state "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from return_landscapes.conf import Algo, TrainConfig, is_atari
+from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported
 from return_landscapes.conf.ranges import range_problem
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.schedule import (
@@ -19,7 +19,7 @@ def validate(cfg: TrainConfig) -> None:
     problem = range_problem(cfg)  # a config built in Python skips ``resolve``
     if problem:
         raise LandscapeError(problem)
-    if cfg.imported is not None:
+    if is_imported(cfg):
         raise LandscapeError(
             "imported= is written by 'landscape import', not an option of train: "
             "drop it"
