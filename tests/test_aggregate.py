@@ -168,7 +168,8 @@ def hand_purd(run, step, seed, env, length=1000):
     about twice hopper's."""
     size = 1.0 if env == "hopper" else 2.0
     returns = (size * 1000 + 100 * RNG.normal(size=40)).astype(np.float32)
-    returns[:4] = size * np.array([100, 150, 200, 250])  # a left tail
+    tail = RNG.integers(2, 7)  # a left tail of 2 to 6 falls: LTP and CVaR vary
+    returns[:tail] = size * RNG.uniform(100, 300, tail)
     arrays = {
         "seeds": np.array([seed], np.int32),
         "undiscounted_return": returns[None],
