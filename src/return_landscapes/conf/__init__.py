@@ -735,7 +735,10 @@ class ReportConfig:
     ``threshold``, ``bins`` and ``alpha`` define LTP and CVaR as for ``landscape
     stats``; ``confidence`` and ``resamples`` the bootstrap intervals across seeds;
     ``max_seeds`` how many seeds a PURD histogram figure shows; ``surface_3d`` adds a
-    3-D view to each return surface.
+    3-D view to each return surface. Runs of two or more envs also get statistics
+    across envs (``aggregate``: IQM and probability of improvement with
+    stratified-bootstrap intervals, written to ``aggregate.csv``; needs the
+    ``rliable`` extra).
     """
 
     RANGES: ClassVar[dict[str, Range]] = {"threshold": FRACTION}
@@ -760,6 +763,12 @@ class ReportConfig:
     """Add a 3-D view to every return surface figure."""
     format: FigureFormat = FigureFormat.png
     """Figure files: png, svg or pdf (the page shows pdf figures as PNG, linked)."""
+    aggregate: bool = True
+    """Runs of two or more envs: IQM and P(improvement) across envs (rliable)."""
+    aggregate_reps: int = 2_000
+    """Stratified-bootstrap resamples of each interval across envs."""
+    aggregate_seed: int = 0
+    """Seed of those resamples (0 to 2**32 - 1), so aggregate.csv is reproducible."""
 
 
 @dataclass

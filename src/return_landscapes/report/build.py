@@ -19,6 +19,7 @@ from return_landscapes import plot, provenance
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import ReportConfig, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.landscape.aggregate import MIN_ENVS, require_rliable
 from return_landscapes.landscape.stats import cvar_change
 from return_landscapes.landscape.stats_table import (
     check_statistic_options,
@@ -26,6 +27,7 @@ from return_landscapes.landscape.stats_table import (
     write_tables,
 )
 from return_landscapes.report import figures
+from return_landscapes.report.across_envs import aggregate_section
 from return_landscapes.report.data import RunData, load_run, missing_pieces
 from return_landscapes.report.html import Figure, Section, page, table
 
@@ -57,6 +59,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
     sections = [
         builder.learning_section(),
         builder.stats_section(),
+        aggregate_section(runs, cfg, out),
         builder.purd_section(),
         builder.scatter_section(),
         builder.interpolation_section(),
@@ -98,7 +101,21 @@ def _check(cfg: ReportConfig) -> None:
     if cfg.max_seeds < 1:
         raise LandscapeError(f"max_seeds={cfg.max_seeds} must be at least 1")
     check_statistic_options(cfg.bins, cfg.alpha, cfg.confidence, cfg.resamples)
+    _check_aggregate(cfg)
     provenance.check_writable(out, "choose an out= you may write to")
+
+
+def _check_aggregate(cfg: ReportConfig) -> None:
+    """Statistics across envs: their options, and rliable where runs span envs."""
+    if cfg.aggregate_reps < 1:
+        raise LandscapeError(f"aggregate_reps={cfg.aggregate_reps} must be at least 1")
+    if not 0 <= cfg.aggregate_seed < 2**32:
+        raise LandscapeError(
+            f"aggregate_seed={cfg.aggregate_seed} must lie in [0, 2**32 - 1]"
+        )
+    manifests = [ckpt.read_manifest(Path(run)) for run in cfg.runs]
+    if cfg.aggregate and len({m["env"] for m in manifests}) >= MIN_ENVS:
+        require_rliable(" (runs of several envs), or pass aggregate=false")
 
 
 def _runs_table(runs: list[RunData]) -> str:
