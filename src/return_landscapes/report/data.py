@@ -63,6 +63,11 @@ class RunData(NamedTuple):
         """``name (env, algo)``, for legends and headings."""
         return f"{self.name} ({self.manifest['env']}, {self.manifest['algo']})"
 
+    @property
+    def imported(self) -> bool:
+        """A run of ``landscape import``: a policy without training records."""
+        return "imported" in self.manifest
+
 
 def load_run(
     run_dir: Path, threshold: float = 0.5, bins: int = 100, alpha: float = 0.1
@@ -150,6 +155,15 @@ def missing_pieces(run: RunData) -> list[str]:
     """What the run lacks for a full report, each with the command that adds it."""
     where = command_option("run", run.run_dir)
     missing = []
+    if run.imported:  # a policy only: no curve, one checkpoint, no training on
+        if not run.purds:
+            missing.append(f"{run.name}: no PURD: landscape purd {where}")
+        if not run.surfaces:
+            missing.append(
+                f"{run.name}: no return surface: landscape surface {where} "
+                "checkpoint=<step>"
+            )
+        return missing + unfinished_surfaces(run)
     if run.curve is None:
         missing.append(
             f"{run.name}: no evaluation records in metrics.jsonl (train with "
@@ -172,9 +186,13 @@ def missing_pieces(run: RunData) -> list[str]:
             f"{run.name}: no return surface: landscape surface {where} "
             "checkpoint=<step> seed_index=0"
         )
-    for folder in run.unfinished_surfaces:
-        missing.append(
-            f"{run.name}: surface {folder.name} is unfinished: re-run the "
-            "'landscape surface' command that started it"
-        )
-    return missing
+    return missing + unfinished_surfaces(run)
+
+
+def unfinished_surfaces(run: RunData) -> list[str]:
+    """A line for each surface of the run with rows still to compute."""
+    return [
+        f"{run.name}: surface {folder.name} is unfinished: re-run the "
+        "'landscape surface' command that started it"
+        for folder in run.unfinished_surfaces
+    ]
