@@ -17,6 +17,7 @@ from return_landscapes import (
     policy_purd,
     policy_surface,
     purd,
+    report,
     store,
     surface,
 )
@@ -101,7 +102,9 @@ def direct_rollout(net, params, horizon: int) -> float:
     return total
 
 
-def test_imported_brax_policy_gives_purd_and_surface(params_file, imported_run):
+def test_imported_brax_policy_gives_purd_surface_and_report(
+    params_file, imported_run, tmp_path
+):
     path, net = params_file
     brax_params = import_quietly("brax.io.model").load_params(str(path))
     purd(
@@ -124,6 +127,11 @@ def test_imported_brax_policy_gives_purd_and_surface(params_file, imported_run):
     assert plane.plain_return.shape == (3, 3)
     assert plane.plain_return[1, 1] == pytest.approx(unperturbed, rel=1e-5)
     assert np.ptp(plane.plain_return) > 0
+
+    page = report(runs=[str(imported_run)], out=str(tmp_path / "report"))
+    html = (page / "index.html").read_text() if page.is_dir() else page.read_text()
+    assert "purd_run_param_noise" in html
+    assert "landscape reject" not in html  # nothing asks for what cannot apply
 
 
 def test_public_api_matches_the_commands(params_file, imported_run):
@@ -234,3 +242,41 @@ def test_imported_run_refuses_updates_in_one_line(imported_run, tmp_path):
         f"out={imported_run}", cwd=tmp_path,
     )  # fmt: skip
     assert_one_error_line(existing, "already exists")
+
+
+def test_imported_sac_policy_acts_as_brax_inference(tmp_path):
+    """A brax.training SAC file (relu, [256, 256] by default): the imported run's
+    restored policy gives brax.training's own deterministic actions."""
+    from return_landscapes.landscape.engine import policy_apply
+    from return_landscapes.rundir import load_run_config
+    from return_landscapes.training.state import restore_without_replay_rows
+    from return_landscapes.training.trainers import get_parts
+
+    networks = import_quietly("brax.training.agents.sac.networks")
+    statistics = import_quietly("brax.training.acme.running_statistics")
+    specs = import_quietly("brax.training.acme.specs")
+    net = networks.make_sac_networks(11, 3, statistics.normalize)
+    normalizer = statistics.update(
+        statistics.init_state(specs.Array((11,), "float32")),
+        3.0 * jax.random.normal(jax.random.PRNGKey(2), (32, 11)),
+    )
+    saved = (normalizer, net.policy_network.init(jax.random.PRNGKey(3)))
+    path = tmp_path / "sac.pkl"
+    import_quietly("brax.io.model").save_params(str(path), saved)
+    run = import_policy(
+        source="brax_sac",
+        params=str(path),
+        out=str(tmp_path / "run"),
+        normalize_observations=True,
+        step=7,
+    )
+    run_cfg = load_run_config(run)
+    parts = get_parts(run_cfg)
+    state = restore_without_replay_rows(parts, run_cfg, run, 7)
+    params = jax.tree.map(lambda x: x[0], state.agent)
+    observations = jax.random.normal(jax.random.PRNGKey(4), (5, 11))
+    ours = jax.vmap(lambda o: policy_apply(parts.agent)(params, o))(observations)
+    theirs = networks.make_inference_fn(net)(saved, deterministic=True)
+    expected = jax.vmap(lambda o: theirs(o, None)[0])(observations)
+    np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
+    assert np.ptp(np.asarray(ours)) > 0
