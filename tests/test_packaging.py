@@ -26,3 +26,62 @@ def test_the_licence_file_is_the_licence_the_project_declares():
     paper = citation["preferred-citation"]
     assert paper["title"].startswith("Policy Optimization in a Noisy Neighborhood")
     assert paper["year"] == 2023
+
+
+def lock_pins() -> dict[str, str]:
+    """``requirements-lock.txt`` as {canonical name: version}."""
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (REPOSITORY / "requirements-lock.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_the_lock_pins_every_declared_dependency_inside_its_range():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
+    declared = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["dev"],
+        *project["optional-dependencies"]["rliable"],
+        *project["optional-dependencies"]["wandb"],
+    ]
+    pins = lock_pins()
+    for text in declared:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements-lock.txt"
+        assert requirement.specifier.contains(pins[name]), (text, pins[name])
+        assert requirement.specifier, f"{text} declares no range"
+
+
+def test_this_environment_is_the_locked_one():
+    """CI installs with ``-c requirements-lock.txt``: every locked package is there
+    at its locked version (set LANDSCAPE_UNLOCKED=1 in an environment of your own)."""
+    import os
+    from importlib import metadata
+
+    if os.environ.get("LANDSCAPE_UNLOCKED") == "1":
+        pytest.skip("LANDSCAPE_UNLOCKED=1: an environment other than the lock")
+    found = {
+        name: metadata.version(name) if _installed(name) else "missing"
+        for name in lock_pins()
+    }
+    differ = {n: (v, found[n]) for n, v in lock_pins().items() if found[n] != v}
+    assert not differ, f"installed versions differ from the lock: {differ}"
+
+
+def _installed(name: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
