@@ -14,13 +14,15 @@ critic or replay, so update perturbations do not apply.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from return_landscapes.agents.common import ParamsAsState
 from return_landscapes.conf import ImportedPolicy, ImportSource
 from return_landscapes.envs.brax import import_quietly
 from return_landscapes.errors import LandscapeError
@@ -64,7 +66,8 @@ def inference_factory(imported: ImportedPolicy, networks):
     return module.make_inference_fn(networks)
 
 
-class BraxPolicyAgent(NamedTuple):
+@dataclasses.dataclass(frozen=True, eq=False)
+class BraxPolicyAgent(ParamsAsState):
     """An imported brax.training policy as an ``ActorAgent``.
 
     The agent state is the actor's parameters themselves (``{"normalizer",
@@ -75,13 +78,6 @@ class BraxPolicyAgent(NamedTuple):
     imported: ImportedPolicy
     networks: Any
     observation_size: int
-
-    def actor_params(self, state):
-        return state
-
-    def with_actor_params(self, state, actor_params):
-        del state
-        return actor_params
 
     def policy(self, actor_params, deterministic: bool = True):
         """``policy(observation, key) -> action`` through brax.training's inference

@@ -82,3 +82,16 @@ def gae_advantages(deltas, continues, gamma: float, gae_lambda: float):
 def flatten_time_and_envs(x):
     """``(unroll, envs, ...)`` -> ``(unroll * envs, ...)``."""
     return x.reshape(-1, *x.shape[2:])
+
+
+class ParamsAsState:
+    """The agent-state half of ``ActorAgent`` for a policy without training state:
+    the state is the actor's parameters themselves (imported policies, plain
+    ``apply`` functions)."""
+
+    def actor_params(self, state):
+        return state
+
+    def with_actor_params(self, state, actor_params):
+        del state
+        return actor_params

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from return_landscapes.agents.common import ParamsAsState
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.envs.brax import (
     DEFAULT_BACKEND,
@@ -77,19 +78,12 @@ from return_landscapes.types import EpisodeStats
 Apply = Callable[[Any, jax.Array], jax.Array]
 
 
-class ApplyAgent:
+class ApplyAgent(ParamsAsState):
     """An ``apply(params, observation)`` policy as an ``ActorAgent`` (its state is
     its parameters)."""
 
     def __init__(self, apply: Apply):
         self.apply = apply
-
-    def actor_params(self, state):
-        return state
-
-    def with_actor_params(self, state, actor_params):
-        del state
-        return actor_params
 
     def policy(self, actor_params, deterministic: bool = True):
         del deterministic
@@ -186,6 +180,23 @@ def evaluate_policies(
     return EpisodeStats(*plain_returns(engine, params, keys, chunk))
 
 
+def _plain_returns(apply: Apply, stacked, env, settings: tuple) -> np.ndarray:
+    """Undiscounted returns of stacked parameter sets; ``settings`` is
+    ``(seed, horizon, gamma, backend, chunk)``."""
+    seed, horizon, gamma, backend, chunk = settings
+    stats = evaluate_policies(
+        apply,
+        stacked,
+        env,
+        seed=seed,
+        horizon=horizon,
+        gamma=gamma,
+        backend=backend,
+        chunk=chunk,
+    )
+    return np.asarray(stats.undiscounted_return)
+
+
 def policy_purd(
     apply: Apply,
     params,
@@ -277,17 +288,8 @@ def policy_path(
     stacked = jax.vmap(lambda a: mix((start, end), start, (1.0 - a, a)))(
         jnp.asarray(alphas)
     )
-    stats = evaluate_policies(
-        apply,
-        stacked,
-        env,
-        seed=seed,
-        horizon=horizon,
-        gamma=gamma,
-        backend=backend,
-        chunk=chunk,
-    )
-    return alphas, np.asarray(stats.undiscounted_return)
+    settings = (seed, horizon, gamma, backend, chunk)
+    return alphas, _plain_returns(apply, stacked, env, settings)
 
 
 def policy_surface(
@@ -340,14 +342,5 @@ def policy_surface(
     stacked = jax.vmap(lambda a, b: mix((params, *directions), params, (1.0, a, b)))(
         jnp.asarray(x), jnp.asarray(y)
     )
-    stats = evaluate_policies(
-        apply,
-        stacked,
-        env,
-        seed=seed,
-        horizon=horizon,
-        gamma=gamma,
-        backend=backend,
-        chunk=chunk,
-    )
-    return axis, np.asarray(stats.undiscounted_return).reshape(grid, grid)
+    settings = (seed, horizon, gamma, backend, chunk)
+    return axis, _plain_returns(apply, stacked, env, settings).reshape(grid, grid)

@@ -152,40 +152,26 @@ def surfaces(run_dir: Path) -> tuple[list[store.SurfaceResult], list[Path]]:
 
 
 def missing_pieces(run: RunData) -> list[str]:
-    """What the run lacks for a full report, each with the command that adds it."""
+    """What the run lacks for a full report, each with the command that adds it.
+
+    An imported run (a policy only: no curve, one checkpoint, nothing to train on)
+    is asked for PURDs and surfaces alone.
+    """
     where = command_option("run", run.run_dir)
-    missing = []
-    if run.imported:  # a policy only: no curve, one checkpoint, no training on
-        if not run.purds:
-            missing.append(f"{run.name}: no PURD: landscape purd {where}")
-        if not run.surfaces:
-            missing.append(
-                f"{run.name}: no return surface: landscape surface {where} "
-                "checkpoint=<step>"
-            )
-        return missing + unfinished_surfaces(run)
-    if run.curve is None:
-        missing.append(
-            f"{run.name}: no evaluation records in metrics.jsonl (train with "
-            "eval_episodes > 0)"
-        )
-    if not run.purds:
-        missing.append(f"{run.name}: no PURD: landscape purd {where}")
-    if not run.interpolations:
-        missing.append(
-            f"{run.name}: no interpolation path: landscape interpolate {where} "
-            "pairs=same_seed (and pairs=cross_seed)"
-        )
-    if not run.rejections:
-        missing.append(
-            f"{run.name}: no rejection trace: landscape reject {where} "
-            "checkpoint=<step> criterion=cvar (and criterion=none)"
-        )
-    if not run.surfaces:
-        missing.append(
-            f"{run.name}: no return surface: landscape surface {where} "
-            "checkpoint=<step> seed_index=0"
-        )
+    trained = not run.imported
+    lacking = {
+        "no evaluation records in metrics.jsonl (train with eval_episodes > 0)": (
+            trained and run.curve is None
+        ),
+        f"no PURD: landscape purd {where}": not run.purds,
+        f"no interpolation path: landscape interpolate {where} pairs=same_seed "
+        "(and pairs=cross_seed)": trained and not run.interpolations,
+        f"no rejection trace: landscape reject {where} checkpoint=<step> "
+        "criterion=cvar (and criterion=none)": trained and not run.rejections,
+        f"no return surface: landscape surface {where} checkpoint=<step> "
+        "seed_index=0": not run.surfaces,
+    }
+    missing = [f"{run.name}: {line}" for line, absent in lacking.items() if absent]
     return missing + unfinished_surfaces(run)
 
 
