@@ -104,6 +104,18 @@ def copy_run(run_dir, destination):
     return destination
 
 
+def copy_stopped_early(run_dir, destination):
+    """A copy of a finished run as if stopped at its next-to-last checkpoint: the
+    last checkpoint and the replay rows it added are left out."""
+    copy_run(run_dir, destination)
+    last = sorted((destination / "checkpoints").glob("step_*.npz"))[-1]
+    last.unlink()
+    step = last.stem.split("_")[1]
+    for rows in (destination / "replay").glob(f"rows_*_{step}.npz"):
+        rows.unlink()
+    return destination
+
+
 def kill_when_files_land(job, folder, pattern, timeout=400) -> int:
     """SIGKILL the running ``job`` once a file matching ``pattern`` lands in
     ``folder``; returns how many such files had landed when it died."""

@@ -2,6 +2,7 @@
 
 import dataclasses
 import inspect
+import re
 import subprocess
 import sys
 
@@ -245,3 +246,44 @@ def test_suggested_options_paste_into_a_shell_and_hydra_reads_the_path(path, wor
     assert command_option("run", path) == word
     (argument,) = shlex.split(word)
     assert OverridesParser.create().parse_override(argument).value() == path
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "hydra/sweeper=basic",
+        "hydra/launcher=basic",
+        "hydra/launcher=submitit_slurm",
+        "hydra/job_logging=disabled",
+    ],
+)
+def test_hydra_group_overrides_pass_through(override):
+    cli.check_override_keys(conf.TrainConfig, [override, "seeds=2"])
+    cli.register_configs()
+    cli.check_overrides_compose("train", [override, "seeds=2"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("hydra/nonsense=x", "unknown Hydra group 'hydra/nonsense': choose one of "),
+        (
+            "hydra/launcher=nope",
+            "unknown option 'nope' of hydra/launcher: choose one of basic, "
+            "submitit_local, submitit_slurm",
+        ),
+        ("hydra/=x", "'hydra/=x' is not a Hydra group override: write hydra/<group>"),
+        ("hydra/launcher=", "'hydra/launcher=' is not a Hydra group override"),
+    ],
+)
+def test_bad_hydra_group_overrides_are_refused(override, message):
+    with pytest.raises(LandscapeError, match="^" + re.escape(message)) as err:
+        cli.check_override_keys(conf.TrainConfig, [override])
+    assert "\n" not in str(err.value)
+    if "nonsense" in override:
+        assert "hydra/launcher" in str(err.value) and "hydra/sweeper" in str(err.value)
+
+
+def test_unknown_keys_beside_hydra_groups_are_still_refused():
+    with pytest.raises(LandscapeError, match="unknown option 'sweeper'"):
+        cli.check_override_keys(conf.TrainConfig, ["hydra/sweeper=basic", "sweeper=x"])

@@ -1,5 +1,8 @@
 """Post-update rejection on a tiny trained TD3 run: exact undo, criteria, store."""
 
+import sys
+import types
+
 import h5py
 import jax
 import jax.numpy as jnp
@@ -17,6 +20,7 @@ from return_landscapes import LandscapeError, load_rejection, reject, store
 from return_landscapes.conf import RejectConfig
 from return_landscapes.landscape import reject as rejection
 from return_landscapes.landscape.engine import get_engine
+from return_landscapes.tracking import tracking
 from return_landscapes.training.schedule import Block
 
 SMALL = {"checkpoint": 200, "seed": 1, "samples": 8, "progress": False}
@@ -66,6 +70,49 @@ def test_criterion_none_is_plain_continued_training(setup):
     assert_same(final, plain)
     assert trace["kept_updates"].tolist() == [0, 1, 2, 3, 4]
     assert trace["env_step"].tolist() == [200, 201, 202, 203, 204]
+
+
+class FakeWandbRun:
+    def __init__(self, **settings):
+        self.id, self.rows = "fake", []
+
+    def log(self, row, step=None):
+        self.rows.append(row)
+
+    def finish(self):
+        pass
+
+
+def test_every_check_logs_the_kept_and_proposed_purd_statistics(
+    setup, monkeypatch, capsys
+):
+    run, job, engine, root = setup
+    wandb = types.ModuleType("wandb")
+    wandb.init = FakeWandbRun
+    monkeypatch.setitem(sys.modules, "wandb", wandb)
+    decisions = iter([True, False, True, False])
+    options = types.SimpleNamespace(wandb=True, wandb_project="p", wandb_entity=None)
+    with tracking(options, run, "reject", {}) as wandb_run:
+        _, trace = rejection.run_repeat(
+            job, engine, root, 0, accept=lambda *_: next(decisions)
+        )
+    assert trace["accepted"].tolist() == [True, True, False, True, False]
+    assert len(wandb_run.rows) == 5  # the root and four checks
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("repeat 0, ")]
+    assert len(lines) == 5
+    for row, (logged, line) in enumerate(zip(wandb_run.rows, lines, strict=True)):
+        kept = np.flatnonzero(trace["accepted"][: row + 1])[-1]
+        assert logged["reject/proposed_updates"] == trace["proposed_updates"][row]
+        assert logged["reject/kept_updates"] == trace["kept_updates"][row]
+        assert logged["reject/accepted"] == trace["accepted"][row]
+        for name in ("mean", "ltp", "cvar"):
+            assert logged[f"reject/purd_{name}"] == trace[name][kept]
+            assert logged[f"reject/proposed_purd_{name}"] == trace[name][row]
+        assert f"PURD mean {trace['mean'][kept]:.1f}, LTP " in line
+        assert f"CVaR {trace['cvar'][kept]:.1f}" in line
+    assert lines[2].startswith("repeat 0, 2/4 updates proposed, rejected (1 kept)")
+    assert f"proposed: mean {trace['mean'][2]:.1f}, " in lines[2]
 
 
 def kept_before(trace, row):

@@ -7,14 +7,16 @@ import types
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, copy_run, landscape
+from helpers import TINY_TD3, copy_run, copy_stopped_early, landscape
 from return_landscapes import LandscapeError, purd, store, train
 from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.tracking import RUN_ID_FILE
 
 
 class FakeRun:
     def __init__(self, **settings):
         self.settings, self.rows, self.finished = settings, [], False
+        self.id = settings.get("id") or f"new-{id(self):x}"  # as wandb: its own id
 
     def log(self, row, step=None):
         self.rows.append((step, row))
@@ -75,6 +77,23 @@ def test_training_mirrors_metric_means(fake_wandb, tiny_td3_run, tmp_path):
     evals = [row for _, row in wandb_run.rows if "eval/return" in row]
     assert len(evals) == 4  # steps 0, 100, 200 and 300
     assert wandb_run.settings["config"]["env"] == "hopper" and wandb_run.finished
+    assert "resume" not in wandb_run.settings  # a new run: a new wandb run
+    stored = (tmp_path / "run" / RUN_ID_FILE).read_text().strip()
+    assert stored == wandb_run.id
+
+
+def test_a_resumed_run_continues_its_wandb_run(fake_wandb, tiny_td3_run, tmp_path):
+    run = copy_stopped_early(tiny_td3_run, tmp_path / "run")
+    (run / RUN_ID_FILE).write_text("abc123\n")
+    train(TINY_TD3, out=str(run), wandb=True, resume=True)
+    (wandb_run,) = fake_wandb
+    assert (wandb_run.settings["id"], wandb_run.settings["resume"]) == (
+        "abc123",
+        "allow",
+    )
+    # from the checkpoint on: training blocks ending at 250 and 300, the eval at 300
+    assert [step for step, _ in wandb_run.rows] == [250, 300, 300]
+    assert (run / RUN_ID_FILE).read_text() == "abc123\n"
 
 
 def test_wandb_is_never_required(tiny_td3_run, tmp_path, monkeypatch):

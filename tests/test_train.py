@@ -12,7 +12,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, as_overrides, landscape, with_xla_flags
+from helpers import (
+    TINY_TD3,
+    as_overrides,
+    assert_one_error_line,
+    copy_run,
+    copy_stopped_early,
+    files_and_stamps,
+    landscape,
+    with_xla_flags,
+)
 from return_landscapes import rundir as ckpt
 from return_landscapes import train
 from return_landscapes.conf import TrainConfig, resolve
@@ -262,3 +271,54 @@ def test_a_killed_run_with_a_torn_log_resumes_to_the_uninterrupted_numbers(
         log.write('{"step": 300, "kind": "ev')  # torn mid-record
     train(TINY_TD3, out=str(out), resume=True)
     assert_same_run(tiny_td3_run, out, steps)
+
+
+def with_trained_versions(run_dir, jax_version):
+    """Pretend the run was trained under ``jax_version`` (its manifest edited)."""
+    path = run_dir / ckpt.MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["versions"]["jax"] = jax_version
+    path.write_text(json.dumps(manifest))
+    return manifest["versions"]
+
+
+def test_resuming_under_other_jax_versions_is_refused_in_one_line(
+    tiny_td3_run, tmp_path
+):
+    run = copy_stopped_early(tiny_td3_run, tmp_path / "run")
+    old = with_trained_versions(run, "0.0.1")
+    before = files_and_stamps(run)
+    result = landscape(
+        "train", *as_overrides(TINY_TD3), f"out={run}", "resume=true", cwd=tmp_path
+    )
+    assert_one_error_line(
+        result,
+        f"was trained under jax 0.0.1, jaxlib {old['jaxlib']}, this is jax "
+        f"{jax.__version__}, jaxlib {jax.lib.__version__}",
+        "resuming loses bit-identity with the run's earlier part",
+        "pass allow_version_change=true to continue anyway",
+    )
+    assert files_and_stamps(run) == before
+
+
+def test_an_allowed_version_change_continues_and_is_recorded(tiny_td3_run, tmp_path):
+    run = copy_stopped_early(tiny_td3_run, tmp_path / "run")
+    old = with_trained_versions(run, "0.0.1")
+    train(TINY_TD3, out=str(run), resume=True, allow_version_change=True)
+    # the versions did not really change: the numbers are the unbroken run's
+    assert_same_run(tiny_td3_run, run, [100, 200, 300])
+    (change,) = ckpt.read_manifest(run)["version_changes"]
+    now = {"jax": jax.__version__, "jaxlib": jax.lib.__version__}
+    assert (change["step"], change["to"]) == (200, now)
+    assert change["from"] == {"jax": "0.0.1", "jaxlib": old["jaxlib"]}
+    assert ckpt.trained_versions(ckpt.read_manifest(run)) == now
+
+
+def test_a_finished_run_resumes_under_other_versions_as_a_no_op(tiny_td3_run, tmp_path):
+    run = copy_run(tiny_td3_run, tmp_path / "run")
+    with_trained_versions(run, "0.0.1")
+    before = snapshot_files(run)
+    assert train(TINY_TD3, out=str(run), resume=True) == run
+    after = snapshot_files(run)
+    del before[run / ckpt.LOCK], after[run / ckpt.LOCK]  # who held it last
+    assert after == before  # nothing trained, nothing recorded

@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import math
 import os
+import re
 import sys
 import typing
 from pathlib import Path
@@ -274,6 +275,9 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
         key = key.lstrip("+~")
         if key.startswith("hydra.") or key == "hydra":
             continue
+        if key.startswith("hydra/"):
+            check_hydra_group(key, value)
+            continue
         if key == "launcher":
             check_launcher(value)
             continue
@@ -290,6 +294,43 @@ def check_override_keys(schema: type, overrides: list[str]) -> None:
                     f"{', '.join(option_names(node))}"
                 )
             node = hints[part]
+
+
+HYDRA_GROUP = re.compile(r"hydra(/[A-Za-z_][\w-]*)+")
+PLAIN_CHOICES = re.compile(r"[\w-]+(,[\w-]+)*")
+
+
+def check_hydra_group(key: str, value: str) -> None:
+    """Fail unless ``key=value`` chooses an existing option of an existing Hydra
+    group (``hydra/launcher=submitit_slurm``, ``hydra/sweeper=basic``), listing the
+    valid groups or options."""
+    if not HYDRA_GROUP.fullmatch(key) or not value:
+        raise LandscapeError(
+            f"'{key}={value}' is not a Hydra group override: write "
+            "hydra/<group>=<option>, e.g. hydra/sweeper=basic"
+        )
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_module("return_landscapes.conf", version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        parent = key.rsplit("/", 1)[0]
+        groups = sorted(loader.list_groups(parent))
+        if key.rsplit("/", 1)[1] not in groups:
+            names = ", ".join(f"{parent}/{group}" for group in groups)
+            valid = f"choose one of {names}" if groups else f"{parent} has none"
+            raise LandscapeError(f"unknown Hydra group '{key}': {valid}")
+        options = sorted(loader.get_group_options(key))
+    unknown = [
+        choice
+        for choice in value.split(",")
+        if PLAIN_CHOICES.fullmatch(value) and choice not in options
+    ]
+    if unknown:
+        raise LandscapeError(
+            f"unknown option '{unknown[0]}' of {key}: choose one of "
+            f"{', '.join(options)}"
+        )
 
 
 def check_member_values(schema: type, configs: list) -> None:

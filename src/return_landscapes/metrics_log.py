@@ -15,7 +15,7 @@ import numpy as np
 
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import atomic_write_text
-from return_landscapes.tracking import start_wandb
+from return_landscapes.tracking import RUN_ID_FILE, start_wandb
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ class MetricsLog:
             ) from None
         self.file = os.fdopen(fd, "a")
         name = path.parent.name
-        self.wandb_run = start_wandb(cfg, name, name, "train", config, path.parent)
+        self.wandb_run = start_wandb(
+            cfg, name, name, "train", config, path.parent, path.parent / RUN_ID_FILE
+        )
 
     def write(self, record: dict) -> None:
         record = {name: _jsonable(value) for name, value in record.items()}

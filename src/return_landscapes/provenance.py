@@ -1,11 +1,14 @@
-"""Provenance and safe writes: package versions, the source commit, atomic files.
+"""Provenance and safe writes: package versions, the source commit, the devices, the
+command line; atomic files.
 
 Generic helpers every writer of results shares (run directories, stored landscape
-results, reports); no JAX.
+results, reports). No JAX import of its own: the devices are read only where the
+process has already imported JAX.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,8 +16,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from return_landscapes.errors import LandscapeError
 
@@ -124,33 +130,106 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that determine the numbers."""
+PACKAGE = "return-landscapes"
+
+VERSIONED_PACKAGES = (
+    PACKAGE,
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "brax",
+    "numpy",
+    "envpool",
+    "mujoco",
+)
+"""The packages whose versions a run or result records (with Python's)."""
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and the packages that determine the numbers (``None``:
+    not installed, e.g. envpool or mujoco where Atari or MJX is not used)."""
     from importlib import metadata
 
-    versions = {"python": sys.version.split()[0]}
-    for name in (
-        "return-landscapes",
-        "jax",
-        "jaxlib",
-        "flax",
-        "optax",
-        "brax",
-        "numpy",
-    ):
+    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in VERSIONED_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+            versions[name] = None
     return versions
 
 
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, if it is a git checkout."""
+class SourceCommit(NamedTuple):
+    """The commit of this package's source, and where that answer came from."""
+
+    commit: str | None
+    """The git commit, or ``None`` where the install does not say."""
+    dirty: bool | None
+    """Whether tracked files differ from ``commit`` (``None``: unknown)."""
+    source: str | None
+    """How ``commit`` was found: ``direct_url.json vcs_info`` (pip installed a git
+    URL), ``git in <path> (editable install)``, or ``None``."""
+
+
+def _direct_url(package: str) -> dict | None:
+    """The package's PEP 610 ``direct_url.json``, or ``None`` (not installed, or
+    installed from an index)."""
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution(package).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not text:
+        return None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def source_commit(package_dir: Path | None = None) -> SourceCommit:
+    """The git commit of the installed package, from its install metadata.
+
+    A ``pip install git+URL`` records the commit in ``direct_url.json``
+    (``vcs_info.commit_id``). An editable install records its source tree; git is
+    asked there, and only if ``package_dir`` (this package's folder) lies inside that
+    tree, so a copy imported from elsewhere (``PYTHONPATH``) is never credited with
+    another tree's commit. Anything else gives ``None``: the repository a process
+    happens to run in says nothing about the package.
+    """
+    package_dir = Path(package_dir or Path(__file__).parent).resolve()
+    info = _direct_url(PACKAGE) or {}
+    vcs = info.get("vcs_info") or {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return SourceCommit(vcs["commit_id"], False, "direct_url.json vcs_info")
+    tree = _file_url_path(info.get("url", ""))
+    editable = (info.get("dir_info") or {}).get("editable", False)
+    if not editable or tree is None or not package_dir.is_relative_to(tree):
+        return SourceCommit(None, None, None)
+    commit = _git(tree, "rev-parse", "HEAD")
+    if commit is None:
+        return SourceCommit(None, None, None)
+    changes = _git(tree, "status", "--porcelain", "--untracked-files=no")
+    dirty = None if changes is None else bool(changes)
+    return SourceCommit(commit, dirty, f"git in {tree} (editable install)")
+
+
+def _file_url_path(url: str) -> Path | None:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    return Path(urllib.request.url2pathname(parsed.path)).resolve()
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    """``git <args>`` in ``folder``: its output, stripped, or ``None`` on failure."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
+            ["git", *args],
+            cwd=folder,
             capture_output=True,
             text=True,
             timeout=10,
@@ -158,3 +237,33 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def device_info() -> dict | None:
+    """The devices JAX computes on (``platform``, ``kind``, ``count``), or ``None``
+    where this process has not imported JAX (nothing was computed with it)."""
+    if "jax" not in sys.modules:
+        return None
+    import jax
+
+    devices = jax.devices()
+    return {
+        "platform": devices[0].platform,
+        "kind": devices[0].device_kind,
+        "count": len(devices),
+    }
+
+
+def run_provenance() -> dict:
+    """What every run manifest and stored result records about how it was made:
+    package versions, the source commit (``git_commit``, ``git_dirty``,
+    ``git_commit_source``), the devices and the command line (``sys.argv``)."""
+    source = source_commit()
+    return {
+        "versions": package_versions(),
+        "git_commit": source.commit,
+        "git_dirty": source.dirty,
+        "git_commit_source": source.source,
+        "devices": device_info(),
+        "command": list(sys.argv),
+    }

@@ -4,7 +4,10 @@ Also where a run's saved training config is read back (``load_run_config``).
 
 Layout of a run directory::
 
-    manifest.json                  format version, versions, env, algo, seeds, schedule
+    manifest.json                  format version, provenance (versions, commit,
+                                   devices, command), env, algo, seeds, schedule,
+                                   version changes of resumed parts
+    wandb_run_id                   the wandb run that resume=true continues
     config.yaml                    the resolved training config
     metrics.jsonl                  one JSON record per evaluation / training block
     checkpoints/step_000050000.npz full training state of every seed, except replay rows
@@ -31,9 +34,8 @@ from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import (
     atomic_write,
     atomic_write_text,
-    git_commit,
     matching_files,
-    package_versions,
+    run_provenance,
 )
 
 RUN_FORMAT = "return-landscapes/run"
@@ -48,13 +50,18 @@ METRICS = "metrics.jsonl"
 
 
 def write_manifest(run_dir: Path, fields: dict) -> None:
-    """Write ``manifest.json`` with the format tag, versions, commit and ``fields``."""
+    """Write ``manifest.json``: the format tag, the provenance (versions, source
+    commit and whether the tree was dirty, devices, command line; see
+    ``provenance.run_provenance``), the XLA flags and ``fields``.
+
+    Manifests written before ``git_dirty``, ``git_commit_source``, ``devices`` and
+    ``command`` existed lack them and read the same (format version 1 either way).
+    """
     manifest = {
         "format": RUN_FORMAT,
         "format_version": RUN_FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
+        **run_provenance(),
         "xla_flags": effective_xla_flags(),
         **fields,
     }
@@ -84,6 +91,36 @@ def read_manifest(run_dir: Path) -> dict:
             f"version {RUN_FORMAT_VERSION}: install the version that wrote it"
         )
     return manifest
+
+
+BIT_IDENTITY_PACKAGES = ("jax", "jaxlib")
+"""Packages whose version change breaks bit-identity with a run's earlier part."""
+
+
+def trained_versions(manifest: dict) -> dict[str, str | None]:
+    """The ``BIT_IDENTITY_PACKAGES`` versions the run's latest part was trained
+    under: those of its newest recorded version change, else its creation's."""
+    changes = manifest.get("version_changes") or []
+    versions = changes[-1]["to"] if changes else manifest.get("versions", {})
+    return {name: versions.get(name) for name in BIT_IDENTITY_PACKAGES}
+
+
+def record_version_change(
+    run_dir: Path, step: int, before: dict, after: dict, command: list[str]
+) -> None:
+    """Append to the manifest's ``version_changes``: from ``step`` on, the run was
+    trained under ``after`` (``{package: version}``) instead of ``before``."""
+    manifest = read_manifest(run_dir)
+    manifest.setdefault("version_changes", []).append(
+        {
+            "step": step,
+            "from": before,
+            "to": after,
+            "time": datetime.datetime.now(datetime.UTC).isoformat(),
+            "command": command,
+        }
+    )
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- pytrees

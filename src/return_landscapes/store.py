@@ -41,9 +41,8 @@ from return_landscapes._xla import effective_xla_flags
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import (
     atomic_write,
-    git_commit,
     matching_files,
-    package_versions,
+    run_provenance,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,13 +60,14 @@ class Result(NamedTuple):
 
 
 def provenance() -> dict[str, Any]:
-    """Attributes every result carries: format, versions, commit, time, XLA flags."""
+    """Attributes every result carries: format, time, provenance (versions, source
+    commit, dirty flag and its source, devices, command line, as JSON text where
+    they are not plain values; ``""`` where unknown), XLA flags."""
     return {
         "format": RESULT_FORMAT,
         "format_version": RESULT_FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
-        "versions": json.dumps(package_versions()),
-        "git_commit": git_commit() or "",
+        **run_provenance(),
         "xla_flags": effective_xla_flags(),
     }
 

@@ -346,8 +346,9 @@ class RunEpisodeOptions:
     """Steps an evaluation episode lasts at most; null: the run's training horizon."""
     gamma: float = DEFAULT_GAMMA
     """Discount of the stored discounted returns."""
-    progress: bool = True
-    """Show a progress bar on stderr."""
+    progress: bool | None = None
+    """Progress on stderr: true a bar, false none; null a bar on a terminal, else
+    (a SLURM log) a plain line every minute."""
     original_quirks: bool = False
     """Reproduce the paper's code's accidents (sac: one shared key; ppo: Brax clip
     0.1 and first unroll steps, Atari fresh Adam, no clip, gradient/100)."""
@@ -450,6 +451,9 @@ class TrainConfig(WandbOptions):
     """Run directory to write; null: ``runs/<env>-<algo>``."""
     resume: bool = False
     """Continue the run in ``out`` from its newest complete checkpoint."""
+    allow_version_change: bool = False
+    """Resume under other jax/jaxlib versions than the run's last part (refused
+    otherwise: the continued part is then not bit-identical to an unbroken run)."""
     backend: str = "positional"
     """Brax physics pipeline: positional (position-based dynamics, the paper's
     engine), spring, generalized or mjx."""
@@ -463,8 +467,9 @@ class TrainConfig(WandbOptions):
     """Deterministic evaluation episodes per seed and evaluation (0: none)."""
     block: int = 1000
     """Env steps per compiled training call (rounded to whole PPO iterations)."""
-    progress: bool = True
-    """Show a progress bar on stderr."""
+    progress: bool | None = None
+    """Progress on stderr: true a bar, false none; null a bar on a terminal, else
+    (a SLURM log) a plain line every minute."""
     td3: TD3Config = field(default_factory=TD3Config)
     """TD3 hyper-parameters (``algo=td3``)."""
     sac: SACConfig = field(default_factory=SACConfig)
@@ -838,8 +843,9 @@ class DemoConfig:
     """Points per side of the return surface (odd)."""
     surface_samples: int = 8
     """PURD samples at every surface point; 0: plain returns only."""
-    progress: bool = True
-    """Show progress bars on stderr."""
+    progress: bool | None = None
+    """Progress on stderr: true bars, false none; null a bar on a terminal, else
+    (a SLURM log) a plain line every minute."""
 
 
 @dataclass

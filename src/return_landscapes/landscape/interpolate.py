@@ -107,7 +107,7 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     engine = make_engine(job)
     loader = EndpointLoader(job)
     per_pair = cfg.points * (1 + cfg.samples)
-    bar = progress_bar(per_pair * len(job.todo), cfg.progress, "episode")
+    bar = progress_bar(per_pair * len(job.todo), cfg.progress, "interpolate", "episode")
     with bar, tracking(cfg, job.run_dir, "interpolate", as_plain_dict(cfg)):
         for pair in job.todo:
             bar.set_postfix_str(store.pair_name(*pair.ends))

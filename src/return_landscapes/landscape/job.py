@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from return_landscapes import store
+from return_landscapes import logs, store
 from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
@@ -273,12 +270,7 @@ def write_result(path: Path, arrays: dict, attrs: dict) -> None:
     log_result(arrays, attrs)
 
 
-def progress_bar(total: int, enabled: bool, unit: str = "sample"):
-    """The progress bar of a long landscape computation (on stderr)."""
-    return tqdm(
-        total=total,
-        unit=unit,
-        disable=not enabled,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+def progress_bar(total: int, enabled: bool | None, what: str, unit: str = "sample"):
+    """The progress display of a long landscape computation: a bar on a terminal,
+    plain log lines in a file (``logs.progress_bar``)."""
+    return logs.progress_bar(total, enabled, unit, what)

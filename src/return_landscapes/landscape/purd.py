@@ -88,7 +88,7 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     if not todo:
         return out
     engine = make_engine(job)
-    bar = progress_bar(cfg.samples * sum(len(s) for _, s in todo), cfg.progress)
+    bar = progress_bar(cfg.samples * sum(len(s) for _, s in todo), cfg.progress, "purd")
     with bar, tracking(cfg, job.run_dir, "purd", as_plain_dict(cfg)):
         for step, seeds in todo:
             _checkpoint_purds(job, engine, step, seeds, bar)

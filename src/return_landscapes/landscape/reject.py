@@ -80,7 +80,7 @@ from return_landscapes.landscape.job import (
 from return_landscapes.landscape.keys import plain_key, repeat_training_key
 from return_landscapes.landscape.keys import repeat_sample_keys as sample_keys_of
 from return_landscapes.landscape.stats import purd_statistics
-from return_landscapes.tracking import require_wandb, tracking
+from return_landscapes.tracking import log_row, require_wandb, tracking
 from return_landscapes.training.schedule import Block, agent_config
 from return_landscapes.training.state import (
     Trainer,
@@ -149,7 +149,7 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
     root = root_state(job, engine)
     _warn_if_root_falls(job, engine, root)
     checks = 1 + -(-cfg.max_steps // cfg.check_interval)
-    bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress)
+    bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress, "reject")
     with bar, tracking(cfg, job.run_dir, "reject", as_plain_dict(cfg)):
         for repeat in job.todo:
             _, trace = run_repeat(job, engine, root, repeat, bar=bar)
@@ -371,6 +371,7 @@ def run_repeat(
     step = cfg.checkpoint  # env steps behind the kept parameters
     kept = _estimate(job, engine, state, keys, bar)
     rows = [CheckRow(0, step, True, kept, 0)]
+    log_check(repeat, rows[0], kept, cfg.max_steps)
     proposed = 0
     while proposed < cfg.max_steps:
         count = min(cfg.check_interval, cfg.max_steps - proposed)
@@ -384,9 +385,53 @@ def run_repeat(
         else:
             state = _restore(state, *snapshot)
         rows.append(CheckRow(proposed, step, keep, estimate, step - cfg.checkpoint))
+        log_check(repeat, rows[-1], kept, cfg.max_steps)
         if bar is not None:
             bar.set_postfix(repeat=repeat, kept=sum(r.accepted for r in rows) - 1)
     return state, _trace(rows)
+
+
+def log_check(repeat: int, row: CheckRow, kept: Estimate, max_steps: int) -> None:
+    """One log line, and one wandb row when wandb is on, per check: the PURD mean,
+    LTP and CVaR of the last kept parameters (``reject/purd_*``: the curves the
+    paper's code logged as "PURD mean/LTP/CVaR") and of the proposal
+    (``reject/proposed_purd_*``); LTP as the trace stores it (0 where undefined)."""
+    kept_text = _statistics_text(kept.statistics)
+    if row.proposed == 0:
+        logger.info("repeat %d, root: PURD %s", repeat, kept_text)
+    else:
+        logger.info(
+            "repeat %d, %d/%d updates proposed, %s (%d kept): PURD %s; proposed: %s",
+            repeat,
+            row.proposed,
+            max_steps,
+            "kept" if row.accepted else "rejected",
+            row.kept,
+            kept_text,
+            _statistics_text(row.estimate.statistics),
+        )
+
+    log_row(lambda: check_row(repeat, row, kept))
+
+
+def check_row(repeat: int, row: CheckRow, kept: Estimate) -> dict[str, Any]:
+    """The wandb row of one check (see ``log_check``)."""
+    values = {
+        "reject/repeat": repeat,
+        "reject/proposed_updates": row.proposed,
+        "reject/kept_updates": row.kept,
+        "reject/accepted": row.accepted,
+    }
+    for prefix, estimate in (("", kept), ("proposed_", row.estimate)):
+        for name in ("mean", "ltp", "cvar"):
+            value = float(np.nan_to_num(estimate.statistics[name], nan=0.0))
+            values[f"reject/{prefix}purd_{name}"] = value
+    return values
+
+
+def _statistics_text(stats: dict) -> str:
+    ltp = "undefined" if np.isnan(stats["ltp"]) else f"{stats['ltp']:.3f}"
+    return f"mean {stats['mean']:.1f}, LTP {ltp}, CVaR {stats['cvar']:.1f}"
 
 
 def _estimate(job: RejectJob, engine: Engine, state: TrainState, keys, bar) -> Estimate:

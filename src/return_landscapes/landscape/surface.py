@@ -119,7 +119,7 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
     engine = make_engine(job)
     plane = load_plane(job, engine)
     per_row = cfg.grid * (1 + padded_samples(cfg.samples))
-    bar = progress_bar(per_row * len(job.todo), cfg.progress, "episode")
+    bar = progress_bar(per_row * len(job.todo), cfg.progress, "surface", "episode")
     with bar, tracking(cfg, job.run_dir, "surface", as_plain_dict(cfg)):
         compute_rows(job, engine, plane, bar)
     warn_if_flat(job)

@@ -404,4 +404,4 @@ def _flat_count(entry: dict) -> str:
 
 def package_version() -> str:
     """This package's installed version."""
-    return provenance.package_versions().get("return-landscapes", "")
+    return provenance.package_versions().get("return-landscapes") or ""

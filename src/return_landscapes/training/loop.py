@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
+from return_landscapes.logs import progress_bar
 from return_landscapes.metrics_log import MetricsLog, records_up_to, truncate_after
-from return_landscapes.provenance import check_writable
+from return_landscapes.provenance import check_writable, package_versions
 from return_landscapes.rundir import load_run_config
 from return_landscapes.tracking import require_wandb
 from return_landscapes.training.schedule import (
@@ -74,11 +74,15 @@ def train(
     if run_dir.exists() and not run_dir.is_dir():
         raise LandscapeError(f"out={run_dir} is a file: choose a folder for the run")
     check_writable(run_dir, "choose an out= you may write to")
+    change = None
     if cfg.resume and (run_dir / ckpt.MANIFEST).is_file():
         check_resumable(run_dir)
+        change = check_versions(run_dir, cfg)
     trainer = get_trainer(cfg)  # checks env and backend before anything is written
     with contextlib.ExitStack() as held:  # the run's lock, released on return
         start = prepare_run_dir(run_dir, cfg, trainer, held)
+        if change is not None and start < total_steps(cfg):
+            _record_version_change(run_dir, start, *change)
         return _train_from(cfg, trainer, run_dir, start, stop_at)
 
 
@@ -89,6 +93,43 @@ def check_resumable(run_dir: Path) -> None:
     if done:
         ckpt.load_checkpoint_arrays(run_dir, done[-1])
         records_up_to(run_dir / ckpt.METRICS, done[-1], note=False)
+
+
+def check_versions(run_dir: Path, cfg: TrainConfig) -> tuple[dict, dict] | None:
+    """Refuse to resume an unfinished run under other jax/jaxlib versions than its
+    last part unless ``allow_version_change``; return ``(before, after)`` versions
+    when they differ and that is allowed, else ``None``."""
+    done = ckpt.completed_checkpoints(run_dir)
+    if done and done[-1] >= total_steps(cfg):
+        return None  # nothing left to train: nothing to lose
+    before = ckpt.trained_versions(ckpt.read_manifest(run_dir))
+    now = package_versions()
+    after = {name: now[name] for name in before}
+    if before == after:
+        return None
+    if not cfg.allow_version_change:
+        raise LandscapeError(
+            f"{run_dir} was trained under {_versions_text(before)}, this is "
+            f"{_versions_text(after)}: resuming loses bit-identity with the run's "
+            "earlier part; pass allow_version_change=true to continue anyway"
+        )
+    return before, after
+
+
+def _versions_text(versions: dict) -> str:
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
+
+
+def _record_version_change(run_dir: Path, step: int, before: dict, after: dict):
+    ckpt.record_version_change(run_dir, step, before, after, list(sys.argv))
+    logger.warning(
+        "warning: %s continues from step %d under %s (trained under %s until "
+        "then): not bit-identical to an unbroken run; recorded in its manifest",
+        run_dir,
+        step,
+        _versions_text(after),
+        _versions_text(before),
+    )
 
 
 def _train_from(cfg, trainer, run_dir: Path, start: int, stop_at) -> Path:
@@ -183,14 +224,7 @@ def _loop(cfg, trainer, state, run_dir, start, stop_at, log) -> None:
     previous_checkpoint = start
     if start == 0 and 0 in evaluations:
         _evaluate(cfg, trainer, state, 0, log)
-    bar = tqdm(
-        total=total_steps(cfg),
-        initial=start,
-        unit="step",
-        disable=not cfg.progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+    bar = progress_bar(total_steps(cfg), cfg.progress, "step", "train", start)
     pending = None  # the previous block's metrics, read while the next block runs
     for block in (b for b in plan_blocks(cfg) if b.start >= start):
         tic = time.perf_counter()

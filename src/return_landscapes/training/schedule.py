@@ -137,6 +137,7 @@ def evaluation_keys(cfg: TrainConfig, step: int) -> jax.Array:
 # Settings that change how a run is watched or stored, not what it computes.
 NON_IDENTITY_KEYS = (
     "resume",
+    "allow_version_change",
     "progress",
     "out",
     "wandb",
