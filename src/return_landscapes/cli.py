@@ -61,14 +61,15 @@ commands:
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
-  report  an HTML page with figures, PNGs and the statistics as CSV
+  report  an HTML page with figures (png, svg or pdf) and the statistics as CSV
           e.g. landscape report runs=[runs/h] out=report
 
 Options are Hydra overrides: `landscape <command> --help` lists every option with its
 default and meaning, `landscape <command> --cfg job` prints the composed config.
 Sweeps: `landscape <command> --multirun key=a,b ...`, members run by `launcher=basic`
 (default, in this process), `launcher=local` (submitit, a process each) or
-`launcher=slurm` (submitit, one SLURM array job; hydra.launcher.* sets its options)."""
+`launcher=slurm` (submitit, one SLURM array job; hydra.launcher.* sets its options);
+Hydra's own groups pass through (`hydra/sweeper=...`, `hydra/launcher=...`)."""
 
 LAUNCHERS = ("basic", "local", "slurm")
 MULTIRUN_FLAGS = ("--multirun", "-m")
