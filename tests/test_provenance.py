@@ -133,7 +133,7 @@ def test_the_manifest_records_devices_command_and_versions(
         "kind": devices[0].device_kind,
         "count": len(devices),
     }
-    assert manifest["command"] == ["landscape-train", "env=hopper", "seeds=2"]
+    assert manifest["command"] == ["landscape", "train", "env=hopper", "seeds=2"]
     assert manifest["git_commit"] == commit and manifest["git_dirty"] is False
     assert manifest["git_commit_source"] == "direct_url.json vcs_info"
     for name in ("envpool", "mujoco", "jax", "jaxlib"):

@@ -265,5 +265,14 @@ def run_provenance() -> dict:
         "git_dirty": source.dirty,
         "git_commit_source": source.source,
         "devices": device_info(),
-        "command": list(sys.argv),
+        "command": command_line(),
     }
+
+
+def command_line() -> list[str]:
+    """The command as typed: ``["landscape", "train", "env=hopper", ...]`` (the CLI
+    names Hydra's program ``landscape-<command>``), else ``sys.argv`` as it is."""
+    program, *rest = sys.argv or [""]
+    if program.startswith("landscape-"):
+        return ["landscape", program.removeprefix("landscape-"), *rest]
+    return list(sys.argv)
