@@ -1,4 +1,4 @@
-"""Numbers several layers share, written once: horizons, discounts, Atari frames.
+"""Numbers several layers share, written once: horizons, discounts, env prefixes.
 
 Plain Python with no imports, so configs and loaders can use them without JAX.
 """
@@ -11,6 +11,9 @@ DEFAULT_GAMMA = 0.99
 
 ATARI_PREFIX = "atari:"
 """``env=atari:<Game>-v5`` names an envpool Atari game."""
+
+MUJOCO_PREFIX = "mujoco:"
+"""``env=mujoco:<Task>-v5`` names a Gymnasium MuJoCo task stepped by envpool."""
 
 ATARI_FRAME_SKIP = 4
 """Emulator frames per agent step (envpool's v5 default)."""

@@ -12,6 +12,7 @@ devices.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -67,6 +68,29 @@ class EvaluationSetup(NamedTuple):
     original_scoring: bool = False
 
 
+def sample_action(
+    setup: EvaluationSetup, params, observation, noise_key, t, noise_std
+) -> jax.Array:
+    """One sample's action at step ``t`` of its episode, with the setup's noise.
+
+    Per-step parameter noise (``setup.param_noise``) is drawn from
+    ``fold_in(fold_in(noise_key, t), PARAM_NOISE_TAG)``, action noise
+    (``setup.action_noise``, clipped to [-1, 1]) from ``fold_in(noise_key, t)``;
+    both of std ``noise_std``. Brax episodes vmap it over K samples; envs that step
+    on the host call it, jitted, at every step.
+    """
+    step_key = jax.random.fold_in(noise_key, t)
+    if setup.param_noise:
+        params = noisy_parameters(
+            params, jax.random.fold_in(step_key, PARAM_NOISE_TAG), noise_std
+        )
+    action = setup.policy_apply(params, observation)
+    if setup.action_noise:
+        noise = jax.random.normal(step_key, action.shape)
+        action = jnp.clip(action + noise_std * noise, -1.0, 1.0)
+    return action
+
+
 def episodes(
     setup: EvaluationSetup,
     params,
@@ -88,28 +112,14 @@ def episodes(
     env = setup.env
     reset_keys, noise_keys = jax.vmap(jax.random.split, out_axes=1)(episode_keys)
     states = jax.vmap(env.reset)(reset_keys)
-    act = jax.vmap(setup.policy_apply)
     count = episode_keys.shape[0]
-
-    def noisy(actions, t):
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(noise_keys, t)
-        noise = jax.vmap(lambda k: jax.random.normal(k, actions.shape[1:]))(step_keys)
-        return jnp.clip(actions + action_noise_std * noise, -1.0, 1.0)
-
-    def step_params(t):
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(noise_keys, t)
-        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
-            step_keys, PARAM_NOISE_TAG
-        )
-        return jax.vmap(noisy_parameters, in_axes=(0, 0, None))(
-            params, keys, action_noise_std
-        )
+    act = jax.vmap(
+        functools.partial(sample_action, setup), in_axes=(0, 0, 0, None, None)
+    )
 
     def step(carry):
         t, states, alive, total, discounted, discount, length = carry
-        actions = act(step_params(t) if setup.param_noise else params, states.obs)
-        if setup.action_noise:
-            actions = noisy(actions, t)
+        actions = act(params, states.obs, noise_keys, t, action_noise_std)
         states = jax.vmap(env.step)(states, actions)
         reward = jnp.where(alive, states.reward, 0.0)
         return (

@@ -29,6 +29,7 @@ from return_landscapes.constants import ATARI_FRAME_CAP as ATARI_FRAME_CAP
 from return_landscapes.constants import ATARI_FRAME_SKIP as ATARI_FRAME_SKIP
 from return_landscapes.constants import ATARI_PREFIX as ATARI_PREFIX
 from return_landscapes.constants import DEFAULT_HORIZON as DEFAULT_HORIZON
+from return_landscapes.constants import MUJOCO_PREFIX as MUJOCO_PREFIX
 
 PAPER_STEPS = 1_000_000  # TD3 and SAC
 PAPER_PPO_STEPS = 60_000_000
@@ -43,6 +44,16 @@ logger = logging.getLogger(__name__)
 def is_atari(env: str) -> bool:
     """Whether ``env`` names an Atari game (``atari:Breakout-v5``)."""
     return str(env).startswith(ATARI_PREFIX)
+
+
+def is_mujoco(env: str) -> bool:
+    """Whether ``env`` names a Gymnasium MuJoCo task (``mujoco:Hopper-v5``)."""
+    return str(env).startswith(MUJOCO_PREFIX)
+
+
+def is_host_env(env: str) -> bool:
+    """Whether ``env`` steps on the host (envpool: Atari games, MuJoCo tasks)."""
+    return is_atari(env) or is_mujoco(env)
 
 
 class Algo(Enum):
@@ -423,6 +434,8 @@ class TrainConfig(WandbOptions):
 
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
     PPO, 10M agent steps (40M frames) for PPO on Atari (``env=atari:Breakout-v5``).
+    Gymnasium's MuJoCo tasks (``env=mujoco:Hopper-v5``) train TD3 and SAC with the
+    Brax defaults.
     ``horizon`` caps episodes: 1000 steps on Brax, 27,000 agent steps (108,000
     frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k (Atari) steps.
     ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead places N
@@ -434,9 +447,10 @@ class TrainConfig(WandbOptions):
     RANGES: ClassVar[dict[str, Range]] = {"reset_noise_scale": NON_NEGATIVE}
 
     env: str = "hopper"
-    """A Brax env (hopper, walker2d, halfcheetah, ant, ...) or ``atari:<Game>-v5``."""
+    """A Brax env (hopper, walker2d, halfcheetah, ant, ...), ``atari:<Game>-v5`` or
+    ``mujoco:<Task>-v5``."""
     algo: Algo = Algo.td3
-    """Training algorithm (Atari games: ppo only)."""
+    """Training algorithm (Atari games: ppo only; MuJoCo tasks: td3 or sac)."""
     seeds: int = 4
     """Seeds trained side by side in one vmapped computation."""
     seed: int = 0
@@ -456,11 +470,11 @@ class TrainConfig(WandbOptions):
     otherwise: the continued part is then not bit-identical to an unbroken run)."""
     backend: str = "positional"
     """Brax physics pipeline: positional (position-based dynamics, the paper's
-    engine), spring, generalized or mjx."""
+    engine), spring, generalized or mjx (MuJoCo tasks: MuJoCo itself, in envpool)."""
     horizon: int | None = None
     """Episode step cap; null: 1000 on Brax, 27,000 agent steps on Atari."""
     reset_noise_scale: float | None = None
-    """Start-state noise of the Brax env; null: the env's own default."""
+    """Start-state noise of the Brax env or MuJoCo task; null: its own default."""
     eval_interval: int | None = None
     """Steps between evaluations; null: 10,000 on Brax, 250,000 on Atari."""
     eval_episodes: int = 5

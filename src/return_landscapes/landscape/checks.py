@@ -15,7 +15,7 @@ import numpy as np
 
 from return_landscapes import rundir, store
 from return_landscapes.agents.protocols import ActorAgent
-from return_landscapes.conf import TrainConfig, is_atari, is_imported
+from return_landscapes.conf import TrainConfig, is_atari, is_imported, is_mujoco
 from return_landscapes.envs.brax import has_start_state_noise
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.perturb import PERTURBATIONS, Perturbation
@@ -106,7 +106,9 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
             f"and {run_cfg.env} steps its episodes on the host: choose ppo or "
             "param_noise"
         )
-    if perturbation.start_state_noise and not has_start_state_noise(run_cfg.env):
+    if perturbation.start_state_noise and not (
+        is_mujoco(run_cfg.env) or has_start_state_noise(run_cfg.env)
+    ):
         raise LandscapeError(
             f"env '{run_cfg.env}' has no start-state noise option, so perturb="
             "init_state cannot apply: choose another perturbation"

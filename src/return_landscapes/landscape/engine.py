@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.conf import TrainConfig, is_atari, is_mujoco
 from return_landscapes.envs.brax import (
     default_start_noise,
     has_start_state_noise,
@@ -110,6 +110,10 @@ def training_start_noise(run_cfg) -> float | None:
     """The start-state noise the run trained with (``None``: the env has none)."""
     if run_cfg.reset_noise_scale is not None:
         return float(run_cfg.reset_noise_scale)
+    if is_mujoco(run_cfg.env):
+        from return_landscapes.envs.mujoco import default_start_noise as task_noise
+
+        return task_noise(run_cfg.env)
     return default_start_noise(run_cfg.env)
 
 
@@ -120,6 +124,11 @@ def evaluation_env(run_cfg, start_noise: float | None = None):
         from return_landscapes.envs.atari import make_atari_env
 
         return make_atari_env(run_cfg.env, run_cfg.atari)
+    if is_mujoco(run_cfg.env):
+        from return_landscapes.envs.mujoco import make_mujoco_env
+
+        noise = 0.0 if start_noise is None else start_noise
+        return make_mujoco_env(run_cfg.env, noise * training_start_noise(run_cfg))
     width = None
     if has_start_state_noise(run_cfg.env):
         width = (

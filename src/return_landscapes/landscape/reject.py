@@ -315,6 +315,19 @@ def repeat_start(
     return state
 
 
+def host_env_seed(job: RejectJob, state: TrainState, fresh: bool) -> int:
+    """The env seed a repeat continues with on envs that step on the host (whose
+    state a checkpoint cannot hold): drawn from the repeat's training key
+    (``fresh``), or the seed training itself continued with after the checkpoint."""
+    if fresh:
+        key = jax.random.fold_in(state.key[0], FRESH_ENV_TAG)
+        return int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
+    from return_landscapes.envs.mujoco import training_env_seed
+
+    cfg = job.cfg
+    return training_env_seed(job.run_cfg.seed, cfg.seed_index, cfg.checkpoint)
+
+
 def repeat_sample_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
     """``(samples,)`` keys of every PURD estimate of one repeat."""
     return sample_keys_of(
@@ -365,8 +378,17 @@ def run_repeat(
     cfg = job.cfg
     accept = accept or CRITERIA[Criterion(cfg.criterion).value]
     trainer = continuing_trainer(job)
-    fresh = trainer.env if RejectEnv(cfg.reject_env) is RejectEnv.fresh else None
-    state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat, fresh)
+    fresh = RejectEnv(cfg.reject_env) is RejectEnv.fresh
+    if trainer.seeded_envs is None:
+        state = repeat_start(
+            jax.tree.map(jnp.copy, root),
+            cfg.sample_seed,
+            repeat,
+            trainer.env if fresh else None,
+        )
+    else:
+        state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat)
+        state = trainer.seeded_envs(state, [host_env_seed(job, state, fresh)])
     keys = repeat_sample_keys(cfg, repeat)
     step = cfg.checkpoint  # env steps behind the kept parameters
     kept = _estimate(job, engine, state, keys, bar)

@@ -202,6 +202,21 @@ def make_off_policy_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
 
     evaluate = make_evaluate(cfg, env, agent)
 
+    return Trainer(
+        env,
+        agent,
+        parts.init,
+        run_block,
+        compiled_block,
+        evaluate,
+        make_replay_rows(hyper),
+    )
+
+
+def make_replay_rows(hyper):
+    """``replay_rows(state, start, end)``: every seed's replay rows written in
+    ``[start, end)`` (the rows a checkpoint adds), one jitted gather."""
+
     @functools.partial(jax.jit, static_argnums=2)
     def gather_rows(state: TrainState, start: jax.Array, count: int):
         positions = (start + jnp.arange(count)) % hyper.replay_capacity
@@ -210,9 +225,7 @@ def make_off_policy_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
     def replay_rows(state: TrainState, start: int, end: int):
         return gather_rows(state, jnp.asarray(start, jnp.int32), end - start)
 
-    return Trainer(
-        env, agent, parts.init, run_block, compiled_block, evaluate, replay_rows
-    )
+    return replay_rows
 
 
 def summarize_block(metrics: dict) -> dict:

@@ -48,7 +48,7 @@ class Trainer(NamedTuple):
     """The jitted pieces of one training configuration.
 
     Attributes:
-      env: the env (Brax, or the Atari spec).
+      env: the env (Brax, or the Atari or MuJoCo spec).
       agent: the agent's pure functions (``agents/protocols.py``).
       init: ``init(seed_keys) -> TrainState`` stacked over seeds.
       run_block: ``run_block(state, block) -> (state, metrics)``.
@@ -61,6 +61,9 @@ class Trainer(NamedTuple):
       restart_envs: ``restart_envs(state, step) -> state`` with fresh envs seeded
         from (seed, step), for envs whose state cannot be saved (Atari), at the
         start and every checkpoint; ``None`` otherwise.
+      seeded_envs: ``seeded_envs(state, env_seeds) -> state`` with fresh envs, one
+        per seed of ``state`` with these env seeds (host envs of off-policy
+        agents; rejection continues training on them); ``None`` otherwise.
     """
 
     env: Any
@@ -71,6 +74,7 @@ class Trainer(NamedTuple):
     evaluate: Callable[[TrainState, jax.Array], EpisodeStats]
     replay_rows: Callable[[TrainState, int, int], Any] | None
     restart_envs: Callable[[TrainState, int], TrainState] | None = None
+    seeded_envs: Callable[[TrainState, list[int]], TrainState] | None = None
 
 
 def init_state(trainer: Trainer, cfg: TrainConfig) -> TrainState:

@@ -1,10 +1,10 @@
-"""Trainers by config: ``make_trainer`` picks the Brax or Atari trainer of a run."""
+"""Trainers by config: ``make_trainer`` picks the Brax, Atari or MuJoCo trainer."""
 
 from __future__ import annotations
 
 import json
 
-from return_landscapes.conf import TrainConfig, is_atari, is_imported
+from return_landscapes.conf import TrainConfig, is_atari, is_imported, is_mujoco
 from return_landscapes.envs.brax import make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.brax import (
@@ -27,6 +27,10 @@ def make_parts(cfg: TrainConfig, env=None) -> TrainingParts:
         from return_landscapes.training.atari import atari_parts
 
         return atari_parts(cfg)
+    if is_mujoco(cfg.env):
+        from return_landscapes.training.mujoco import mujoco_parts
+
+        return mujoco_parts(cfg)
     if env is None:
         env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
     if is_imported(cfg):
@@ -62,6 +66,10 @@ def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
         from return_landscapes.training.atari import make_atari_trainer
 
         return make_atari_trainer(cfg, parts)
+    if is_mujoco(cfg.env):
+        from return_landscapes.training.mujoco import make_mujoco_trainer
+
+        return make_mujoco_trainer(cfg, parts)
     if is_on_policy(cfg):
         return make_ppo_trainer(cfg, parts)
     return make_off_policy_trainer(cfg, parts)

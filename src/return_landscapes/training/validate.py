@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported
+from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported, is_mujoco
 from return_landscapes.conf.ranges import range_problem
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.schedule import (
@@ -86,7 +86,18 @@ def validate(cfg: TrainConfig) -> None:
 
 
 def check_env_fits_algo(cfg: TrainConfig) -> None:
-    """Atari games train with PPO only; unknown games are named with the choices."""
+    """Atari games train with PPO only, MuJoCo tasks with TD3 or SAC; unknown games
+    and tasks are named with the choices."""
+    if is_mujoco(cfg.env):
+        from return_landscapes.envs.mujoco import task_id
+
+        task_id(cfg.env)
+        if Algo(cfg.algo) is Algo.ppo:
+            raise LandscapeError(
+                f"algo=ppo does not train on {cfg.env} yet (PPO runs on Brax envs "
+                "and Atari games): use algo=td3 or algo=sac"
+            )
+        return
     if not is_atari(cfg.env):
         return
     from return_landscapes.envs.atari import task_id

@@ -1,0 +1,220 @@
+"""Gymnasium's MuJoCo tasks (v5), stepped by envpool, behind the toolkit's interfaces.
+
+``env=mujoco:Hopper-v5`` names any Gymnasium MuJoCo v5 task envpool ships (Hopper,
+Walker2d, HalfCheetah, Ant, Humanoid, ...). The task is Gymnasium's: the same model
+file, frame skip, reward, observation and termination (``terminate_when_unhealthy``),
+truncated at the horizon. Observations come as float64 and are cast to float32 for
+the networks; actions go back as float64.
+
+Envs step on the host in C++ threads, so the evaluation of K parameter sets is a
+``HostStage``: K envs in one envpool batch, the policy forward jitted over the K
+parameter sets (in groups of ``GROUP`` on the CPU, as every stage), one step at a
+time until every episode has ended or reached the horizon. Evaluation episodes start
+from the task's initial state exactly (reset noise 0) unless the episode env has
+start-state noise (``init_state``, or the trainer's evaluations); then each sample's
+envpool seed comes from its episode key, so a sample's start does not depend on the
+chunk it runs in.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes.constants import MUJOCO_PREFIX
+from return_landscapes.errors import LandscapeError
+from return_landscapes.pipeline import HostStage, group_map
+from return_landscapes.types import EpisodeStats
+
+GYM_SPEC_MODULE = "envpool.mujoco.gym"  # envpool's Gymnasium MuJoCo tasks
+ENV_SEED_TAG = 11  # folded into an episode key for its envpool seed
+
+
+@functools.cache
+def task_names() -> list[str]:
+    """Every Gymnasium MuJoCo v5 task envpool ships, as ``mujoco:<Task>-v5`` names."""
+    import envpool
+    import envpool.registration as registration
+
+    specs = registration.registry.specs
+    return sorted(
+        MUJOCO_PREFIX + name
+        for name in envpool.list_all_envs()
+        if name.endswith("-v5") and specs[name][0] == GYM_SPEC_MODULE
+    )
+
+
+def task_id(env: str) -> str:
+    """The envpool task of ``mujoco:<Task>-v5``; one-line error for an unknown one."""
+    if env not in task_names():
+        shown = ", ".join(name.removeprefix(MUJOCO_PREFIX) for name in task_names())
+        raise LandscapeError(
+            f"unknown MuJoCo task '{env}': use mujoco:<Task>-v5 with one of {shown}"
+        )
+    return env.removeprefix(MUJOCO_PREFIX)
+
+
+@functools.cache
+def _spec(task: str):
+    import envpool
+
+    return envpool.make_spec(task)
+
+
+def default_start_noise(env: str) -> float:
+    """The task's own start-state noise (Gymnasium's ``reset_noise_scale``)."""
+    return float(_spec(task_id(env)).config.reset_noise_scale)
+
+
+def make_pool(
+    task: str,
+    num_envs: int,
+    reset_noise: float,
+    max_steps: int,
+    env_seeds: list[int] | None = None,
+):
+    """An envpool batch of ``num_envs`` envs of ``task``, one seed each if given."""
+    import envpool
+
+    options = {"env_seed": [int(s) for s in env_seeds]} if env_seeds else {}
+    return envpool.make(
+        task,
+        env_type="gymnasium",
+        num_envs=num_envs,
+        batch_size=num_envs,
+        reset_noise_scale=float(reset_noise),
+        max_episode_steps=int(max_steps),
+        **options,
+    )
+
+
+@functools.cache
+def _fixed_start_pool(task: str, num_envs: int, max_steps: int):
+    """A reusable pool whose every episode starts at the task's initial state."""
+    return make_pool(task, num_envs, 0.0, max_steps)
+
+
+class MujocoEnv(NamedTuple):
+    """A MuJoCo task as the landscape code sees it (sizes and start noise)."""
+
+    name: str  # mujoco:<Task>-v5
+    observation_size: int
+    action_size: int
+    reset_noise: float  # start-state noise of its episodes (0: a fixed start)
+
+    @property
+    def task(self) -> str:
+        return self.name.removeprefix(MUJOCO_PREFIX)
+
+    def episode_stage(self, setup) -> MujocoEpisodes:
+        """The host stage that evaluates K parameter sets on this task."""
+        return MujocoEpisodes(self, setup)
+
+
+def make_mujoco_env(env: str, reset_noise: float | None = None) -> MujocoEnv:
+    """The ``MujocoEnv`` of ``env``: start noise ``reset_noise`` (``None``: the
+    task's own); one-line error for an unknown task."""
+    spec = _spec(task_id(env))
+    noise = default_start_noise(env) if reset_noise is None else float(reset_noise)
+    return MujocoEnv(
+        env,
+        int(np.prod(spec.observation_space.shape)),
+        int(np.prod(spec.action_space.shape)),
+        noise,
+    )
+
+
+def episode_env_seeds(keys: jax.Array) -> list[int]:
+    """One envpool seed per episode key (the episode's start state)."""
+    draw = jax.vmap(
+        lambda k: jax.random.randint(
+            jax.random.fold_in(k, ENV_SEED_TAG), (), 0, np.iinfo(np.int32).max
+        )
+    )
+    return [int(s) for s in np.asarray(draw(keys))]
+
+
+def training_env_seed(base_seed: int, seed_index: int, step: int) -> int:
+    """The envpool seed of one training seed's env from ``step`` on."""
+    key = jax.random.fold_in(
+        jax.random.fold_in(jax.random.PRNGKey(base_seed), seed_index), step
+    )
+    return int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
+
+
+class MujocoEpisodes(HostStage):
+    """Evaluation of K parameter sets, one MuJoCo episode each (see the module doc).
+
+    Deterministic actions (``setup.policy_apply``) with the setup's action noise or
+    per-step parameter noise (``evaluation.sample_action``). Records the
+    undiscounted return, the discounted return and the length, as Brax episodes do.
+    """
+
+    def __init__(self, env: MujocoEnv, setup):
+        from return_landscapes.evaluation import sample_action
+
+        self.env = env
+        self.setup = setup
+
+        def choose(params, observation, noise_keys, t, noise_std):
+            def one(p, o, k):
+                return sample_action(setup, p, o, k, t, noise_std)
+
+            return group_map(one, params, observation, noise_keys)
+
+        self.choose = jax.jit(choose)
+
+    def output_shape(self, shared, rows):
+        count = jax.tree.leaves(rows)[0].shape[0]
+        return EpisodeStats(
+            jax.ShapeDtypeStruct((count,), jnp.float32),
+            jax.ShapeDtypeStruct((count,), jnp.float32),
+            jax.ShapeDtypeStruct((count,), jnp.int32),
+        )
+
+    def bytes_per_row(self, shared, rows) -> int:
+        # the observation on host and device, and the env's MuJoCo data (~100 kB)
+        return 8 * self.env.observation_size + 100_000
+
+    def pool(self, keys: jax.Array):
+        """The envs of one chunk, reset: a fixed start, or one seed per episode."""
+        count, horizon = keys.shape[0], self.setup.horizon
+        if self.env.reset_noise == 0:
+            pool = _fixed_start_pool(self.env.task, count, horizon)
+        else:
+            seeds = episode_env_seeds(keys)
+            pool = make_pool(self.env.task, count, self.env.reset_noise, horizon, seeds)
+        observation, _ = pool.reset()
+        return pool, observation
+
+    def __call__(self, shared, rows) -> EpisodeStats:
+        params, keys = rows
+        count = keys.shape[0]
+        noise_keys = jax.vmap(jax.random.split)(keys)[:, 1]
+        pool, observation = self.pool(keys)
+        gamma = np.float32(self.setup.gamma)
+        alive = np.ones(count, bool)
+        total = np.zeros(count, np.float32)
+        discounted = np.zeros(count, np.float32)
+        discount = np.float32(1.0)
+        length = np.zeros(count, np.int32)
+        t = 0
+        while t < self.setup.horizon and alive.any():
+            actions = self.choose(
+                params, observation.astype(np.float32), noise_keys, t, shared
+            )
+            observation, reward, terminated, truncated, _ = pool.step(
+                np.asarray(actions, np.float64)
+            )
+            reward = np.where(alive, reward, 0.0).astype(np.float32)
+            total += reward
+            discounted += discount * reward
+            discount *= gamma
+            length += alive
+            alive &= ~(terminated | truncated)
+            t += 1
+        return EpisodeStats(total, discounted, length)

@@ -1,0 +1,250 @@
+"""TD3 and SAC on Gymnasium's MuJoCo tasks: N seeds, one envpool batch, a host loop.
+
+Same shape as the Brax trainers (``Trainer``: init, run_block, evaluate), so the run
+directory, manifest, checkpoints, resume and the landscape commands are shared. One
+env per seed, all in one envpool batch. Every env step is three calls: the actions
+of every seed (one jitted call, vmapped over seeds), the envpool step on the host,
+then the replay insert and one agent update of every seed (one jitted call, vmapped
+over seeds, the state donated so the replay buffer is written in place). The order
+is the Brax trainer's: act, step, insert, sample, update.
+
+An env whose episode ends (terminated, or truncated at ``horizon``) is reset at once
+on its own; the transition keeps the episode's last observation and ``discount = 0``
+only on termination, as on Brax.
+
+Envpool's env states cannot be saved, so, as on Atari, every checkpoint step starts
+fresh envs seeded from (seed, step) alone (the episode running at a checkpoint is cut
+there). A run that resumes from a checkpoint therefore continues exactly as the
+uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from return_landscapes.agents import make_agent
+from return_landscapes.conf import TrainConfig
+from return_landscapes.envs.mujoco import (
+    make_mujoco_env,
+    make_pool,
+    training_env_seed,
+)
+from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
+from return_landscapes.replay import replay_init, replay_insert, replay_sample_seeds
+from return_landscapes.training.schedule import agent_config
+from return_landscapes.training.state import Trainer, TrainingParts, TrainState
+from return_landscapes.types import EpisodeStats, Transition
+
+
+class MujocoCarry(NamedTuple):
+    """The training env of one seed: its last observation and episode counters."""
+
+    observation: jax.Array  # (observation_size,) float32
+    episode_step: jax.Array
+    episode_return: jax.Array
+
+
+def training_env(cfg: TrainConfig):
+    """The ``MujocoEnv`` of training: the run's start-state noise."""
+    return make_mujoco_env(cfg.env, cfg.reset_noise_scale)
+
+
+def mujoco_parts(cfg: TrainConfig) -> TrainingParts:
+    """The TD3 / SAC agent and its initial state (empty replay, one env per seed).
+
+    Keys are split as on Brax (agent, env, loop), so seed ``i`` starts with the
+    networks it would have on a Brax env of the same sizes.
+    """
+    from return_landscapes.training.brax import seed_by_seed
+
+    env = training_env(cfg)
+    agent = make_agent(cfg, env.observation_size, env.action_size)
+    hyper = agent_config(cfg)
+
+    def init_seed(key: jax.Array) -> TrainState:
+        agent_key, _, loop_key = jax.random.split(key, 3)
+        carry = MujocoCarry(
+            jnp.zeros(env.observation_size, jnp.float32),
+            jnp.zeros((), jnp.int32),
+            jnp.zeros((), jnp.float32),
+        )
+        return TrainState(
+            agent=agent.init(agent_key),
+            replay=replay_init(
+                hyper.replay_capacity, env.observation_size, env.action_size
+            ),
+            env=carry,
+            key=loop_key,
+        )
+
+    return TrainingParts(env, agent, seed_by_seed(init_seed))
+
+
+def _in_env_order(outputs, info):
+    """envpool's outputs sorted by env id (a no-op in sync mode, checked cheaply)."""
+    ids = np.asarray(info["env_id"])
+    if np.array_equal(ids, np.arange(ids.size)):
+        return outputs
+    order = np.argsort(ids)
+    return tuple(x[order] for x in outputs)
+
+
+def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
+    """The ``Trainer`` of TD3 / SAC on the MuJoCo task ``cfg.env``."""
+    from return_landscapes.training.brax import make_replay_rows, summarize_block
+
+    env, agent = parts.env, parts.agent
+    hyper = agent_config(cfg)
+    pool = {}  # the live envpool batch, replaced at every checkpoint step
+
+    def seeded_envs(state: TrainState, env_seeds: list[int]) -> TrainState:
+        """Fresh training envs, one per seed with these envpool seeds; counters 0."""
+        pool["envs"] = make_pool(
+            env.task, len(env_seeds), env.reset_noise, cfg.horizon, env_seeds
+        )
+        observation, info = pool["envs"].reset()
+        (observation,) = _in_env_order((observation,), info)
+        count = len(env_seeds)
+        carry = MujocoCarry(
+            observation.astype(np.float32),
+            np.zeros(count, np.int32),
+            np.zeros(count, np.float32),
+        )
+        return state.replace(env=carry)
+
+    def restart_envs(state: TrainState, step: int) -> TrainState:
+        """Fresh envs for every seed, seeded from (seed, step) alone."""
+        count = state.key.shape[0]
+        return seeded_envs(
+            state, [training_env_seed(cfg.seed, i, step) for i in range(count)]
+        )
+
+    @functools.partial(jax.jit, static_argnames="learning")
+    def act(agent_state, observation, keys, learning: bool):
+        """Every seed's action; its next loop key and its sample / update keys."""
+
+        def one(agent_state, observation, key):
+            key, action_key, sample_key, update_key = jax.random.split(key, 4)
+            if learning:
+                action = agent.act(agent_state, observation, action_key)
+            else:
+                action = jax.random.uniform(
+                    action_key, (env.action_size,), minval=-1.0, maxval=1.0
+                )
+            return action, key, jnp.stack([sample_key, update_key])
+
+        return jax.vmap(one)(agent_state, observation, keys)
+
+    def update_seed(agent_state, batch, update_key, step):
+        return agent.update(
+            agent_state, batch, update_key, step - hyper.random_start_steps
+        )
+
+    @functools.partial(jax.jit, static_argnames="learning", donate_argnums=0)
+    def learn(state: TrainState, transition, keys, step, learning: bool):
+        """Insert every seed's transition; with ``learning``, one update each."""
+        # the row index is shared by the seeds, so the write stays in place
+        replay = replay_insert(state.replay, transition, step)
+        metrics = {}
+        if learning:
+            batch = replay_sample_seeds(replay, keys[:, 0], hyper.batch_size)
+            agent_state, metrics = jax.vmap(update_seed, in_axes=(0, 0, 0, None))(
+                state.agent, batch, keys[:, 1], step
+            )
+            state = state.replace(agent=agent_state)
+        return state.replace(replay=replay), metrics
+
+    def env_step(carry: MujocoCarry, action: np.ndarray):
+        """Step every env; reset the finished ones. Host numpy throughout."""
+        next_observation, reward, terminated, truncated, info = pool["envs"].step(
+            action.astype(np.float64)
+        )
+        next_observation, reward, terminated, truncated = _in_env_order(
+            (next_observation, reward, terminated, truncated), info
+        )
+        next_observation = next_observation.astype(np.float32)
+        reward = reward.astype(np.float32)
+        transition = Transition(
+            carry.observation,
+            action,
+            reward,
+            next_observation,
+            1.0 - terminated.astype(np.float32),
+        )
+        episode_return = carry.episode_return + reward
+        episode_step = carry.episode_step + 1
+        finished = terminated | truncated
+        finished_return = np.where(finished, episode_return, 0.0)
+        observation = next_observation.copy()
+        if finished.any():
+            ids = np.flatnonzero(finished)
+            restart, reset_info = pool["envs"].reset(ids.astype(np.int32))
+            order = np.asarray(reset_info["env_id"])
+            observation[order] = restart.astype(np.float32)
+            episode_return = np.where(finished, 0.0, episode_return).astype(np.float32)
+            episode_step = np.where(finished, 0, episode_step).astype(np.int32)
+        carry = MujocoCarry(observation, episode_step, episode_return)
+        return carry, transition, finished, finished_return
+
+    def run_block(state: TrainState, block):
+        """``block.length`` env steps of every seed; per-seed metrics as on Brax."""
+        carry = MujocoCarry(*(np.asarray(x) for x in state.env))
+        device_state = state.replace(env=None)
+        steps = []
+        for step in range(block.start, block.start + block.length):
+            action, key, keys = act(
+                device_state.agent, carry.observation, device_state.key, block.learning
+            )
+            carry, transition, finished, finished_return = env_step(
+                carry, np.asarray(action)
+            )
+            device_state, metrics = learn(
+                device_state.replace(key=key),
+                transition,
+                keys,
+                jnp.asarray(step, jnp.int32),
+                block.learning,
+            )
+            metrics["episodes"] = finished.astype(np.float32)
+            metrics["episode_return"] = finished_return
+            steps.append(metrics)
+        stacked = jax.tree.map(lambda *x: jnp.stack(x), *steps)
+        summary = jax.vmap(summarize_block, in_axes=1)(stacked)
+        return device_state.replace(env=carry), summary
+
+    setup = EvaluationSetup(
+        env,
+        lambda params, observation: agent.policy(params, True)(observation, None),
+        cfg.horizon,
+        agent_config(cfg).gamma,
+    )
+
+    def evaluate(state: TrainState, keys: jax.Array) -> EpisodeStats:
+        """Deterministic episodes from the training start distribution, each its own
+        envpool seed (from its key): ``(num_seeds, episodes)``."""
+        seeds, episodes = keys.shape[:2]
+        params = jax.tree.map(
+            lambda x: np.repeat(np.asarray(x), episodes, axis=0),
+            agent.actor_params(state.agent),
+        )
+        stats = evaluate_parameter_sets(
+            setup, params, keys.reshape(-1, *keys.shape[2:])
+        )
+        return EpisodeStats(*(np.reshape(x, (seeds, episodes)) for x in stats))
+
+    return Trainer(
+        env,
+        agent,
+        parts.init,
+        run_block,
+        None,
+        evaluate,
+        make_replay_rows(hyper),
+        restart_envs=restart_envs,
+        seeded_envs=seeded_envs,
+    )
