@@ -1,7 +1,8 @@
 """Gymnasium's MuJoCo tasks (v5), stepped by envpool, behind the toolkit's interfaces.
 
-``env=mujoco:Hopper-v5`` names any Gymnasium MuJoCo v5 task envpool ships (Hopper,
-Walker2d, HalfCheetah, Ant, Humanoid, ...). The task is Gymnasium's: the same model
+``env=mujoco:Hopper-v5`` names a Gymnasium MuJoCo v5 task envpool ships (Hopper,
+Walker2d, HalfCheetah, Ant, Humanoid, ...; not Pusher and Reacher, whose start-state
+noise has per-part options). The task is Gymnasium's: the same model
 file, frame skip, reward, observation and termination (``terminate_when_unhealthy``),
 truncated at the horizon. Observations come as float64 and are cast to float32 for
 the networks; actions go back as float64.
@@ -44,8 +45,16 @@ def task_names() -> list[str]:
     return sorted(
         MUJOCO_PREFIX + name
         for name in envpool.list_all_envs()
-        if name.endswith("-v5") and specs[name][0] == GYM_SPEC_MODULE
+        if name.endswith("-v5")
+        and specs[name][0] == GYM_SPEC_MODULE
+        and _has_start_noise_option(name)
     )
+
+
+def _has_start_noise_option(task: str) -> bool:
+    """Whether the task's start-state noise is one ``reset_noise_scale`` (Pusher
+    and Reacher have per-part options instead and are left out)."""
+    return "reset_noise_scale" in _spec(task).config._fields
 
 
 def task_id(env: str) -> str:
