@@ -232,3 +232,20 @@ def test_evaluation_starts_at_the_task_initial_state_unless_init_state():
         stats[noise] = evaluate_parameter_sets(setup, params, keys)
     assert len(set(stats[0.0].discounted_return.tolist())) == 1
     assert len(set(stats[0.1].discounted_return.tolist())) == 8
+
+
+def test_policy_api_takes_mujoco_task_names():
+    from return_landscapes import evaluate_policies, policy_purd
+
+    def apply(params, observation):
+        return jax.numpy.tanh(params["w"] @ observation)
+
+    params = {"w": np.full((3, 11), 0.05, np.float32)}
+    plain = evaluate_policies(
+        apply, jax.tree.map(lambda x: x[None], params), "mujoco:Hopper-v5"
+    )
+    returns = policy_purd(
+        apply, params, "mujoco:Hopper-v5", perturb="init_state", scale=1.0, samples=8
+    )
+    assert returns.shape == (8,) and np.unique(returns).size == 8
+    assert plain.undiscounted_return[0] not in returns  # noise 0 is the fixed start

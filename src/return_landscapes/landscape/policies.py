@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.agents.common import ParamsAsState
+from return_landscapes.conf import is_mujoco
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.envs.brax import (
     DEFAULT_BACKEND,
@@ -137,8 +138,21 @@ def _env(env, backend: str, start_noise: float | None):
                 "is an option of the Brax env): pass env='hopper' etc."
             )
         return env
+    if is_mujoco(env):
+        from return_landscapes.envs.mujoco import make_mujoco_env
+
+        return make_mujoco_env(env, start_noise or 0.0)
     width = start_noise if has_start_state_noise(env) else None
     return make_env(env, backend, width)
+
+
+def _named_start_noise(env: str) -> float | None:
+    """The training start-state noise of a Brax env or MuJoCo task by name."""
+    if is_mujoco(env):
+        from return_landscapes.envs.mujoco import default_start_noise as task_noise
+
+        return task_noise(env)
+    return default_start_noise(env) if has_start_state_noise(env) else None
 
 
 def _check(horizon: int, gamma: float, chunk: int | None, scale=None) -> None:
@@ -161,7 +175,8 @@ def evaluate_policies(
     Args:
       apply: ``apply(params, observation) -> action`` of one parameter set.
       params: the parameter sets stacked on a leading axis ``(K, ...)``.
-      env: a Brax env name (``"hopper"``; fixed start state) or a Brax env object.
+      env: a Brax env name (``"hopper"``; fixed start state), a MuJoCo task
+        (``"mujoco:Hopper-v5"``) or a Brax env object.
       seed: the episodes' key (they are noise-free: it matters only to envs whose
         reset is random).
       horizon: episode step cap.
@@ -216,7 +231,8 @@ def policy_purd(
     Args:
       apply: ``apply(params, observation) -> action``.
       params: one parameter set (no leading axis).
-      env: a Brax env name, or a Brax env object (not for ``init_state``).
+      env: a Brax env name, a MuJoCo task (``"mujoco:Hopper-v5"``), or a Brax
+        env object (not for ``init_state``).
       perturb: ``param_noise`` (noise of std ``scale`` on every weight, once),
         ``param_noise_per_step`` (afresh at every step), ``action_noise`` (on
         every action) or ``init_state`` (``scale`` times the env's own start-state
@@ -237,12 +253,13 @@ def policy_purd(
         raise LandscapeError(f"samples={samples} must be at least 1")
     start_noise = None
     if perturbation.start_state_noise:
-        if isinstance(env, str) and not has_start_state_noise(env):
+        named = isinstance(env, str)
+        if named and _named_start_noise(env) is None:
             raise LandscapeError(
                 f"env '{env}' has no start-state noise option, so perturb="
                 "init_state cannot apply: choose another perturbation"
             )
-        start_noise = scale * default_start_noise(env) if isinstance(env, str) else 1
+        start_noise = scale * _named_start_noise(env) if named else 1
     engine = _engine(apply, env, perturb, horizon, gamma, backend, start_noise)
     source = CheckpointSource(jax.tree.map(jnp.asarray, params))
     keys = sample_keys(seed, 0, 0, samples)
@@ -269,7 +286,7 @@ def policy_path(
       apply: ``apply(params, observation) -> action``.
       start: the parameter set at ``a = 0``.
       end: the parameter set at ``a = 1`` (same structure).
-      env: a Brax env name or env object.
+      env: a Brax env name, a MuJoCo task or a Brax env object.
       points: evenly spaced ``a`` in [0, 1], both ends included.
       seed: the episodes' key (as in ``evaluate_policies``).
       horizon: episode step cap.
@@ -314,7 +331,7 @@ def policy_surface(
     Args:
       apply: ``apply(params, observation) -> action``.
       params: one parameter set.
-      env: a Brax env name or env object.
+      env: a Brax env name, a MuJoCo task or a Brax env object.
       grid: points per side (odd, so the policy itself is the centre).
       span: the plane reaches ``-span .. span`` along each direction.
       seed: draws the directions (and the episodes' key).

@@ -40,7 +40,7 @@ from return_landscapes.conf import (
     ImportedPolicy,
     ImportSource,
     TrainConfig,
-    is_atari,
+    is_host_env,
     resolve,
 )
 from return_landscapes.envs.brax import BACKENDS, env_names, make_env
@@ -124,10 +124,11 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
         raise LandscapeError(f"params={cfg.params} is not a file: pass the saved file")
     if not os.access(params_path, os.R_OK):
         raise LandscapeError(f"cannot read params={cfg.params}: check its permissions")
-    if is_atari(cfg.env):
+    if is_host_env(cfg.env):
         raise LandscapeError(
             f"env={cfg.env}: brax.training policies act on Brax envs; pass the Brax "
-            "env the policy was trained on"
+            "env the policy was trained on (on other envs, evaluate it with "
+            "return_landscapes.policy_purd)"
         )
     if cfg.env not in env_names():
         raise LandscapeError(
