@@ -8,6 +8,8 @@ C++ threads. Measured in one process, JSON on stdout (progress on stderr):
   update per env step; ``random_start_steps=0`` so every block learns), the trainer
   driven block by block as the ``train`` command does; one warm-up block (compiles),
   then the median of ``--blocks`` blocks of ``--block-steps`` steps.
+  ``envpool_ms_per_step`` is envpool's own step of the seeds' envs (random actions),
+  to compare with ``ms_per_step``.
 * ``purd``: the evaluation hot path of ``landscape purd`` for each ``--batches`` K,
   on ``make_mujoco_env(task, 0.0)`` (fixed start, its host stage ``MujocoEpisodes``),
   one chunk of K, horizon ``--horizon``. The K distinct parameter sets come from the
@@ -28,9 +30,12 @@ C++ threads. Measured in one process, JSON on stdout (progress on stderr):
   counts what the batch really stepped (K x the longest episode: ended envs keep
   stepping until every episode has ended). ``perturb_seconds`` is the perturbation
   stage alone (after a compile), ``samples_per_s`` the whole PURD (both stages).
-  ``forward_ms_per_step`` times the stage's jitted policy call on K observations
-  alone, ``envpool_ms_per_step`` is K / ``raw``; ``limit_steps_per_s`` pays both in
-  sequence.
+  Where the time goes, per step of the batch, over ``--step-costs`` steps of the
+  same actors and envs timed apart: ``forward_ms_per_step`` (the stage's jitted
+  policy call on K observations, back to numpy), ``envpool_ms_per_step`` (the
+  envpool step of the K envs) and ``other_ms_per_step`` (the rest of a step of the
+  timed episodes: bookkeeping, and the machine's noise); ``limit_steps_per_s`` pays
+  the first two in sequence, ``of_limit`` is the hot path against it.
 * ``raw``: envpool's own batched stepping with random actions, ``envpool.make(task,
   env_type="gymnasium", num_envs=K, batch_size=K)``, no policy: the machine's limit.
   ``out_of_order_steps`` counts steps whose outputs did not come in env-id order.
@@ -241,32 +246,43 @@ def perturbed_parameters(agent, source, count: int):
     return jax.tree.map(np.asarray, rows), seconds
 
 
-def forward_seconds(stage, rows, observation, steps: int) -> float:
-    """Seconds per call of the stage's jitted policy on K observations.
+def step_costs(stage, rows, steps: int) -> tuple[float, float]:
+    """Seconds per step of the stage's jitted policy on K observations and of the
+    envpool step of its K envs, the two timed apart over ``steps`` steps.
 
     Called on device arrays as ``run_chunks`` places them, so it also compiles
     everything the stage's first call would (the timed calls then compile nothing).
+    The stage resets its envs at every call, so stepping them here changes nothing.
     """
     device = jax.devices()[0]
     params, keys = jax.device_put(rows, device)
+    pool, observation = stage.pool(keys)  # builds the envs (cached)
     noise_keys = jax.vmap(jax.random.split)(keys)[:, 1]  # as the stage splits them
     noise = jax.device_put(jnp.float32(0.0), device)
+    observation = observation.astype(np.float32)
     np.asarray(stage.choose(params, observation, noise_keys, 0, noise))  # compile
-    tic = time.perf_counter()
+    forward = envpool = 0.0
     for t in range(steps):
-        np.asarray(stage.choose(params, observation, noise_keys, t, noise), np.float64)
-    return (time.perf_counter() - tic) / steps
+        tic = time.perf_counter()
+        action = stage.choose(params, observation, noise_keys, t, noise)
+        action = np.asarray(action, np.float64)
+        toc = time.perf_counter()
+        observation = pool.step(action)[0].astype(np.float32)
+        forward += toc - tic
+        envpool += time.perf_counter() - toc
+    return forward / steps, envpool / steps
 
 
-def purd_case(env, agent, source, count: int, horizon: int, repeats: int) -> dict:
+def purd_case(
+    env, agent, source, count: int, horizon: int, repeats: int, component_steps: int
+) -> dict:
     """The evaluation hot path of K perturbed actors, one chunk of K."""
     rows, perturb_seconds = perturbed_parameters(agent, source, count)
     setup = EvaluationSetup(env, policy_apply(agent), horizon)
     stage = make_episode_stage(setup)
     shared = (jnp.float32(0.0),)
     plan = plan_chunks((stage,), shared, rows, count, count)
-    _pool, observation = stage.pool(rows[1])  # builds the envs (cached)
-    forward = forward_seconds(stage, rows, observation.astype(np.float32), 20)
+    forward, envpool = step_costs(stage, rows, component_steps)
     seconds, results = median_seconds(lambda: run_chunks(plan, shared, rows), repeats)
     lengths = np.concatenate([r.length for r in results])
     episode_steps = float(np.mean([r.length.sum() for r in results]))
@@ -286,6 +302,10 @@ def purd_case(env, agent, source, count: int, horizon: int, repeats: int) -> dic
         "perturb_seconds": round(perturb_seconds, 3),
         "samples_per_s": round(count / (seconds + perturb_seconds), 1),
         "forward_ms_per_step": round(1000 * forward, 3),
+        "envpool_ms_per_step": round(1000 * envpool, 3),
+        "other_ms_per_step": round(
+            1000 * (seconds * count / stepped - forward - envpool), 3
+        ),
     }
 
 
@@ -350,16 +370,14 @@ def naive_case(task: str, agent, source, steps: int) -> dict:
 
 
 def with_ratios(case: dict, raw: dict, naive: dict) -> dict:
-    """The PURD case with envpool's time per step, the limit and the ratios."""
-    raw_rate = raw["steps_per_s"]
-    forward_rate = case["K"] / (case["forward_ms_per_step"] / 1000)
-    limit = 1.0 / (1.0 / raw_rate + 1.0 / forward_rate)
+    """The PURD case with the limit of its step costs and the ratios."""
+    seconds = (case["forward_ms_per_step"] + case["envpool_ms_per_step"]) / 1000
+    limit = case["K"] / seconds
     episode, stepped = case["episode_steps_per_s"], case["stepped_steps_per_s"]
     return case | {
-        "envpool_ms_per_step": raw["ms_per_step"],
         "limit_steps_per_s": round(limit),
-        "of_raw": round(stepped / raw_rate, 3),
-        "episode_steps_of_raw": round(episode / raw_rate, 3),
+        "of_raw": round(stepped / raw["steps_per_s"], 3),
+        "episode_steps_of_raw": round(episode / raw["steps_per_s"], 3),
         "of_limit": round(stepped / limit, 3),
         "over_naive": round(episode / naive["steps_per_s"], 2),
     }
@@ -372,7 +390,9 @@ def policy_cases(args, env, kind: str, raw: dict) -> dict:
     log(f"{kind}: naive {naive}")
     cases = []
     for count in args.batches:
-        case = purd_case(env, agent, source, count, args.horizon, args.repeats)
+        case = purd_case(
+            env, agent, source, count, args.horizon, args.repeats, args.step_costs
+        )
         cases.append(with_ratios(case, raw[count], naive))
         log(f"{kind}: purd {cases[-1]}")
     return {"naive": naive, "purd": cases}
@@ -398,6 +418,9 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="a TD3 MuJoCo run")
     parser.add_argument("--raw-steps", type=int, default=200)
     parser.add_argument("--naive-steps", type=int, default=5000)
+    parser.add_argument(
+        "--step-costs", type=int, default=50, help="steps timed for the step costs"
+    )
     args = parser.parse_args()
     if args.run is not None and "run" not in args.policies:
         args.policies.append("run")
@@ -411,9 +434,11 @@ def main() -> None:
     if not args.skip_train:
         out["train"] = []
         for seeds in args.seeds:
-            out["train"].append(
-                train_case(name, seeds, args.block_steps, args.blocks, args.capacity)
-            )
+            case = train_case(name, seeds, args.block_steps, args.blocks, args.capacity)
+            case["envpool_ms_per_step"] = raw_case(env.task, seeds, 200, 3)[
+                "ms_per_step"
+            ]
+            out["train"].append(case)
             log(f"train: {out['train'][-1]}")
     raw = {k: raw_case(env.task, k, args.raw_steps, 3) for k in args.batches}
     out["raw"] = list(raw.values())
