@@ -70,7 +70,7 @@ import numpy as np
 
 from return_landscapes import configure_xla
 from return_landscapes.agents.td3 import make_td3
-from return_landscapes.conf import TD3Config, TrainConfig, is_mujoco, resolve
+from return_landscapes.conf import Algo, TD3Config, TrainConfig, is_mujoco, resolve
 from return_landscapes.envs.mujoco import make_mujoco_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
@@ -200,19 +200,28 @@ def policy_source(kind: str, env, run: Path | None):
     return agent, CheckpointSource(state, replay)
 
 
+def run_config(run: Path):
+    """The config of ``--run``; one-line error unless a TD3 run on a MuJoCo task."""
+    from return_landscapes.rundir import load_run_config
+
+    cfg = load_run_config(run)
+    algo = Algo(cfg.algo).value
+    if not is_mujoco(cfg.env) or algo != "td3":
+        raise LandscapeError(
+            f"--run {run} is {algo} on {cfg.env}: give a TD3 run on mujoco:<Task>"
+        )
+    return cfg
+
+
 def run_source(run: Path | None):
     """Seed 0's last checkpoint of a TD3 run on a MuJoCo task, with its replay."""
     from return_landscapes.landscape.engine import checkpoint_source
-    from return_landscapes.rundir import completed_checkpoints, load_run_config
+    from return_landscapes.rundir import completed_checkpoints
     from return_landscapes.training.trainers import get_parts
 
     if run is None:
         raise LandscapeError("--policies run needs --run DIR (a TD3 MuJoCo run)")
-    cfg = load_run_config(run)
-    if not is_mujoco(cfg.env) or cfg.algo != "td3":
-        raise LandscapeError(
-            f"--run {run} is {cfg.algo} on {cfg.env}: give a TD3 run on mujoco:<Task>"
-        )
+    cfg = run_config(run)
     steps = completed_checkpoints(run)
     if not steps:
         raise LandscapeError(f"--run {run} has no completed checkpoint yet")
@@ -426,9 +435,9 @@ def main() -> None:
         args.policies.append("run")
     name = f"mujoco:{args.task}"
     if args.run is not None:  # the run's task
-        from return_landscapes.rundir import load_run_config
-
-        name = load_run_config(args.run).env
+        name = run_config(args.run).env
+    elif "run" in args.policies:
+        raise LandscapeError("--policies run needs --run DIR (a TD3 MuJoCo run)")
     env = make_mujoco_env(name, 0.0)  # one-line error for an unknown task
     out = {"device": str(jax.devices()[0]), "task": env.task}
     if not args.skip_train:
@@ -453,4 +462,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except LandscapeError as error:
+        sys.exit(f"error: {error}")
