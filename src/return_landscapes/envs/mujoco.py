@@ -120,8 +120,23 @@ class MujocoEnv(NamedTuple):
         return self.name.removeprefix(MUJOCO_PREFIX)
 
     def episode_stage(self, setup) -> MujocoEpisodes:
-        """The host stage that evaluates K parameter sets on this task."""
-        return MujocoEpisodes(self, setup)
+        """The host stage that evaluates K parameter sets on this task (one per
+        setup in a process, so its jitted policy step compiles once)."""
+        return _episode_stage(self, setup)
+
+
+@functools.cache
+def _episode_stage(env: MujocoEnv, setup) -> MujocoEpisodes:
+    return MujocoEpisodes(env, setup)
+
+
+def in_env_order(outputs: tuple, info) -> tuple:
+    """envpool's outputs sorted by env id (already so in sync mode; checked)."""
+    ids = np.asarray(info["env_id"])
+    if np.array_equal(ids, np.arange(ids.size)):
+        return outputs
+    order = np.argsort(ids)
+    return tuple(x[order] for x in outputs)
 
 
 def make_mujoco_env(env: str, reset_noise: float | None = None) -> MujocoEnv:
@@ -197,7 +212,8 @@ class MujocoEpisodes(HostStage):
         else:
             seeds = episode_env_seeds(keys)
             pool = make_pool(self.env.task, count, self.env.reset_noise, horizon, seeds)
-        observation, _ = pool.reset()
+        observation, info = pool.reset()
+        (observation,) = in_env_order((observation,), info)
         return pool, observation
 
     def __call__(self, shared, rows) -> EpisodeStats:
@@ -216,9 +232,8 @@ class MujocoEpisodes(HostStage):
             actions = self.choose(
                 params, observation.astype(np.float32), noise_keys, t, shared
             )
-            observation, reward, terminated, truncated, _ = pool.step(
-                np.asarray(actions, np.float64)
-            )
+            *outputs, info = pool.step(np.asarray(actions, np.float64))
+            observation, reward, terminated, truncated = in_env_order(outputs, info)
             reward = np.where(alive, reward, 0.0).astype(np.float32)
             total += reward
             discounted += discount * reward

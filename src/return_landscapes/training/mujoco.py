@@ -30,6 +30,7 @@ import numpy as np
 from return_landscapes.agents import make_agent
 from return_landscapes.conf import TrainConfig
 from return_landscapes.envs.mujoco import (
+    in_env_order,
     make_mujoco_env,
     make_pool,
     training_env_seed,
@@ -85,15 +86,6 @@ def mujoco_parts(cfg: TrainConfig) -> TrainingParts:
     return TrainingParts(env, agent, seed_by_seed(init_seed))
 
 
-def _in_env_order(outputs, info):
-    """envpool's outputs sorted by env id (a no-op in sync mode, checked cheaply)."""
-    ids = np.asarray(info["env_id"])
-    if np.array_equal(ids, np.arange(ids.size)):
-        return outputs
-    order = np.argsort(ids)
-    return tuple(x[order] for x in outputs)
-
-
 def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
     """The ``Trainer`` of TD3 / SAC on the MuJoCo task ``cfg.env``."""
     from return_landscapes.training.brax import make_replay_rows, summarize_block
@@ -108,7 +100,7 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             env.task, len(env_seeds), env.reset_noise, cfg.horizon, env_seeds
         )
         observation, info = pool["envs"].reset()
-        (observation,) = _in_env_order((observation,), info)
+        (observation,) = in_env_order((observation,), info)
         count = len(env_seeds)
         carry = MujocoCarry(
             observation.astype(np.float32),
@@ -164,7 +156,7 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
         next_observation, reward, terminated, truncated, info = pool["envs"].step(
             action.astype(np.float64)
         )
-        next_observation, reward, terminated, truncated = _in_env_order(
+        next_observation, reward, terminated, truncated = in_env_order(
             (next_observation, reward, terminated, truncated), info
         )
         next_observation = next_observation.astype(np.float32)
