@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.pipeline import group_batches, plan_chunks, run_chunks
@@ -190,3 +191,13 @@ def evaluate_parameter_sets(
     total = episode_keys.shape[0]
     plan = plan_chunks((stage,), (noise,), rows, total, chunk)
     return EpisodeStats(*run_chunks(plan, (noise,), rows))
+
+
+def seed_episodes(setup: EvaluationSetup, params, keys: jax.Array) -> EpisodeStats:
+    """Episodes of each seed's policy: ``params`` stacked over seeds, ``keys``
+    shaped ``(num_seeds, episodes)`` (+ the key shape); numpy fields
+    ``(num_seeds, episodes)``. For trainers whose envs step on the host."""
+    seeds, count = keys.shape[:2]
+    repeated = jax.tree.map(lambda x: np.repeat(np.asarray(x), count, axis=0), params)
+    stats = evaluate_parameter_sets(setup, repeated, keys.reshape(-1, *keys.shape[2:]))
+    return EpisodeStats(*(np.reshape(x, (seeds, count)) for x in stats))

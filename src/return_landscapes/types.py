@@ -26,6 +26,15 @@ class EpisodeStats(NamedTuple):
     length: jax.Array
 
 
+def episode_stats_shapes(count: int) -> EpisodeStats:
+    """The shapes and dtypes of ``count`` episodes' ``EpisodeStats``."""
+    return EpisodeStats(
+        jax.ShapeDtypeStruct((count,), "float32"),
+        jax.ShapeDtypeStruct((count,), "float32"),
+        jax.ShapeDtypeStruct((count,), "int32"),
+    )
+
+
 class Transition(NamedTuple):
     """One environment transition as stored in the replay buffer."""
 

@@ -30,7 +30,7 @@ import numpy as np
 from return_landscapes.conf import ATARI_PREFIX, AtariConfig, is_atari
 from return_landscapes.errors import LandscapeError
 from return_landscapes.pipeline import GROUP, HostStage
-from return_landscapes.types import EpisodeStats
+from return_landscapes.types import EpisodeStats, episode_stats_shapes
 
 FRAME_SKIP = 4
 NOOP = 0  # action 0 is NOOP in every game's minimal action set
@@ -220,12 +220,7 @@ class AtariEpisodes(HostStage):
         self.choose = jax.jit(choose)
 
     def output_shape(self, shared, rows):
-        count = jax.tree.leaves(rows)[0].shape[0]
-        return EpisodeStats(
-            jax.ShapeDtypeStruct((count,), jnp.float32),
-            jax.ShapeDtypeStruct((count,), jnp.float32),
-            jax.ShapeDtypeStruct((count,), jnp.int32),
-        )
+        return episode_stats_shapes(jax.tree.leaves(rows)[0].shape[0])
 
     def bytes_per_row(self, shared, rows) -> int:
         return 4 * self.env.observation_size  # frames of one env, host and device

@@ -23,13 +23,12 @@ import functools
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.constants import MUJOCO_PREFIX
 from return_landscapes.errors import LandscapeError
 from return_landscapes.pipeline import HostStage, group_map
-from return_landscapes.types import EpisodeStats
+from return_landscapes.types import EpisodeStats, episode_stats_shapes
 
 GYM_SPEC_MODULE = "envpool.mujoco.gym"  # envpool's Gymnasium MuJoCo tasks
 ENV_SEED_TAG = 11  # folded into an episode key for its envpool seed
@@ -193,12 +192,7 @@ class MujocoEpisodes(HostStage):
         self.choose = jax.jit(choose)
 
     def output_shape(self, shared, rows):
-        count = jax.tree.leaves(rows)[0].shape[0]
-        return EpisodeStats(
-            jax.ShapeDtypeStruct((count,), jnp.float32),
-            jax.ShapeDtypeStruct((count,), jnp.float32),
-            jax.ShapeDtypeStruct((count,), jnp.int32),
-        )
+        return episode_stats_shapes(jax.tree.leaves(rows)[0].shape[0])
 
     def bytes_per_row(self, shared, rows) -> int:
         # the observation on host and device, and the env's MuJoCo data (~100 kB)

@@ -35,10 +35,9 @@ from return_landscapes.envs.atari import (
     make_atari_env,
     training_pool,
 )
-from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
+from return_landscapes.evaluation import EvaluationSetup, seed_episodes
 from return_landscapes.training.schedule import learning_rate_at
 from return_landscapes.training.state import Trainer, TrainingParts, TrainState
-from return_landscapes.types import EpisodeStats
 
 
 class AtariCarry(NamedTuple):
@@ -233,14 +232,7 @@ def make_atari_trainer(cfg: TrainConfig, parts: TrainingParts):
 
     def evaluate(state, keys):
         """Greedy episodes with per-episode no-op starts: ``(num_seeds, episodes)``."""
-        seeds, episodes = keys.shape[:2]
-        params = jax.tree.map(
-            lambda x: np.repeat(np.asarray(x), episodes, axis=0), state.agent.params
-        )
-        stats = evaluate_parameter_sets(
-            setup, params, keys.reshape(-1, *keys.shape[2:])
-        )
-        return EpisodeStats(*(np.reshape(x, (seeds, episodes)) for x in stats))
+        return seed_episodes(setup, state.agent.params, keys)
 
     return Trainer(
         env,

@@ -35,7 +35,7 @@ from return_landscapes.envs.mujoco import (
     make_pool,
     training_env_seed,
 )
-from return_landscapes.evaluation import EvaluationSetup, evaluate_parameter_sets
+from return_landscapes.evaluation import EvaluationSetup, seed_episodes
 from return_landscapes.replay import replay_init, replay_insert, replay_sample_seeds
 from return_landscapes.training.schedule import agent_config
 from return_landscapes.training.state import Trainer, TrainingParts, TrainState
@@ -219,15 +219,7 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
     def evaluate(state: TrainState, keys: jax.Array) -> EpisodeStats:
         """Deterministic episodes from the training start distribution, each its own
         envpool seed (from its key): ``(num_seeds, episodes)``."""
-        seeds, episodes = keys.shape[:2]
-        params = jax.tree.map(
-            lambda x: np.repeat(np.asarray(x), episodes, axis=0),
-            agent.actor_params(state.agent),
-        )
-        stats = evaluate_parameter_sets(
-            setup, params, keys.reshape(-1, *keys.shape[2:])
-        )
-        return EpisodeStats(*(np.reshape(x, (seeds, episodes)) for x in stats))
+        return seed_episodes(setup, agent.actor_params(state.agent), keys)
 
     return Trainer(
         env,
