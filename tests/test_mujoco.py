@@ -211,6 +211,8 @@ def test_mujoco_bad_input_gets_one_line(tmp_path):
     assert_one_error_line(unknown, "unknown MuJoCo task", "Hopper-v5", "Ant-v5")
     ppo = landscape("train", "env=mujoco:Hopper-v5", "algo=ppo", cwd=tmp_path)
     assert_one_error_line(ppo, "algo=ppo", "algo=td3")
+    brax = landscape("train", "env=mujoco:Hopper-v5", "backend=spring", cwd=tmp_path)
+    assert_one_error_line(brax, "backend=spring", "drop backend=")
     assert not any(tmp_path.iterdir())
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-from return_landscapes.conf import Algo, TrainConfig, is_atari, is_imported, is_mujoco
+from return_landscapes.conf import (
+    Algo,
+    TrainConfig,
+    is_atari,
+    is_host_env,
+    is_imported,
+    is_mujoco,
+)
 from return_landscapes.conf.ranges import range_problem
 from return_landscapes.errors import LandscapeError
 from return_landscapes.training.schedule import (
@@ -87,7 +94,12 @@ def validate(cfg: TrainConfig) -> None:
 
 def check_env_fits_algo(cfg: TrainConfig) -> None:
     """Atari games train with PPO only, MuJoCo tasks with TD3 or SAC; unknown games
-    and tasks are named with the choices."""
+    and tasks are named with the choices; ``backend`` is Brax's alone."""
+    if is_host_env(cfg.env) and cfg.backend != TrainConfig.backend:
+        raise LandscapeError(
+            f"backend={cfg.backend} chooses Brax's physics, and {cfg.env} is stepped "
+            "by envpool: drop backend="
+        )
     if is_mujoco(cfg.env):
         from return_landscapes.envs.mujoco import task_id
 
