@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "return_landscapes"
 LAYERS = [
     {"errors", "constants", "types", "provenance", "conf", "_xla", "logs"},
     {"pipeline", "evaluation", "networks", "replay", "store", "rundir",
+     "direction_files",
      "seed_devices", "tracking", "metrics_log"},
     {"envs"},
     {"agents"},

@@ -6,8 +6,11 @@ Layout under ``<run>/landscape/``::
     interpolate/<perturb>/scale_<scale>/<pair>.h5      (PURDs along the path)
     interpolate/plain/<pair>.h5                        (plain returns only)
     reject/<criterion>/step_<checkpoint:09d>/seed_<seed:03d>/repeat_<r:03d>.h5
-    surface/<perturb>/scale_<scale>/<anchors>_grid<grid>[_span<span>]/row_<i:03d>.h5
-    surface/plain/<anchors>_grid<grid>[_span<span>]/row_<i:03d>.h5
+    surface/<perturb>/scale_<scale>/<anchors>_grid<grid>[_span<span>[_<directions>]]/row_<i:03d>.h5
+    surface/plain/<anchors>_grid<grid>[_span<span>[_<directions>]]/row_<i:03d>.h5
+    surface/.../directions.h5                          (the plane's two directions)
+    line/<perturb>/scale_<scale>/<anchor>_points<n>_span<span>[_<directions>]/row_<i>.h5
+    line/plain/...                                     (one block per point)
 
 Each file is one *block* of a result with the provenance (perturbation, scale,
 samples, checkpoint step, seed, package versions, time, ...) in its attributes. PURD
@@ -38,6 +41,7 @@ import h5py
 import numpy as np
 
 from return_landscapes._xla import effective_xla_flags
+from return_landscapes.direction_files import DIRECTIONS_FILE, read_directions
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import (
     atomic_write,
@@ -447,15 +451,24 @@ def load_rejection(
 # ------------------------------------------------------------------------- surfaces
 
 
-def surface_name(anchors: list[tuple[int, int]], grid: int, span: float) -> str:
-    """The folder name of one surface: its anchors, grid size and (random plane) span.
+def surface_name(
+    anchors: list[tuple[int, int]], grid: int, span: float, directions: str = "random"
+) -> str:
+    """The folder name of one surface: its anchors, grid size and, for a plane
+    through one checkpoint, its span and (unless ``random``) its kind of directions.
 
-    ``anchors`` are ``(seed, checkpoint)`` pairs: one for the plane of two random
-    directions through a checkpoint, three for the plane through three checkpoints.
+    ``anchors`` are ``(seed, checkpoint)`` pairs: one for the plane of two directions
+    through a checkpoint, three for the plane through three checkpoints.
     """
     parts = "__".join(f"s{seed:03d}_c{step:09d}" for seed, step in anchors)
     name = f"{parts}_grid{grid:03d}"
-    return f"{name}_span{float(span)!r}" if len(anchors) == 1 else name
+    if len(anchors) != 1:
+        return name
+    return f"{name}_span{float(span)!r}" + _directions_suffix(directions)
+
+
+def _directions_suffix(directions: str) -> str:
+    return "" if directions == "random" else f"_{directions}"
 
 
 def surface_dir(
@@ -465,11 +478,12 @@ def surface_dir(
     span: float,
     perturb: str | None,
     scale: float,
+    directions: str = "random",
 ) -> Path:
     """The folder of one surface's row blocks (``plain`` without a perturbation)."""
     root = Path(run_dir) / LANDSCAPE_DIR / "surface"
     folder = root / "plain" if perturb is None else root / perturb / scale_name(scale)
-    return folder / surface_name(anchors, grid, span)
+    return folder / surface_name(anchors, grid, span, directions)
 
 
 def surface_row_path(folder: Path, row: int) -> Path:
@@ -502,6 +516,9 @@ class SurfaceResult(NamedTuple):
       anchors: the ``(seed, checkpoint)`` pairs the plane goes through.
       arrays: every array stacked the same way (discounted returns, lengths too).
       attrs: provenance of the surface (plane, perturbation, settings, versions).
+      directions: how the plane's directions were made (``directions.h5``'s
+        attributes, and ``trajectory``/``trajectory_steps`` of a PCA plane);
+        ``None`` for a plane through three checkpoints or one stored without them.
     """
 
     x: np.ndarray
@@ -511,6 +528,7 @@ class SurfaceResult(NamedTuple):
     anchors: list[tuple[int, int]]
     arrays: dict[str, np.ndarray]
     attrs: dict[str, Any]
+    directions: dict[str, Any] | None = None
 
 
 SURFACE_ROW_ARRAYS = ("plain_return", "plain_discounted_return", "plain_length")
@@ -518,21 +536,7 @@ SURFACE_ROW_ARRAYS = ("plain_return", "plain_discounted_return", "plain_length")
 
 def read_surface(folder: Path) -> SurfaceResult:
     """Stack a surface's row blocks; one-line errors if rows are missing or damaged."""
-    folder = Path(folder)
-    paths = sorted(p for p in folder.glob("row_*.h5") if not p.name.startswith("."))
-    if not paths:
-        raise LandscapeError(f"{folder} holds no surface rows: compute it first")
-    blocks = [read_result(p) for p in paths]
-    first = blocks[0].attrs
-    if first.get("kind") != "surface":
-        raise LandscapeError(f"{folder} is not a surface result")
-    rows = [b.attrs["row"] for b in blocks]
-    if rows != list(range(first["grid"])):
-        missing = sorted(set(range(first["grid"])) - set(rows))
-        raise LandscapeError(
-            f"{folder} misses rows {missing} of {first['grid']}: re-run "
-            "'landscape surface' with the same options to finish it"
-        )
+    blocks, first = _row_blocks(Path(folder), "surface", "grid")
     arrays = {}
     for name in blocks[0].arrays:
         if name in ("x", "y"):
@@ -549,7 +553,28 @@ def read_surface(folder: Path) -> SurfaceResult:
         anchors,
         arrays,
         first,
+        directions_info(Path(folder)),
     )
+
+
+def _row_blocks(folder: Path, kind: str, size: str) -> tuple[list[Result], dict]:
+    """The row blocks of a surface or line, all present, and the first's attrs."""
+    command = f"landscape {kind}"
+    paths = sorted(p for p in folder.glob("row_*.h5") if not p.name.startswith("."))
+    if not paths:
+        raise LandscapeError(f"{folder} holds no {kind} rows: compute it first")
+    blocks = [read_result(p) for p in paths]
+    first = blocks[0].attrs
+    if first.get("kind") != kind:
+        raise LandscapeError(f"{folder} is not a {kind} result")
+    rows = [b.attrs["row"] for b in blocks]
+    if rows != list(range(first[size])):
+        missing = sorted(set(range(first[size])) - set(rows))
+        raise LandscapeError(
+            f"{folder} misses rows {missing} of {first[size]}: re-run "
+            f"'{command}' with the same options to finish it"
+        )
+    return blocks, first
 
 
 def load_surface(
@@ -561,6 +586,7 @@ def load_surface(
     grid: int = 21,
     span: float = 1.0,
     through: list[int] | None = None,
+    directions: str = "random",
 ) -> SurfaceResult:
     """One stored 2-D return surface (``landscape surface``).
 
@@ -574,8 +600,10 @@ def load_surface(
       grid: points per side.
       span: the random plane's half-width, in units of the normalized directions.
       through: ``[seed1, checkpoint1, seed2, checkpoint2, seed3, checkpoint3]`` for
-        the plane through three checkpoints (then ``checkpoint`` and ``span`` are
-        not used).
+        the plane through three checkpoints (then ``checkpoint``, ``span`` and
+        ``directions`` are not used).
+      directions: the kind of directions of a plane through one checkpoint
+        (``random``, ``update``, ``pca`` or ``file``).
 
     Returns:
       ``SurfaceResult``: ``plain_return`` ``(grid, grid)``, ``returns``
@@ -590,11 +618,138 @@ def load_surface(
                 "checkpoints)"
             )
         anchors = [(seed, checkpoint)]
-    folder = surface_dir(Path(run_dir), anchors, grid, span, perturb, scale)
+    folder = surface_dir(Path(run_dir), anchors, grid, span, perturb, scale, directions)
     if not folder.is_dir():
         raise LandscapeError(
-            f"no surface stored for {surface_name(anchors, grid, span)} "
+            f"no surface stored for {surface_name(anchors, grid, span, directions)} "
             f"perturb={perturb} scale={scale} in {run_dir}: run 'landscape surface' "
             "first"
         )
     return read_surface(folder)
+
+
+def directions_info(folder: Path) -> dict[str, Any] | None:
+    """How a surface's or line's directions were made: ``directions.h5``'s
+    attributes and small arrays (not the directions), or ``None`` without one."""
+    path = Path(folder) / DIRECTIONS_FILE
+    if not path.is_file():
+        return None
+    directions = read_directions(path)
+    info = dict(directions.attrs)
+    for name in ("explained_variance",):
+        if isinstance(info.get(name), str) and info[name]:
+            info[name] = json.loads(info[name])
+    return {**info, **directions.arrays}
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def line_dir(
+    run_dir: Path,
+    anchor: tuple[int, int],
+    points: int,
+    span: float,
+    perturb: str | None,
+    scale: float,
+    directions: str = "random",
+) -> Path:
+    """The folder of one line's point blocks (``plain`` without a perturbation)."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "line"
+    folder = root / "plain" if perturb is None else root / perturb / scale_name(scale)
+    seed, step = anchor
+    name = f"s{seed:03d}_c{step:09d}_points{points:03d}_span{float(span)!r}"
+    return folder / (name + _directions_suffix(directions))
+
+
+def stored_lines(run_dir: Path) -> list[Path]:
+    """Every line folder of a run holding at least one point block."""
+    root = Path(run_dir) / LANDSCAPE_DIR / "line"
+    return sorted({p.parent for p in root.glob("**/row_*.h5")})
+
+
+class LineResult(NamedTuple):
+    """Returns along one direction through a checkpoint: the policy at point ``i``
+    is ``theta + x[i] * d``.
+
+    Attributes:
+      x: the coordinates along the direction, ``(points,)``, in ``[-span, span]``.
+      plain_return: the unperturbed return at every point, ``(points,)``.
+      returns: undiscounted PURD returns, ``(num_samples, points)`` (no samples for
+        a plain line).
+      anchor: the ``(seed, checkpoint)`` the line goes through (at ``x = 0``).
+      arrays: every array stacked the same way (discounted returns, lengths too).
+      attrs: provenance of the line (directions, perturbation, settings, versions).
+      directions: how the direction was made (``directions.h5``'s attributes).
+    """
+
+    x: np.ndarray
+    plain_return: np.ndarray
+    returns: np.ndarray
+    anchor: tuple[int, int]
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+    directions: dict[str, Any] | None = None
+
+
+def read_line(folder: Path) -> LineResult:
+    """Stack a line's point blocks; one-line errors if points are missing."""
+    blocks, first = _row_blocks(Path(folder), "line", "points")
+    arrays = {}
+    for name in blocks[0].arrays:
+        if name in ("x", "y"):
+            continue
+        stacked = np.stack([b.arrays[name] for b in blocks])  # (points, ..., 1)
+        if name in SURFACE_ROW_ARRAYS:
+            arrays[name] = stacked[:, 0]
+        else:
+            arrays[name] = stacked[:, :, 0].T  # (samples, points)
+    x = np.concatenate([b.arrays["x"] for b in blocks])
+    return LineResult(
+        x,
+        arrays["plain_return"],
+        arrays["undiscounted_return"],
+        tuple(json.loads(first["anchors"])[0]),
+        arrays,
+        first,
+        directions_info(Path(folder)),
+    )
+
+
+def load_line(
+    run_dir,
+    checkpoint: int,
+    seed: int = 0,
+    perturb: str | None = None,
+    scale: float = 3e-4,
+    points: int = 21,
+    span: float = 1.0,
+    directions: str = "random",
+) -> LineResult:
+    """One stored line of returns through a checkpoint (``landscape line``).
+
+    Args:
+      run_dir: the run directory.
+      checkpoint: the checkpoint step the line goes through.
+      seed: the training seed of that checkpoint.
+      perturb: the perturbation of the PURDs at the points, or ``None`` for a line
+        computed with ``samples=0``.
+      scale: the perturbation scale.
+      points: points along the line.
+      span: the line covers ``[-span, span]``.
+      directions: ``random``, ``update``, ``pca`` or ``file``.
+
+    Returns:
+      ``LineResult``: ``plain_return`` ``(points,)``, ``returns``
+      ``(num_samples, points)``.
+    """
+    folder = line_dir(
+        Path(run_dir), (seed, checkpoint), points, span, perturb, scale, directions
+    )
+    if not folder.is_dir():
+        raise LandscapeError(
+            f"no line stored for seed {seed} checkpoint {checkpoint} points={points} "
+            f"span={span} directions={directions} perturb={perturb} scale={scale} in "
+            f"{run_dir}: run 'landscape line' first"
+        )
+    return read_line(folder)
