@@ -43,7 +43,7 @@ from return_landscapes.landscape.engine import policy_apply
 from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
 from return_landscapes.landscape.purd import sample_keys
 from return_landscapes.landscape.surface import (
-    RANDOM_PLANE,
+    DIRECTIONS_PLANE,
     coordinates,
     make_surface_stages,
     plane_directions,
@@ -57,7 +57,7 @@ def grid_weights(count: int) -> np.ndarray:
     """``(count, 3)`` random-plane weights ``(1, x, y)`` over a square-ish grid."""
     side = int(np.ceil(np.sqrt(count)))
     side += 1 - side % 2
-    axis = coordinates(RANDOM_PLANE, side, 1.0)
+    axis = coordinates(DIRECTIONS_PLANE, side, 1.0)
     xs, ys = np.meshgrid(axis, axis, indexing="ij")
     points = np.stack([np.ones(side * side), xs.ravel(), ys.ravel()], axis=1)
     return points[:count].astype(np.float32)

@@ -64,7 +64,12 @@ def test_the_centre_of_a_random_plane_is_the_checkpoint_bit_for_bit(surfaces):
     )
     # away from the centre the policy really moves
     assert len(np.unique(result.plain_return)) > 10
-    assert result.attrs["plane"] == "random_directions"
+    assert result.attrs["plane"] == "directions"
+    assert result.attrs["directions"] == "random"
+    assert (
+        result.attrs["normalization"] == "filter" and result.attrs["bias"] == "ignore"
+    )
+    assert result.directions["kind"] == "random"
     assert result.anchors == [(1, 200)] and result.attrs["samples"] == SAMPLES
 
 
@@ -170,6 +175,7 @@ def test_slabs_are_whole_rows_and_chunks_are_not_mostly_padding():
     assert slab_size(5, 8) == (5, 200)
     assert slab_size(21, 100) == (1, 2184)  # a row per slab (104 per point)
     assert slab_size(41, 1000) == (1, 3728)  # 41,000 samples: 11 equal chunks
+    assert slab_size(1, 8, rows=21) == (21, 168)  # a line: every point in one slab
 
 
 def test_report_draws_each_surface_and_wandb_rows_summarize_them(surfaces, tmp_path):

@@ -22,7 +22,10 @@ _PUBLIC = {
     "evaluate_policies": "return_landscapes.landscape.policies",
     "import_policy": "return_landscapes.training.imported",
     "interpolate": "return_landscapes.landscape.interpolate",
+    "line": "return_landscapes.landscape.line",
+    "load_directions": "return_landscapes.direction_files",
     "load_interpolation": "return_landscapes.store",
+    "load_line": "return_landscapes.store",
     "load_purd": "return_landscapes.store",
     "load_rejection": "return_landscapes.store",
     "load_surface": "return_landscapes.store",
@@ -47,7 +50,10 @@ __all__ = [
     "evaluate_policies",
     "import_policy",
     "interpolate",
+    "line",
+    "load_directions",
     "load_interpolation",
+    "load_line",
     "load_purd",
     "load_rejection",
     "load_surface",
@@ -100,7 +106,9 @@ sys.modules[__name__].__class__ = _Root
 
 
 if TYPE_CHECKING:
+    from return_landscapes.direction_files import load_directions
     from return_landscapes.landscape.interpolate import interpolate
+    from return_landscapes.landscape.line import line
     from return_landscapes.landscape.policies import (
         evaluate_policies,
         policy_path,
@@ -113,6 +121,7 @@ if TYPE_CHECKING:
     from return_landscapes.report.build import report
     from return_landscapes.store import (
         load_interpolation,
+        load_line,
         load_purd,
         load_rejection,
         load_surface,

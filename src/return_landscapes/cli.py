@@ -23,6 +23,7 @@ from return_landscapes.conf import (
     DemoConfig,
     ImportConfig,
     InterpolateConfig,
+    LineConfig,
     PurdConfig,
     RejectConfig,
     ReportConfig,
@@ -56,8 +57,10 @@ commands:
   reject  post-update CVaR rejection (Algorithm 1) from a checkpoint
           e.g. landscape reject run=runs/h checkpoint=150000 criterion=cvar
   surface returns (or PURDs) on a 2-D grid in a plane through one checkpoint
-          (random filter-normalized directions) or three (through=[...])
+          (directions=random|update|pca|file) or three (through=[...])
           e.g. landscape surface run=runs/h checkpoint=150000 seed_index=0 grid=21
+  line    returns (or PURDs) along one direction through a checkpoint
+          e.g. landscape line run=runs/h checkpoint=150000 directions=update
   stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
           writes <run>/landscape/stats.csv
           e.g. landscape stats run=runs/h
@@ -111,6 +114,12 @@ def _surface(cfg: DictConfig) -> None:
     surface(cfg)
 
 
+def _line(cfg: DictConfig) -> None:
+    from return_landscapes.landscape.line import line
+
+    line(cfg)
+
+
 def _stats(cfg: DictConfig) -> None:
     from return_landscapes.landscape.stats_table import tabulate
 
@@ -138,6 +147,7 @@ COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
     "interpolate": (InterpolateConfig, _interpolate),
     "reject": (RejectConfig, _reject),
     "surface": (SurfaceConfig, _surface),
+    "line": (LineConfig, _line),
     "stats": (StatsConfig, _stats),
     "report": (ReportConfig, _report),
     "demo": (DemoConfig, _demo),

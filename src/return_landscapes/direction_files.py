@@ -146,6 +146,21 @@ def read_directions(path: Path, template=None) -> Directions:
     return Directions(x, y, attrs, arrays)
 
 
+def load_directions(path, template=None) -> Directions:
+    """The two directions stored in ``path`` (a surface's or line's
+    ``directions.h5``, or a file in the documented format).
+
+    Args:
+      path: the HDF5 file.
+      template: the actor's parameters; when given, ``x`` and ``y`` come back shaped
+        like it (every leaf checked), else as ``{leaf path: array}`` mappings.
+
+    Returns:
+      ``Directions(x, y, attrs, arrays)``.
+    """
+    return read_directions(path, template)
+
+
 def _datasets(group) -> dict[str, np.ndarray]:
     found = {}
     group.visititems(

@@ -674,14 +674,103 @@ class RejectConfig(RunEpisodeOptions, WandbOptions):
     """Random seed of the PURD samples and of each repeat's training key."""
 
 
+class DirectionKind(Enum):
+    """How the directions of a surface or line through a checkpoint are made."""
+
+    random = "random"  # two Gaussian directions, normalized (Li et al., 2018)
+    update = "update"  # x: the run's own mean update; y: random, orthogonal to it
+    pca = "pca"  # the first two principal components of the seed's checkpoints
+    file = "file"  # read from directions_file (an earlier surface's or a user's)
+
+
+class Normalization(Enum):
+    """The groups a direction is rescaled to the parameters' norm over."""
+
+    filter = "filter"  # each output unit (Li et al.'s filter normalization)
+    layer = "layer"  # each parameter leaf
+    model = "model"  # the whole actor
+    none = "none"  # not rescaled
+
+
+class BiasDirection(Enum):
+    """Whether directions move biases (and other one-axis parameters)."""
+
+    ignore = "ignore"  # zero on biases (Li et al.'s ignore='biasbn')
+    normalized = "normalized"  # moved, normalized as the weights
+
+
 @dataclass
-class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
+class DirectionOptions:
+    """How a surface's or line's directions through one checkpoint are made."""
+
+    directions: DirectionKind = DirectionKind.random
+    """``random`` (two random directions), ``update`` (x: the run's own mean update
+    at the checkpoint, y: random and orthogonal to it), ``pca`` (the first two
+    principal components of the seed's checkpoints) or ``file``
+    (``directions_file``)."""
+    normalization: Normalization = Normalization.filter
+    """random and update: rescale each ``filter`` (output unit), ``layer``,
+    the whole ``model``, or ``none``, to the parameters' norm."""
+    bias: BiasDirection = BiasDirection.ignore
+    """random and update: ``ignore`` (biases stay) or ``normalized`` (they move)."""
+    orthogonalize: bool = False
+    """random: make the second direction orthogonal to the first (Gram-Schmidt per
+    normalization group, norms kept); update always does."""
+    update_batches: int = 100
+    """update: minibatches (the PURD's first samples) the mean update averages."""
+    directions_file: str | None = None
+    """file: the HDF5 file of the directions (an earlier surface's directions.h5 or
+    one written by hand, see docs/directions.md)."""
+
+
+@dataclass
+class LineConfig(
+    RunEpisodeOptions, AtariEpisodeOptions, WandbOptions, DirectionOptions
+):
+    """``landscape line``: returns at ``points`` points along one direction through
+    a checkpoint, ``theta + x d`` for ``x`` in ``[-span, span]`` (``points`` odd, so
+    the checkpoint is the middle point, bit for bit). ``d`` is the first direction
+    of ``directions`` (random, update, PC1 or a file's ``x``). At every point the
+    plain return and, with ``samples > 0``, a PURD of that many samples under
+    ``perturb`` at ``scale`` (the middle point's samples are those of ``landscape
+    purd sample_seed=<sample_seed>``).
+    """
+
+    RANGES: ClassVar[dict[str, Range]] = {"span": POSITIVE}
+
+    run: str | None = None
+    """Run directory (the ``out`` of ``landscape train``); required."""
+    checkpoint: int | None = None
+    """Checkpoint step the line goes through; null for pca: the last."""
+    seed_index: int = 0
+    """Which of the run's seeds the line goes through (0 to seeds - 1)."""
+    points: int = 21
+    """Points along the line (odd, at least 3)."""
+    span: float = 1.0
+    """The line covers ``[-span, span]`` along the direction."""
+    samples: int = 0
+    """PURD samples at every point; 0: plain returns only."""
+    perturb: str | None = None
+    """Perturbation of the PURDs; null: the run's algorithm."""
+    scale: float | None = None
+    """Perturbation size, as for ``landscape surface``; null: the perturbation's
+    default."""
+    sample_seed: int = 0
+    """Random seed of the random directions and of the samples."""
+
+
+@dataclass
+class SurfaceConfig(
+    RunEpisodeOptions, AtariEpisodeOptions, WandbOptions, DirectionOptions
+):
     """``landscape surface``: returns on a ``grid x grid`` lattice in a plane.
 
     By default the plane goes through checkpoint ``checkpoint`` of the run's seed
-    ``seed_index`` and is spanned by two random directions normalized filter-wise (Li
-    et al., 2018); the points are ``theta + x d1 + y d2`` for ``x, y`` in
-    ``[-span, span]`` (``grid`` odd, so the checkpoint is the centre point).
+    ``seed_index`` and is spanned by two directions (``directions``: random ones
+    normalized filter-wise as Li et al., 2018, the run's own update, the PCA of the
+    seed's checkpoints, or a file's); the points are ``theta + x d1 + y d2`` for
+    ``x, y`` in ``[-span, span]`` (``grid`` odd, so the checkpoint is the centre
+    point).
     ``through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]`` takes the
     plane through three checkpoints instead: ``(1-x-y) theta1 + x theta2 + y theta3``
     for ``x, y`` in ``[0, 1]``, the checkpoints at three corners. At every point: the
@@ -696,7 +785,8 @@ class SurfaceConfig(RunEpisodeOptions, AtariEpisodeOptions, WandbOptions):
     run: str | None = None
     """Run directory (the ``out`` of ``landscape train``); required."""
     checkpoint: int | None = None
-    """Checkpoint step at the centre of a random plane (unless ``through``)."""
+    """Checkpoint step at the centre of the plane (unless ``through``); null for
+    pca: the last."""
     seed_index: int = 0
     """Which of the run's seeds the random plane goes through (0 to seeds - 1)."""
     through: list[int] | None = None
@@ -906,6 +996,7 @@ SCHEMAS: dict[str, type] = {
     "interpolate": InterpolateConfig,
     "reject": RejectConfig,
     "surface": SurfaceConfig,
+    "line": LineConfig,
     "stats": StatsConfig,
     "report": ReportConfig,
     "demo": DemoConfig,
@@ -917,6 +1008,7 @@ RENAMED: dict[type, dict[str, str]] = {
     InterpolateConfig: {"seed": "sample_seed"},
     RejectConfig: {"seed": "seed_index"},
     SurfaceConfig: {"seed": "seed_index"},
+    LineConfig: {"seed": "seed_index"},
 }
 """Old option names still accepted (with a note on stderr), per schema: old -> new."""
 

@@ -72,7 +72,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.landscape.surface import RANDOM_PLANE, coordinates
+from return_landscapes.landscape.surface import DIRECTIONS_PLANE, coordinates
 from return_landscapes.training.state import TrainingParts
 from return_landscapes.types import EpisodeStats
 
@@ -354,7 +354,7 @@ def policy_surface(
         filter_normalized_direction(jax.random.fold_in(key, i), params)
         for i in range(2)
     ]
-    axis = coordinates(RANDOM_PLANE, grid, span)
+    axis = coordinates(DIRECTIONS_PLANE, grid, span)
     x, y = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
     stacked = jax.vmap(lambda a, b: mix((params, *directions), params, (1.0, a, b)))(
         jnp.asarray(x), jnp.asarray(y)
