@@ -43,6 +43,7 @@ from return_landscapes.landscape.directions import (
     tree_dot,
 )
 from return_landscapes.landscape.engine import checkpoint_source
+from return_landscapes.landscape.job import make_engine
 from return_landscapes.landscape.keys import direction_key, sample_keys
 from return_landscapes.landscape.perturb import one_sample
 from return_landscapes.pipeline import GROUP
@@ -82,6 +83,8 @@ def check_directions(cfg, job, anchor: tuple[int, int]) -> None:
             f"directions_file={cfg.directions_file} does not exist: give the path of "
             "a surface's directions.h5 or of a file you wrote"
         )
+    if kind == "file":
+        check_file(job, anchor)
     if kind == "update":
         check_update(job)
     if kind == "pca":
@@ -91,6 +94,14 @@ def check_directions(cfg, job, anchor: tuple[int, int]) -> None:
                 f"directions=pca needs at least 3 checkpoints of a seed, {job.run_dir} "
                 f"has {len(steps)}: use directions=random or update"
             )
+
+
+def check_file(job, anchor: tuple[int, int]) -> None:
+    """A directions file must hold every actor leaf in its shape (one line)."""
+    engine = make_engine(job)
+    source = checkpoint_source(engine.parts, job.run_cfg, job.run_dir, *anchor, None)
+    actor = engine.agent.actor_params(source.agent_state)
+    read_directions(Path(job.cfg.directions_file), template=actor)
 
 
 def check_update(job) -> None:
