@@ -6,7 +6,9 @@ yourself (``load_purd``, ``load_interpolation``, ``load_surface``) or make by ha
 * ``purd_histogram``: a PURD (post-update return distribution) as a histogram,
   ``(num_samples,)`` or ``(num_seeds, num_samples)``;
 * ``path_curve``: the return along interpolation paths, optionally with PURD bands;
-* ``surface_map``: a 2-D grid of returns as a heat map or filled contours.
+* ``surface_map``: a 2-D grid of returns as a heat map or filled contours;
+  ``draw_trajectory`` adds a path of points over it (e.g. the checkpoints of a
+  training run projected into a PCA plane).
 
 Each returns a matplotlib ``Figure`` and draws into ``ax=`` when given one (then the
 figure is ``ax.figure``). No pyplot: safe in any process, without a display. Save
@@ -409,6 +411,58 @@ def surface_map(
     if colorbar:
         fig.colorbar(image, ax=ax).set_label(label)
     return fig
+
+
+def draw_trajectory(
+    ax,
+    points,
+    labels: Iterable[str] = (),
+    *,
+    color: str = "white",
+    label: str | None = "training trajectory",
+):
+    """A path of points over a map: joined in the given order by a line, a marker
+    at each point, each point labelled (e.g. with its checkpoint's step).
+
+    The axes grow to show every point, so a point outside a ``surface_map``'s grid is
+    drawn beyond its cells rather than left out.
+
+    Args:
+      ax: the axes (e.g. ``surface_map(...).axes[0]``).
+      points: ``(num_points, 2)``: ``x, y`` of each point, in drawing order.
+      labels: a text per point (none by default).
+      color: the line's and markers' colour (outlined, to read over any colour map).
+      label: the legend label of the path.
+
+    Returns:
+      The ``Line2D`` of the path (its data are ``points``; gid ``"trajectory"``).
+
+    Example::
+
+        >>> import numpy as np
+        >>> x = y = np.linspace(-1, 1, 21)
+        >>> fig = surface_map(x, y, -(x[:, None] ** 2 + y[None, :] ** 2))
+        >>> path = draw_trajectory(fig.axes[0], [[-0.8, -0.5], [-0.3, 0.1], [0, 0]],
+        ...                        labels=["10k", "20k", "30k"])
+        >>> path.get_xydata().tolist()
+        [[-0.8, -0.5], [-0.3, 0.1], [0.0, 0.0]]
+    """
+    xy = _finite("points", points)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"points shaped {np.shape(points)}: need (num_points, 2)")
+    texts = list(labels)
+    if texts and len(texts) != len(xy):
+        raise ValueError(f"{len(texts)} labels for {len(xy)} points: give one each")
+    stroke = [patheffects.withStroke(linewidth=2.2, foreground="black")]
+    (path,) = ax.plot(xy[:, 0], xy[:, 1], color=color, lw=1.2, marker="o", ms=3.5,
+                      mec="black", mew=0.6, label=label, gid="trajectory",
+                      path_effects=stroke)  # fmt: skip
+    for (px, py), text in zip(xy, texts, strict=False):
+        ax.annotate(text, (px, py), xytext=(3, -3), textcoords="offset points",
+                    ha="left", va="top", color=color, fontsize=6,
+                    path_effects=OUTLINE)  # fmt: skip
+    ax.autoscale_view()
+    return path
 
 
 def _norm(finite, vmin, vmax, log, constant) -> mpl.colors.Normalize:

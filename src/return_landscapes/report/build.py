@@ -65,6 +65,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
         builder.interpolation_section(),
         builder.rejection_section(),
         builder.surface_section(),
+        builder.line_section(),
     ]
     missing = [line for run in runs for line in missing_pieces(run)]
     if missing:
@@ -315,9 +316,13 @@ class _Builder:
         section = Section(
             "Return surfaces",
             "Returns on a grid in a plane of parameter space: through a checkpoint "
-            "along two random filter-normalized directions (the checkpoint at the "
-            "centre), or through three checkpoints (at three corners). Stars mark the "
-            "checkpoints; where PURDs were sampled, the LTP map is beside the mean.",
+            "(at the centre) along two directions, random, the update direction and "
+            "a random one, the first two principal components of the training "
+            "trajectory, or read from a file, the axes naming each and its "
+            "normalization; or through three checkpoints (at three corners). Stars "
+            "mark the checkpoints; a PCA plane shows the training trajectory, an "
+            "update plane an arrow along the update; where PURDs were sampled, the "
+            "LTP map is beside the mean.",
         )
         for run in self.runs:
             for surface in run.surfaces:
@@ -330,10 +335,35 @@ class _Builder:
                     self.cfg.surface_3d,
                 )
                 name = _slug("surface", self.names[id(run)], _surface_slug(surface))
-                caption = f"Return surface of {run.label}"
+                caption = (
+                    f"Return surface of {run.label}: {figures.surface_caption(surface)}"
+                )
                 section.figures.append(self.save(fig, f"{name}.png", caption))
         if not section.figures:
             section.missing.append("no return surface in any run")
+        return section
+
+    def line_section(self) -> Section:
+        """Lines are optional: without any, the section only says how to add one."""
+        section = Section(
+            "Return lines",
+            "Returns along one direction through a checkpoint (at x = 0, dotted): the "
+            "plain return and, where PURDs were sampled, their mean, CVaR and LTP at "
+            "each point. The x axis names the direction and its normalization.",
+        )
+        for run in self.runs:
+            for line in run.lines:
+                fig = figures.line_panels(
+                    run, line, self.cfg.threshold, self.cfg.bins, self.cfg.alpha
+                )
+                name = _slug("line", self.names[id(run)], _line_slug(line))
+                caption = f"Return line of {run.label}: {figures.line_caption(line)}"
+                section.figures.append(self.save(fig, f"{name}.png", caption))
+        if not section.figures:
+            section.intro = (
+                "No run has a finished return line: 'landscape line run=<run> "
+                "checkpoint=<step>' computes returns along one direction."
+            )
         return section
 
 
@@ -365,13 +395,34 @@ def _cvar_kept(root) -> str:
 
 
 def _surface_slug(surface) -> str:
-    """A file name part unique to a surface within its run."""
+    """A file name part unique to a surface within its run (the kind of directions
+    named unless random)."""
     attrs = surface.attrs
     anchors = "_".join(f"s{seed}c{step}" for seed, step in surface.anchors)
     span = f"_span{attrs['span']:g}" if attrs["span"] != "" else ""
     perturb = attrs["perturbation"] or "plain"
     scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
-    return f"{perturb}{scale}_{anchors}_grid{attrs['grid']}{span}"
+    kind = ""
+    if attrs["plane"] != "three_checkpoints":
+        kind = _kind_slug(figures.direction_settings(attrs, surface.directions))
+    return f"{perturb}{scale}_{anchors}_grid{attrs['grid']}{span}{kind}"
+
+
+def _line_slug(line) -> str:
+    """A file name part unique to a line within its run."""
+    attrs = line.attrs
+    seed, step = line.anchor
+    perturb = attrs["perturbation"] or "plain"
+    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
+    settings = figures.direction_settings(attrs, line.directions)
+    return (
+        f"{perturb}{scale}_s{seed}c{step}_points{len(line.x)}"
+        f"_span{float(attrs['span']):g}{_kind_slug(settings)}"
+    )
+
+
+def _kind_slug(settings: dict) -> str:
+    return "" if settings["kind"] == "random" else f"_{settings['kind']}"
 
 
 def _summary_cells(entry: dict) -> list[object]:

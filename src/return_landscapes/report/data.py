@@ -1,8 +1,8 @@
 """What a report shows, read from run directories: plain numpy, no drawing.
 
 ``load_run`` gathers one run's learning curve (``metrics.jsonl``), PURDs, statistics
-rows, interpolation paths and rejection traces, each as stored, and lists what is
-missing so the report can say so (with the command that computes it).
+rows, interpolation paths, rejection traces, surfaces and lines, each as stored, and
+lists what is missing so the report can say so (with the command that computes it).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class RunData(NamedTuple):
     rejections: list[RejectionRoot]
     surfaces: list[store.SurfaceResult]
     unfinished_surfaces: list[Path]  # surface folders with rows still missing
+    lines: list[store.LineResult]
+    unfinished_lines: list[Path]  # line folders with points still missing
 
     @property
     def label(self) -> str:
@@ -85,6 +87,7 @@ def load_run(
         [store.read_interpolation(p) for p in store.stored_interpolations(run_dir)],
         rejection_roots(run_dir),
         *surfaces(run_dir),
+        *lines(run_dir),
     )
 
 
@@ -140,14 +143,25 @@ def rejection_roots(run_dir: Path) -> list[RejectionRoot]:
 
 def surfaces(run_dir: Path) -> tuple[list[store.SurfaceResult], list[Path]]:
     """Every finished surface of a run, and the folders of unfinished ones."""
+    return _finished(store.stored_surfaces(run_dir), "grid", store.read_surface)
+
+
+def lines(run_dir: Path) -> tuple[list[store.LineResult], list[Path]]:
+    """Every finished line of a run (``landscape line``), and the folders of
+    unfinished ones."""
+    return _finished(store.stored_lines(run_dir), "points", store.read_line)
+
+
+def _finished(folders: list[Path], size: str, read) -> tuple[list, list[Path]]:
+    """``read`` of each folder holding all its ``size`` row blocks; the others."""
     finished, unfinished = [], []
-    for folder in store.stored_surfaces(run_dir):
-        rows = len(list(folder.glob("row_*.h5")))
-        first = store.read_result(next(folder.glob("row_*.h5"))).attrs
-        if rows < first["grid"]:
+    for folder in folders:
+        rows = sorted(folder.glob("row_*.h5"))
+        first = store.read_result(rows[0]).attrs
+        if len(rows) < first[size]:
             unfinished.append(folder)
         else:
-            finished.append(store.read_surface(folder))
+            finished.append(read(folder))
     return finished, unfinished
 
 
@@ -155,7 +169,8 @@ def missing_pieces(run: RunData) -> list[str]:
     """What the run lacks for a full report, each with the command that adds it.
 
     An imported run (a policy only: no curve, one checkpoint, nothing to train on)
-    is asked for PURDs and surfaces alone.
+    is asked for PURDs and surfaces alone. Lines are optional: only unfinished ones
+    are listed.
     """
     where = command_option("run", run.run_dir)
     trained = not run.imported
@@ -172,7 +187,7 @@ def missing_pieces(run: RunData) -> list[str]:
         "seed_index=0": not run.surfaces,
     }
     missing = [f"{run.name}: {line}" for line, absent in lacking.items() if absent]
-    return missing + unfinished_surfaces(run)
+    return missing + unfinished_surfaces(run) + unfinished_lines(run)
 
 
 def unfinished_surfaces(run: RunData) -> list[str]:
@@ -181,4 +196,13 @@ def unfinished_surfaces(run: RunData) -> list[str]:
         f"{run.name}: surface {folder.name} is unfinished: re-run the "
         "'landscape surface' command that started it"
         for folder in run.unfinished_surfaces
+    ]
+
+
+def unfinished_lines(run: RunData) -> list[str]:
+    """A line for each return line of the run with points still to compute."""
+    return [
+        f"{run.name}: line {folder.name} is unfinished: re-run the "
+        "'landscape line' command that started it"
+        for folder in run.unfinished_lines
     ]

@@ -8,7 +8,9 @@ are env steps.
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -33,7 +35,7 @@ from return_landscapes.report.data import (
     RejectionRoot,
     RunData,
 )
-from return_landscapes.store import InterpolationResult, SurfaceResult
+from return_landscapes.store import InterpolationResult, LineResult, SurfaceResult
 
 PAIR_COLORS = {
     "same_seed": COLORS[0],
@@ -369,6 +371,149 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
     return fig
 
 
+# ----------------------------------------------------------------------- directions
+
+NORMALIZED = {
+    "filter": "filter-normalized",
+    "layer": "layer-normalized",
+    "model": "model-normalized",
+    "none": "unnormalized",
+}
+OLD_RANDOM_PLANE = "random_directions"  # surfaces stored before directions=
+CHECKPOINT_PLANE = "three_checkpoints"
+UPDATE_COLOR = COLORS[3]
+
+
+def direction_settings(attrs: dict, directions: dict | None = None) -> dict:
+    """How the directions of a surface or line were made.
+
+    ``kind`` (``random``, ``update``, ``pca``, ``file``), ``normalization``,
+    ``bias`` and ``orthogonalize`` come from the result's attributes, else from its
+    ``directions.h5`` (``directions``); every other value of that file
+    (``explained_variance``, ``update_step_x``, ``source``, ``trajectory``, ...) is
+    passed on. A surface of the plane ``random_directions`` (stored before
+    ``directions=`` existed) is random, filter-normalized, biases ignored, not
+    orthogonalized.
+    """
+    info = dict(directions or {})
+    if attrs.get("plane") == OLD_RANDOM_PLANE:
+        old = {"normalization": "filter", "bias": "ignore", "orthogonalize": False}
+        return {**info, "kind": "random", **old}
+    kind = _given(attrs.get("directions"), info.get("kind"), default="random")
+    normalization = "none" if kind == "pca" else "filter"
+    return {
+        **info,
+        "kind": kind,
+        "normalization": _given(
+            attrs.get("normalization"), info.get("normalization"), default=normalization
+        ),
+        "bias": _given(attrs.get("bias"), info.get("bias"), default="ignore"),
+        "orthogonalize": _flag(
+            _given(attrs.get("orthogonalize"), info.get("orthogonalize"), default=False)
+        ),
+    }
+
+
+def _given(*values, default):
+    """The first value that is set (stored attributes write ``None`` as ``""``)."""
+    return next((v for v in values if v is not None and v != ""), default)
+
+
+def _flag(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def direction_labels(
+    attrs: dict, directions: dict | None = None, line: bool = False
+) -> list[str]:
+    """The axis label of each direction (two for a plane, one for a ``line``),
+    naming its kind and how it was normalized, e.g. ``random direction 1
+    (filter-normalized)``, ``random direction ⊥ update (filter-normalized)``,
+    ``PC1 (62.3 % of variance)``, ``direction 1 from mine.h5``."""
+    settings = direction_settings(attrs, directions)
+    kind = settings["kind"]
+    count = 1 if line else 2
+    if kind == "pca":
+        variance = settings.get("explained_variance")
+        return [_pc_label(axis, variance) for axis in range(count)]
+    notes = _direction_notes(settings)
+    orthogonal = settings["orthogonalize"]
+    if kind == "update":
+        across = "random direction ⊥ update" if orthogonal else "random direction"
+        names = ["update direction", across]
+    else:
+        if kind == "file":
+            source = settings.get("source")
+            base = f"direction from {Path(str(source)).name if source else 'a file'}"
+        else:
+            base = "random direction" if kind == "random" else f"{kind} direction"
+        names = [base] if line else [_numbered(base, 1), _numbered(base, 2)]
+    labels = [name + _parenthesized(notes) for name in names[:count]]
+    if not line and kind != "update" and orthogonal:
+        labels[1] = names[1] + _parenthesized([*notes, "orthogonalized"])
+    return labels
+
+
+def _numbered(base: str, number: int) -> str:
+    """``random direction 1``; ``direction 1 from mine.h5``."""
+    if base.startswith("direction from"):
+        return base.replace("direction", f"direction {number}", 1)
+    return f"{base} {number}"
+
+
+def _direction_notes(settings: dict) -> list[str]:
+    """How a direction was scaled, for its axis label."""
+    normalization = settings["normalization"]
+    notes = []
+    if not (normalization == "none" and settings["kind"] == "file"):
+        notes.append(NORMALIZED.get(normalization, f"{normalization}-normalized"))
+    if settings["bias"] == "normalized":
+        notes.append("with biases")
+    return notes
+
+
+def _parenthesized(notes: list[str]) -> str:
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def _pc_label(axis: int, variance) -> str:
+    if isinstance(variance, str):
+        variance = json.loads(variance) if variance else None
+    name = f"PC{axis + 1}"
+    if variance is None or len(variance) <= axis:
+        return name
+    return f"{name} ({100 * float(variance[axis]):.1f} % of variance)"
+
+
+def _kind_text(settings: dict) -> str:
+    """The directions in a title: ``random``, ``update``, ``PCA``, ``from <file>``."""
+    kind = settings["kind"]
+    if kind == "file":
+        source = settings.get("source")
+        return f"from {Path(str(source)).name}" if source else "from a file"
+    return {"pca": "PCA", "update": "update"}.get(kind, kind)
+
+
+def _update_note(settings: dict) -> str:
+    """Where one mean update lands along an update direction ("" if unknown)."""
+    step = settings.get("update_step_x")
+    if settings["kind"] != "update" or step is None or step == "":
+        return ""
+    update = settings.get("perturbation") or "the run's"
+    return f"; one mean {update} update lands at x = {float(step):.3g}"
+
+
+def _sampling_text(attrs: dict) -> str:
+    if attrs["perturbation"]:
+        return (
+            f"{attrs['samples']} {attrs['perturbation']} samples at scale "
+            f"{attrs['scale']:g} per point"
+        )
+    return "plain return per point"
+
+
 # ------------------------------------------------------------------------- surfaces
 
 ANCHOR_POSITIONS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # three-checkpoint plane
@@ -382,6 +527,45 @@ def surface_anchor_points(surface: SurfaceResult) -> list[tuple[float, float, st
     ]
 
 
+def surface_axis_labels(surface: SurfaceResult) -> tuple[str, str]:
+    """The x and y axis labels of a surface: each direction with its normalization
+    (``direction_labels``), or the checkpoint weights of a three-checkpoint plane."""
+    if surface.attrs.get("plane") == CHECKPOINT_PLANE:
+        return "weight of checkpoint 2", "weight of checkpoint 3"
+    x, y = direction_labels(surface.attrs, surface.directions)
+    return x, y
+
+
+def surface_trajectory(surface: SurfaceResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """A PCA plane's training trajectory in step order: the points ``(n, 2)`` and
+    their checkpoint steps ``(n,)``; ``None`` for other planes."""
+    if surface.attrs.get("plane") == CHECKPOINT_PLANE:
+        return None
+    info = direction_settings(surface.attrs, surface.directions)
+    if info["kind"] != "pca" or info.get("trajectory") is None:
+        return None
+    points = np.asarray(info["trajectory"], dtype=np.float64).reshape(-1, 2)
+    steps = np.asarray(info.get("trajectory_steps", np.arange(len(points))))
+    order = np.argsort(steps, kind="stable")
+    return points[order], steps[order]
+
+
+def trajectory_outside(surface: SurfaceResult) -> int:
+    """How many points of a PCA plane's trajectory lie outside the computed grid
+    (0 for other planes)."""
+    found = surface_trajectory(surface)
+    if found is None:
+        return 0
+    points = found[0]
+    inside = (
+        (points[:, 0] >= surface.x.min())
+        & (points[:, 0] <= surface.x.max())
+        & (points[:, 1] >= surface.y.min())
+        & (points[:, 1] <= surface.y.max())
+    )
+    return int((~inside).sum())
+
+
 def surface_maps(
     run: RunData,
     surface: SurfaceResult,
@@ -391,8 +575,12 @@ def surface_maps(
     three_d: bool = False,
 ) -> Figure:
     """Heat maps with contours of a surface: the return (PURD mean where sampled,
-    else plain), the LTP beside it where sampled, and a 3-D view if asked."""
-    attrs = surface.attrs
+    else plain), the LTP beside it where sampled, and a 3-D view if asked.
+
+    Axes name each direction and its normalization. A PCA plane shows the training
+    trajectory (the seed's checkpoints projected into the plane, in step order),
+    an update plane an arrow along the update direction and where one mean update
+    lands."""
     sampled = surface.returns.shape[0] > 0
     panels = [(f"plain {RETURN}", surface.plain_return, "viridis", None)]
     if sampled:
@@ -401,19 +589,21 @@ def surface_maps(
             (f"PURD mean {RETURN}", stats["mean"], "viridis", None),
             ("LTP (fraction; grey: undefined)", stats["ltp"], "magma_r", (0.0, 1.0)),
         ]
+    xlabel, ylabel = surface_axis_labels(surface)
     with styled():
         width = 3.6 * (len(panels) + three_d) + 0.4
         fig = _figure(width, 3.6)
         for index, (label, values, cmap, limits) in enumerate(panels, start=1):
             ax = fig.add_subplot(1, len(panels) + three_d, index)
             _surface_map(ax, surface, values, label, cmap, limits)
+            _direction_marks(ax, surface, legend=index == 1)
         if three_d:
             ax = fig.add_subplot(1, len(panels) + 1, len(panels) + 1, projection="3d")
             xs, ys = np.meshgrid(surface.x, surface.y, indexing="ij")
             ax.plot_surface(xs, ys, panels[0][1], cmap="viridis", linewidth=0)
             ax.set_zlabel(panels[0][0])
-            ax.set_xlabel(_surface_axis(attrs, 0))
-            ax.set_ylabel(_surface_axis(attrs, 1))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
         fig.suptitle(
             wrapped(f"Return surface of {run.name}: {_surface_title(surface)}", width)
         )
@@ -425,6 +615,7 @@ def _surface_map(ax, surface: SurfaceResult, values, label, cmap, limits=None):
     checkpoints starred; float noise says "constant" instead of a colour bar.
     ``limits``: a fixed colour range (LTP: [0, 1]); NaN cells are grey."""
     low, high = limits if limits else (None, None)
+    xlabel, ylabel = surface_axis_labels(surface)
     plot.surface_map(
         surface.x,
         surface.y,
@@ -436,31 +627,175 @@ def _surface_map(ax, surface: SurfaceResult, values, label, cmap, limits=None):
         points=surface_anchor_points(surface),
         title=label,
         label=label,
-        xlabel=_surface_axis(surface.attrs, 0),
-        ylabel=_surface_axis(surface.attrs, 1),
+        xlabel=xlabel,
+        ylabel=ylabel,
     )
 
 
-def _surface_axis(attrs: dict, axis: int) -> str:
-    if attrs["plane"] == "random_directions":
-        return f"direction {axis + 1} (filter-normalized units)"
-    return f"weight of checkpoint {axis + 2}"
+def _direction_marks(ax, surface: SurfaceResult, legend: bool) -> None:
+    """The PCA trajectory or the update arrow over a map; their legend if asked."""
+    if surface.attrs.get("plane") == CHECKPOINT_PLANE:
+        return
+    settings = direction_settings(surface.attrs, surface.directions)
+    found = surface_trajectory(surface)
+    if found is not None:
+        points, steps = found
+        outside = trajectory_outside(surface)
+        seed = _given(settings.get("seed"), default=surface.anchors[0][0])
+        label = f"training trajectory, seed {seed} ({len(points)} checkpoints"
+        label += f"; {outside} outside the grid)" if outside else ")"
+        # the checkpoint at the centre is starred and named already
+        labels = [
+            "" if step == surface.anchors[0][1] else STEPS_FORMAT(step, None)
+            for step in steps
+        ]
+        plot.draw_trajectory(ax, points, labels, label=label)
+    if settings["kind"] == "update":
+        _update_arrow(ax, surface, settings)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=6, framealpha=0.85)
+
+
+def _update_arrow(ax, surface: SurfaceResult, settings: dict) -> None:
+    """An arrow from the checkpoint along +x labelled "update", and a tick where
+    one mean update lands."""
+    tip = 0.6 * float(np.max(surface.x))
+    ax.annotate("", xy=(tip, 0.0), xytext=(0.0, 0.0), gid="update-arrow",
+                arrowprops={"arrowstyle": "-|>", "color": "white", "lw": 1.4,
+                            "path_effects": plot.OUTLINE})  # fmt: skip
+    ax.annotate("update", (tip, 0.0), xytext=(0, -4), textcoords="offset points",
+                ha="center", va="top", color="white", fontsize=7,
+                path_effects=plot.OUTLINE)  # fmt: skip
+    step = settings.get("update_step_x")
+    if step is not None and step != "":
+        ax.plot([float(step)], [0.0], ls="none", marker="|", ms=10, mew=1.6,
+                color=UPDATE_COLOR, gid="update-step",
+                label=f"one mean update: x = {float(step):.3g}")  # fmt: skip
 
 
 def _surface_title(surface: SurfaceResult) -> str:
     attrs = surface.attrs
-    if attrs["perturbation"]:
-        what = (
-            f"{attrs['samples']} {attrs['perturbation']} samples at scale "
-            f"{attrs['scale']:g} per point"
-        )
-    else:
-        what = "plain return per point"
+    what = _sampling_text(attrs)
     grid = f"{attrs['grid']}x{attrs['grid']}"
-    if attrs["plane"] == "random_directions":
-        seed, step = surface.anchors[0]
-        return (
-            f"seed {seed}, checkpoint {step:,}, random plane of half-width "
-            f"{attrs['span']:g}, {grid}, {what}"
-        )
-    return f"plane through three checkpoints, {grid}, {what}"
+    if attrs["plane"] == CHECKPOINT_PLANE:
+        return f"plane through three checkpoints, {grid}, {what}"
+    settings = direction_settings(attrs, surface.directions)
+    seed, step = surface.anchors[0]
+    title = (
+        f"seed {seed}, checkpoint {step:,}, {_kind_text(settings)} directions, plane "
+        f"of half-width {attrs['span']:g}, {grid}, {what}"
+    )
+    return title + _update_note(settings)
+
+
+def surface_caption(surface: SurfaceResult) -> str:
+    """What a surface figure shows, in words (the report's caption after the run):
+    the directions, and whether a PCA trajectory leaves the grid."""
+    if surface.attrs.get("plane") == CHECKPOINT_PLANE:
+        return "plane through three checkpoints"
+    settings = direction_settings(surface.attrs, surface.directions)
+    text = f"{_kind_text(settings)} directions through seed {surface.anchors[0][0]}, "
+    text += f"checkpoint {surface.anchors[0][1]:,}"
+    found = surface_trajectory(surface)
+    if found is not None:
+        outside = trajectory_outside(surface)
+        text += f"; the training trajectory ({len(found[0])} checkpoints) is drawn"
+        if outside:
+            text += f" and leaves the grid ({outside} checkpoints outside it)"
+    return text + _update_note(settings)
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def line_axis_label(line: LineResult) -> str:
+    """The x axis label of a line: its direction and normalization."""
+    return direction_labels(line.attrs, line.directions, line=True)[0]
+
+
+def line_statistics(
+    line: LineResult, threshold: float = 0.5, bins: int = 100, alpha: float = 0.1
+) -> dict[str, np.ndarray] | None:
+    """The PURD statistics at each point of a line (``point_statistics`` of its
+    ``(num_samples, points)`` returns), each ``(points,)``; ``None`` when plain."""
+    if not line.returns.shape[0]:
+        return None
+    return point_statistics(line.returns, threshold, bins, alpha)
+
+
+def line_panels(
+    run: RunData,
+    line: LineResult,
+    threshold: float = 0.5,
+    bins: int = 100,
+    alpha: float = 0.1,
+) -> Figure:
+    """Returns along one direction through a checkpoint (at x = 0, marked).
+
+    Plain: one panel, the plain return along x. With samples: three panels, the PURD
+    mean with its 10-90 % band and the plain return; the CVaR (``alpha``); the LTP
+    (``threshold``; gaps where undefined). The x axis names the direction."""
+    stats = line_statistics(line, threshold, bins, alpha)
+    xlabel = line_axis_label(line)
+    with styled():
+        width = 9.6 if stats else 4.8
+        fig = _figure(width, 3.4)
+        axes = fig.subplots(1, 3 if stats else 1, squeeze=False)[0]
+        _line_returns(axes[0], line, stats)
+        if stats:
+            panels = (
+                ("cvar", f"CVaR {alpha:g} {RETURN}", COLORS[1]),
+                ("ltp", f"LTP below {threshold:g} x mode (gaps: undefined)", COLORS[4]),
+            )
+            for ax, (name, label, color) in zip(axes[1:], panels, strict=True):
+                ax.plot(line.x, stats[name], color=color, lw=1.8, gid=name)
+                ax.set_ylabel(label)
+            mark_constant(axes[1], stats["cvar"])
+            top = np.nanmax(stats["ltp"], initial=0.0)
+            axes[2].set_ylim(-0.02, max(0.1, 1.1 * top))
+        seed, step = line.anchor
+        where = f"checkpoint (seed {seed}, {STEPS_FORMAT(step, None)})"
+        for ax in axes:
+            ax.axvline(0.0, color="black", lw=0.9, ls=":", gid="checkpoint",
+                       label=where)  # fmt: skip
+            ax.set_xlabel(xlabel)
+        axes[0].legend(loc="best", fontsize=7)
+        fig.suptitle(wrapped(f"Return line of {run.name}: {_line_title(line)}", width))
+    return fig
+
+
+def _line_returns(ax, line: LineResult, stats: dict | None) -> None:
+    """The return panel: PURD mean and band (where sampled) and the plain return."""
+    if stats is not None:
+        plot.path_curve(line.x, stats["mean"], purd=line.returns, ax=ax,
+                        color=COLORS[0], label="PURD mean", xlabel="", ylabel=RETURN,
+                        guard_noise=False, legend=False)  # fmt: skip
+        ax.get_lines()[-1].set_gid("mean")
+    ax.plot(line.x, line.plain_return, color=COLORS[2], lw=1.4,
+            ls="--" if stats is not None else "-", gid="plain",
+            label="plain return")  # fmt: skip
+    ax.set_ylabel(RETURN)
+    mark_constant(ax, np.concatenate([line.plain_return, line.returns.reshape(-1)]))
+
+
+def _line_title(line: LineResult) -> str:
+    attrs = line.attrs
+    settings = direction_settings(attrs, line.directions)
+    seed, step = line.anchor
+    span = float(attrs.get("span", np.max(np.abs(line.x))))
+    title = (
+        f"seed {seed}, checkpoint {step:,}, {_kind_text(settings)} direction, x in "
+        f"[-{span:g}, {span:g}], {len(line.x)} points, {_sampling_text(attrs)}"
+    )
+    return title + _update_note(settings)
+
+
+def line_caption(line: LineResult) -> str:
+    """What a line figure shows, in words (the report's caption after the run)."""
+    settings = direction_settings(line.attrs, line.directions)
+    seed, step = line.anchor
+    text = (
+        f"{line_axis_label(line)} through seed {seed}, checkpoint {step:,}, "
+        f"{_sampling_text(line.attrs)}"
+    )
+    return text + _update_note(settings)
