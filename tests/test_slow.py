@@ -18,6 +18,8 @@ import pytest
 from helpers import copy_run
 from return_landscapes import (
     interpolate,
+    line,
+    load_line,
     load_purd,
     load_rejection,
     load_surface,
@@ -300,6 +302,112 @@ def test_a_21x21_purd_surface_of_a_trained_hopper(tmp_path):
     report(runs=[str(run)], out=out, surface_3d=True)
     print(json.dumps(figures, indent=1), flush=True)
     assert len(np.unique(result.plain_return)) > 100  # the plane really moves
+
+
+def _along_axes(stats: dict, plain: np.ndarray, centre: int) -> dict:
+    """PURD mean, LTP and plain return along both axes of a surface."""
+    return {
+        axis: {
+            "plain": [round(float(v)) for v in take(plain)],
+            "purd_mean": [round(float(v)) for v in take(stats["mean"])],
+            "ltp": [round(float(v), 2) for v in take(stats["ltp"])],
+        }
+        for axis, take in (
+            ("x", lambda a: a[:, centre]),
+            ("y", lambda a: a[centre, :]),
+        )
+    }
+
+
+def update_plane_figures(result) -> dict:
+    """Does the update direction point up the ridge? Returns just ahead of and
+    behind the checkpoint along x (the update) and y (random, orthogonal)."""
+    stats = point_statistics(result.returns)
+    c = len(result.x) // 2
+    mean = stats["mean"]
+    return {
+        "update_step_x": result.directions["update_step_x"],
+        "update_step_norm": result.directions["update_step_norm"],
+        "centre_purd_mean": round(float(mean[c, c]), 1),
+        "mean_at_x+1_step": round(float(mean[c + 1, c]), 1),
+        "mean_at_x-1_step": round(float(mean[c - 1, c]), 1),
+        "mean_at_y+1_step": round(float(mean[c, c + 1]), 1),
+        "mean_at_y-1_step": round(float(mean[c, c - 1]), 1),
+        "mean_of_x>0_half": round(float(mean[c + 1 :].mean()), 1),
+        "mean_of_x<0_half": round(float(mean[:c].mean()), 1),
+        "best_point": [
+            float(v)
+            for v in (
+                result.x[np.unravel_index(np.argmax(mean), mean.shape)[0]],
+                result.y[np.unravel_index(np.argmax(mean), mean.shape)[1]],
+            )
+        ],
+        "along": _along_axes(stats, result.plain_return, c),
+    }
+
+
+def pca_plane_figures(result) -> dict:
+    """Where the training trajectory runs on the PCA plane: each checkpoint's
+    coordinates and the PURD mean and LTP at the grid point nearest it."""
+    stats = point_statistics(result.returns)
+    info = result.directions
+    rows = []
+    for step, (x, y) in zip(info["trajectory_steps"], info["trajectory"], strict=True):
+        i, j = np.abs(result.x - x).argmin(), np.abs(result.y - y).argmin()
+        rows.append(
+            {
+                "step": int(step),
+                "at": [round(float(x), 2), round(float(y), 2)],
+                "nearest_purd_mean": round(float(stats["mean"][i, j]), 1),
+                "nearest_ltp": round(float(stats["ltp"][i, j]), 2),
+            }
+        )
+    return {
+        "explained_variance": [round(v, 3) for v in info["explained_variance"]],
+        "trajectory": rows,
+        "plain_min_max": [
+            round(float(result.plain_return.min()), 1),
+            round(float(result.plain_return.max()), 1),
+        ],
+        "along": _along_axes(stats, result.plain_return, len(result.x) // 2),
+    }
+
+
+@pytest.mark.slow
+def test_update_and_pca_surfaces_of_a_trained_hopper(tmp_path):
+    """Two 21x21 planes through the last checkpoint of seed 0 of a trained TD3
+    hopper (``trained_hopper``), 100 ``td3`` samples per point: the run's own update
+    direction (x) against a random direction orthogonal to it (y), span 1; and the
+    first two principal components of the seed's checkpoints, with the span chosen
+    to cover the training trajectory. ``LANDSCAPE_DIRECTIONS_OUT`` keeps the report
+    there. Asserted: both centres are the checkpoint's PURD bit for bit; printed:
+    the timing and what the planes show along their axes and the trajectory."""
+    run = trained_hopper(tmp_path)
+    step = STEPS[-1]
+    purd(run=str(run), checkpoints=[step], seeds=[0], perturb="td3", samples=100)
+    checkpoint = store.load_purd_result(run, step, "td3", 3e-4).arrays
+    # the trajectory's reach along the components, from a 3-point plain PCA line
+    line(run=str(run), checkpoint=step, directions="pca", points=3)
+    trajectory = load_line(run, step, points=3, directions="pca").directions[
+        "trajectory"
+    ]
+    pca_span = float(np.ceil(1.1 * np.abs(trajectory).max()))
+    figures = {}
+    for kind, span in (("update", 1.0), ("pca", pca_span)):
+        options = {"checkpoint": step, "grid": 21, "span": span, "directions": kind}
+        tic = time.perf_counter()
+        surface(run=str(run), perturb="td3", samples=100, seed_index=0, **options)
+        seconds = time.perf_counter() - tic
+        result = load_surface(run, perturb="td3", scale=3e-4, seed=0, **options)
+        assert result.plain_return[10, 10] == checkpoint["unperturbed_return"][0]
+        np.testing.assert_array_equal(
+            result.returns[:, 10, 10], checkpoint["undiscounted_return"][0]
+        )
+        shape = update_plane_figures if kind == "update" else pca_plane_figures
+        figures[kind] = {"seconds": round(seconds, 1), "span": span, **shape(result)}
+        print(json.dumps({kind: figures[kind]}, indent=1), flush=True)
+    out = os.environ.get("LANDSCAPE_DIRECTIONS_OUT") or str(tmp_path / "report")
+    report(runs=[str(run)], out=out)
 
 
 def _training_scores(run_dir):

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import h5py
-import jax
 import numpy as np
 
 from return_landscapes.errors import LandscapeError
@@ -70,6 +69,8 @@ def leaf_name(path) -> str:
 
 def named_leaves(tree) -> dict[str, np.ndarray]:
     """Every leaf of ``tree`` by its dataset name."""
+    import jax  # here: reading a file without a template needs no JAX
+
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
     return {leaf_name(path): np.asarray(leaf) for path, leaf in flat}
 
@@ -174,6 +175,8 @@ def _datasets(group) -> dict[str, np.ndarray]:
 
 
 def _shaped(path: Path, axis: str, leaves: dict[str, np.ndarray], template):
+    import jax
+
     flat, treedef = jax.tree_util.tree_flatten_with_path(template)
     out = []
     for leaf_path, leaf in flat:

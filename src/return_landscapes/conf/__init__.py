@@ -727,9 +727,10 @@ class DirectionOptions:
 class LineConfig(
     RunEpisodeOptions, AtariEpisodeOptions, WandbOptions, DirectionOptions
 ):
-    """``landscape line``: returns at ``points`` points along one direction through
-    a checkpoint, ``theta + x d`` for ``x`` in ``[-span, span]`` (``points`` odd, so
-    the checkpoint is the middle point, bit for bit). ``d`` is the first direction
+    """``landscape line``: returns along one direction through a checkpoint.
+
+    ``points`` points ``theta + x d`` for ``x`` in ``[-span, span]`` (``points`` odd,
+    so the checkpoint is the middle point, bit for bit). ``d`` is the first direction
     of ``directions`` (random, update, PC1 or a file's ``x``). At every point the
     plain return and, with ``samples > 0``, a PURD of that many samples under
     ``perturb`` at ``scale`` (the middle point's samples are those of ``landscape
@@ -794,7 +795,8 @@ class SurfaceConfig(
     grid: int = 21
     """Points per side of the lattice (odd for a random plane)."""
     span: float = 1.0
-    """A random plane covers ``[-span, span]`` along each direction."""
+    """A plane through one checkpoint covers ``[-span, span]`` along each
+    direction."""
     samples: int = 0
     """PURD samples at every point; 0: plain returns only."""
     perturb: str | None = None

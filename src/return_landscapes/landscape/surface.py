@@ -451,7 +451,12 @@ def plane_directions_of(job: SurfaceJob, engine: Engine, source):
         if stored.attrs.get("settings") == made_with:
             return PlaneDirections(stored.x, stored.y, stored.attrs, stored.arrays)
     directions = make_directions(job, engine, source)
-    attrs = {**directions.attrs, "settings": made_with}
+    provenance = {
+        name: value
+        for name, value in store.provenance().items()
+        if name not in ("format", "format_version")  # the directions format's own
+    }
+    attrs = {**provenance, **directions.attrs, "settings": made_with}
     write_directions(path, directions.x, directions.y, attrs, directions.arrays)
     warn_if_trajectory_leaves(job, directions.arrays.get("trajectory"))
     return directions
