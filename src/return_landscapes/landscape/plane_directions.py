@@ -181,7 +181,7 @@ def _update_directions(job, engine, source, actor, key, base) -> PlaneDirections
     keys = job.perturbation.key_rows(
         sample_keys(cfg.sample_seed, seed, step, cfg.update_batches)
     )
-    step_tree = mean_update(job.perturbation, engine.agent, source, scale, keys)
+    step_tree = mean_update(update_steps(engine), source, scale, keys, actor)
     moved = normalize(step_tree, actor, "none", bias)  # the step on moving leaves
     if tree_dot(moved, moved) == 0:
         raise LandscapeError(
@@ -207,29 +207,44 @@ def _update_directions(job, engine, source, actor, key, base) -> PlaneDirections
     return PlaneDirections(x, y, {**base, **attrs}, {})
 
 
-def mean_update(perturbation, agent, source, scale, keys):
-    """The mean over ``keys`` of the actor step ``perturbation`` takes from
-    ``source`` (each key as sample ``j`` of a PURD draws it), in float64."""
-    actor = agent.actor_params(source.agent_state)
+_STEPS: dict[int, Any] = {}
 
-    @jax.jit
-    def steps(keys):
-        params = jax.vmap(
-            lambda k: one_sample(perturbation, agent, source, scale, k)[0]
-        )(keys)
-        return jax.tree.map(lambda p, a: p - a[None], params, actor)
 
+def update_steps(engine):
+    """``steps(source, scale, keys)``: the actor step of the engine's perturbation
+    for each of ``keys``, jitted once per engine."""
+    if id(engine) not in _STEPS:
+        agent, perturbation = engine.agent, engine.perturbation
+
+        @jax.jit
+        def steps(source, scale, keys):
+            actor = agent.actor_params(source.agent_state)
+            params = jax.vmap(
+                lambda k: one_sample(perturbation, agent, source, scale, k)[0]
+            )(keys)
+            return jax.tree.map(lambda p, a: p - a[None], params, actor)
+
+        _STEPS[id(engine)] = steps
+    return _STEPS[id(engine)]
+
+
+def mean_update(steps, source, scale, keys, template):
+    """The mean over ``keys`` of the actor steps ``steps`` (``update_steps``) takes
+    from ``source`` (each key as sample ``j`` of a PURD draws it), summed in float64
+    over groups of ``GROUP`` keys, cast to ``template``'s dtypes."""
     total = None
+    scale = jnp.asarray(scale, jnp.float32)
     for start in range(0, keys.shape[0], GROUP):
         group = keys[start : start + GROUP]
-        group = jnp.concatenate([group, group[:1].repeat(GROUP - len(group), 0)])
-        count = min(GROUP, keys.shape[0] - start)
+        count = len(group)
+        group = jnp.concatenate([group, group[:1].repeat(GROUP - count, 0)])
         part = jax.tree.map(
-            lambda s, n=count: np.asarray(s, np.float64)[:n].sum(0), steps(group)
+            lambda s, n=count: np.asarray(s, np.float64)[:n].sum(0),
+            steps(source, scale, group),
         )
         total = part if total is None else jax.tree.map(np.add, total, part)
     return jax.tree.map(
-        lambda t, a: (t / keys.shape[0]).astype(np.asarray(a).dtype), total, actor
+        lambda t, a: (t / keys.shape[0]).astype(np.asarray(a).dtype), total, template
     )
 
 
