@@ -21,7 +21,6 @@ a leaf missing or of another shape is a one-line error naming it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,7 +28,11 @@ import h5py
 import numpy as np
 
 from return_landscapes.errors import LandscapeError
-from return_landscapes.provenance import atomic_write
+from return_landscapes.provenance import (
+    atomic_write,
+    hdf5_attribute,
+    plain_attribute,
+)
 
 DIRECTIONS_FORMAT = "return-landscapes/directions"
 DIRECTIONS_FORMAT_VERSION = 1
@@ -89,7 +92,7 @@ def write_directions(
             f.attrs["format"] = DIRECTIONS_FORMAT
             f.attrs["format_version"] = DIRECTIONS_FORMAT_VERSION
             for name, value in attrs.items():
-                f.attrs[name] = _attribute(value)
+                f.attrs[name] = hdf5_attribute(value)
             for axis, tree in zip(AXES, (x, y), strict=True):
                 for name, leaf in named_leaves(tree).items():
                     f.create_dataset(f"{axis}/{name}", data=leaf)
@@ -97,14 +100,6 @@ def write_directions(
                 f.create_dataset(name, data=np.asarray(array))
 
     atomic_write(Path(path), write)
-
-
-def _attribute(value):
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return value
 
 
 def read_directions(path: Path, template=None) -> Directions:
@@ -123,7 +118,7 @@ def read_directions(path: Path, template=None) -> Directions:
         )
     try:
         with h5py.File(path, "r", locking=False) as f:
-            attrs = {name: _plain(value) for name, value in f.attrs.items()}
+            attrs = {name: plain_attribute(value) for name, value in f.attrs.items()}
             axes = {axis: _datasets(f[axis]) if axis in f else {} for axis in AXES}
             arrays = {name: f[name][()] for name in EXTRA_ARRAYS if name in f}
     except (OSError, KeyError, ValueError, TypeError) as err:
@@ -196,11 +191,3 @@ def _shaped(path: Path, axis: str, leaves: dict[str, np.ndarray], template):
             raise LandscapeError(f"{path}: {axis}/{name} holds non-finite values")
         out.append(value.astype(np.asarray(leaf).dtype))
     return treedef.unflatten(out)
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -125,6 +125,24 @@ def _umask() -> int:
     return mask
 
 
+def hdf5_attribute(value):
+    """A value as an HDF5 attribute: ``None`` as ``""``, lists and mappings as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return value
+
+
+def plain_attribute(value):
+    """An HDF5 attribute read back as a plain Python value (text, int, float)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    return value
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -45,7 +45,9 @@ from return_landscapes.direction_files import DIRECTIONS_FILE, read_directions
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import (
     atomic_write,
+    hdf5_attribute,
     matching_files,
+    plain_attribute,
     run_provenance,
 )
 
@@ -84,19 +86,11 @@ def write_result(
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w", locking=False) as f:
             for name, value in {**provenance(), **attrs}.items():
-                f.attrs[name] = _attribute(value)
+                f.attrs[name] = hdf5_attribute(value)
             for name, array in arrays.items():
                 f.create_dataset(name, data=np.asarray(array))
 
     atomic_write(Path(path), write)
-
-
-def _attribute(value):
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return value
 
 
 def read_result(path: Path) -> Result:
@@ -106,7 +100,7 @@ def read_result(path: Path) -> Result:
         raise LandscapeError(f"{path} is missing: compute it first")
     try:
         with h5py.File(path, "r", locking=False) as f:
-            attrs = {name: _plain(value) for name, value in f.attrs.items()}
+            attrs = {name: plain_attribute(value) for name, value in f.attrs.items()}
             arrays = {name: f[name][()] for name in f}
     except (OSError, KeyError, ValueError) as err:
         raise LandscapeError(
@@ -142,14 +136,6 @@ REQUIRED = {
         "unperturbed_length",
     ),
 }
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # ---------------------------------------------------------------------------- PURD

@@ -17,13 +17,14 @@ from return_landscapes import store
 from return_landscapes.conf import LineConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.flat import flat_reason, is_noise
-from return_landscapes.landscape.job import announce, open_job, scale_text
+from return_landscapes.landscape.job import announce, open_job
 from return_landscapes.landscape.plane_directions import check_directions, kind_of
 from return_landscapes.landscape.surface import (
     DIRECTIONS_PLANE,
     SurfaceJob,
     check_odd,
     check_perturbed,
+    computed,
     list_todo,
     one_anchor,
     run_job,
@@ -50,15 +51,11 @@ def line(config: LineConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(LineConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_line(cfg)
-    what = (
-        "plain returns"
-        if job.perturb_name is None
-        else f"PURDs of {cfg.samples} {job.perturb_name} samples at {scale_text(job)}"
-    )
     seed, step = job.anchors[0]
     announce(
         f"line of {cfg.points} points through seed {seed} checkpoint {step} "
-        f"({kind_of(cfg)} direction, span {cfg.span}), {what}: writing {job.folder}",
+        f"({kind_of(cfg)} direction, span {cfg.span}), {computed(job)}: writing "
+        f"{job.folder}",
         cfg.points - len(job.todo),
         "point(s)",
     )

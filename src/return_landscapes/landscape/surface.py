@@ -123,13 +123,8 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(SurfaceConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_surface(cfg)
-    what = (
-        "plain returns"
-        if job.perturb_name is None
-        else f"PURDs of {cfg.samples} {job.perturb_name} samples at {scale_text(job)}"
-    )
     announce(
-        f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {what}: "
+        f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {computed(job)}: "
         f"writing {job.folder}",
         cfg.grid - len(job.todo),
         "row(s)",
@@ -138,6 +133,13 @@ def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
         run_job(job)
         warn_if_flat(job)
     return job.folder
+
+
+def computed(job: SurfaceJob) -> str:
+    """What every point gets: plain returns, or PURDs of how many samples."""
+    if job.perturb_name is None:
+        return "plain returns"
+    return f"PURDs of {job.cfg.samples} {job.perturb_name} samples at {scale_text(job)}"
 
 
 def run_job(job: SurfaceJob) -> None:
