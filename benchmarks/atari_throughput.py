@@ -30,7 +30,7 @@ import numpy as np
 from return_landscapes import configure_xla
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.atari import frames, task_id, training_pool
-from return_landscapes.landscape.engine import get_engine, perturbed_returns
+from return_landscapes.landscape.hotpath.engine import get_engine, perturbed_returns
 from return_landscapes.landscape.perturb import CheckpointSource, get_perturbation
 from return_landscapes.training.schedule import Block, step_unit
 from return_landscapes.training.state import init_state

@@ -30,8 +30,8 @@ from return_landscapes import configure_xla
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.evaluation import EvaluationSetup, episodes, make_episode_stage
-from return_landscapes.landscape.engine import policy_apply
-from return_landscapes.landscape.keys import sample_keys
+from return_landscapes.landscape.hotpath.engine import policy_apply
+from return_landscapes.landscape.hotpath.keys import sample_keys
 from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
 from return_landscapes.pipeline import plan_chunks, run_chunks
 

@@ -195,8 +195,8 @@ def purd_part(
     from return_landscapes.agents.td3 import make_td3
     from return_landscapes.envs.brax import DEFAULT_BACKEND
     from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
-    from return_landscapes.landscape.engine import policy_apply
-    from return_landscapes.landscape.keys import sample_keys
+    from return_landscapes.landscape.hotpath.engine import policy_apply
+    from return_landscapes.landscape.hotpath.keys import sample_keys
     from return_landscapes.landscape.perturb import (
         get_perturbation,
         make_perturb_stage,
@@ -485,8 +485,8 @@ def ppo_purd_part(sizes: Sizes, record: Recorder, warm: bool) -> None:
     from return_landscapes.conf import PPOConfig
     from return_landscapes.envs.brax import DEFAULT_BACKEND, reset_carry
     from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
-    from return_landscapes.landscape.engine import policy_apply
-    from return_landscapes.landscape.keys import sample_keys
+    from return_landscapes.landscape.hotpath.engine import policy_apply
+    from return_landscapes.landscape.hotpath.keys import sample_keys
     from return_landscapes.landscape.perturb import (
         CheckpointSource,
         get_perturbation,

@@ -74,8 +74,8 @@ from return_landscapes.conf import Algo, TD3Config, TrainConfig, is_mujoco, reso
 from return_landscapes.envs.mujoco import make_mujoco_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
-from return_landscapes.landscape.engine import policy_apply
-from return_landscapes.landscape.keys import sample_keys
+from return_landscapes.landscape.hotpath.engine import policy_apply
+from return_landscapes.landscape.hotpath.keys import sample_keys
 from return_landscapes.landscape.perturb import (
     CheckpointSource,
     get_perturbation,
@@ -215,7 +215,7 @@ def run_config(run: Path):
 
 def run_source(run: Path | None):
     """Seed 0's last checkpoint of a TD3 run on a MuJoCo task, with its replay."""
-    from return_landscapes.landscape.engine import checkpoint_source
+    from return_landscapes.landscape.hotpath.engine import checkpoint_source
     from return_landscapes.rundir import completed_checkpoints
     from return_landscapes.training.trainers import get_parts
 

@@ -51,7 +51,7 @@ from return_landscapes import configure_xla
 configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 from return_landscapes import purd, train  # noqa: E402
-from return_landscapes.landscape.stats_table import stats_rows  # noqa: E402
+from return_landscapes.landscape.stats.table import stats_rows  # noqa: E402
 from return_landscapes.store import load_purd_result  # noqa: E402
 
 

@@ -58,14 +58,14 @@ import return_landscapes as rl
 from return_landscapes import configure_xla, rundir
 from return_landscapes.conf import SurfaceConfig, resolve
 from return_landscapes.direction_files import DIRECTIONS_FILE
-from return_landscapes.landscape.engine import checkpoint_source
+from return_landscapes.landscape.experiments.surface import plan_surface
+from return_landscapes.landscape.grid.directions import make_directions
+from return_landscapes.landscape.hotpath.engine import checkpoint_source
+from return_landscapes.landscape.hotpath.keys import sample_keys
 from return_landscapes.landscape.job import make_engine
-from return_landscapes.landscape.keys import sample_keys
 from return_landscapes.landscape.perturb import one_sample
-from return_landscapes.landscape.plane_directions import make_directions
-from return_landscapes.landscape.surface import plan_surface
 from return_landscapes.pipeline import GROUP
-from return_landscapes.store import read_surface
+from return_landscapes.store.surface import read_surface
 
 configure_xla()  # the landscape command's XLA settings, before JAX starts
 

@@ -39,15 +39,15 @@ from return_landscapes import configure_xla
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
-from return_landscapes.landscape.engine import policy_apply
-from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
-from return_landscapes.landscape.purd import sample_keys
-from return_landscapes.landscape.surface import (
+from return_landscapes.landscape.experiments.purd import sample_keys
+from return_landscapes.landscape.grid.plane import (
     DIRECTIONS_PLANE,
     coordinates,
     make_surface_stages,
     plane_directions,
 )
+from return_landscapes.landscape.hotpath.engine import policy_apply
+from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
 from return_landscapes.pipeline import GROUP, plan_chunks, run_chunks
 
 configure_xla()  # the landscape command's XLA settings, before JAX starts

@@ -32,13 +32,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from return_landscapes import store
-from return_landscapes.landscape.interpolate import interpolate
-from return_landscapes.landscape.purd import purd
-from return_landscapes.landscape.reject import reject
+from return_landscapes.landscape.experiments.interpolate import interpolate
+from return_landscapes.landscape.experiments.purd import purd
+from return_landscapes.landscape.experiments.reject import reject
 from return_landscapes.landscape.stats import bootstrap_ci, kept_rows
-from return_landscapes.landscape.stats_table import stats_rows
+from return_landscapes.landscape.stats.table import stats_rows
 from return_landscapes.logs import show_logs
+from return_landscapes.store import interpolation as path_store
+from return_landscapes.store import rejection as rejection_store
 from return_landscapes.training.loop import train
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -258,8 +259,8 @@ def paths(scale: Scale, runs: Path) -> dict:
     found = {}
     for env in scale.envs:
         ratios: dict[str, list[float]] = {"same_seed": [], "cross_seed": []}
-        for path in store.stored_interpolations(run_dir(runs, env, "td3")):
-            result = store.read_interpolation(path)
+        for path in path_store.stored_interpolations(run_dir(runs, env, "td3")):
+            result = path_store.read_interpolation(path)
             lengths = result.arrays["plain_length"]
             plain = result.plain_return
             ends = min(plain[0], plain[-1])
@@ -279,7 +280,7 @@ def rejection(scale: Scale, roots: list[dict]) -> dict:
     for root in roots:
         ends = {}
         for criterion in ("cvar", "none"):
-            repeats = store.load_rejection(
+            repeats = rejection_store.load_rejection(
                 root["path"], root["checkpoint"], root["seed"], criterion
             )
             ends[criterion] = [_last_kept(r.arrays) for r in repeats]
@@ -294,7 +295,7 @@ def rejection(scale: Scale, roots: list[dict]) -> dict:
                 "seed": root["seed"],
                 "checkpoint": root["checkpoint"],
                 "start_cvar": float(
-                    store.load_rejection(
+                    rejection_store.load_rejection(
                         root["path"], root["checkpoint"], root["seed"], "none"
                     )[0].arrays["cvar"][0]
                 ),

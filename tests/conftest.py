@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from helpers import REPOSITORY, TINY_PPO, TINY_TD3  # noqa: E402
 from return_landscapes import train  # noqa: E402
-from return_landscapes.landscape.caches import drop_compiled_programs  # noqa: E402
+from return_landscapes.caches import drop_compiled_programs  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

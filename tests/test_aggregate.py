@@ -14,7 +14,8 @@ import pytest
 
 from helpers import assert_one_error_line, copy_run, landscape
 from return_landscapes import LandscapeError, report, store
-from return_landscapes.landscape.aggregate import (
+from return_landscapes.landscape.stats import cvar, purd_statistics
+from return_landscapes.landscape.stats.aggregate import (
     improvement_interval,
     iqm_interval,
     paired_matrices,
@@ -22,8 +23,9 @@ from return_landscapes.landscape.aggregate import (
     require_rliable,
     score_matrix,
 )
-from return_landscapes.landscape.stats import cvar, purd_statistics
 from return_landscapes.report.across_envs import COLUMNS, purd_scores
+from return_landscapes.store import purd as purd_store
+from return_landscapes.store import rejection as rejection_store
 
 rliable_library = pytest.importorskip("rliable.library")
 rliable_metrics = pytest.importorskip("rliable.metrics")
@@ -181,7 +183,9 @@ def hand_purd(run, step, seed, env, length=1000):
     }
     attrs = {"kind": "purd", "perturbation": "td3", "scale": 3e-4, "checkpoint": step,
              "seed": seed, "samples": returns.size, "horizon": 1000}  # fmt: skip
-    store.write_result(store.purd_path(run, "td3", 3e-4, step, seed), arrays, attrs)
+    store.write_result(
+        purd_store.purd_path(run, "td3", 3e-4, step, seed), arrays, attrs
+    )
     return returns
 
 
@@ -207,7 +211,7 @@ def hand_trace(run, criterion, repeat, cvar_end, ltp_end, mode_end=900.0):
              "threshold": 0.5, "checkpoint": 200, "seed": 1, "repeat": repeat,
              "perturbation": "td3", "scale": 3e-4, "bins": 100, "samples": 8,
              "max_steps": 2, "check_interval": 1}  # fmt: skip
-    path = store.rejection_path(run, folder, 200, 1, repeat)
+    path = rejection_store.rejection_path(run, folder, 200, 1, repeat)
     store.write_result(path, arrays, attrs)
     return arrays
 

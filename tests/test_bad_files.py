@@ -24,9 +24,10 @@ from return_landscapes.conf import (
     resolve,
 )
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape import stats_table
 from return_landscapes.landscape.checks import check_finite, check_finite_returns
+from return_landscapes.landscape.stats import table as stats_table
 from return_landscapes.metrics_log import MetricsLog, truncate_after
+from return_landscapes.store import purd as purd_store
 
 
 def write_records(path, steps, torn: str = ""):
@@ -96,9 +97,9 @@ def test_stray_checkpoint_and_result_names_are_skipped_not_parsed(tmp_path, capl
     stray_scale = seeds.parent.parent / "scale_1e-3e" / "step_1000"
     stray_scale.mkdir(parents=True)
     (stray_scale / "seed_000.h5").write_bytes(b"")
-    found = store.stored_purds(tmp_path)
-    assert list(found) == [store.PurdKey("td3", 0.0003, 1000)]
-    assert list(found[store.PurdKey("td3", 0.0003, 1000)]) == [0]
+    found = purd_store.stored_purds(tmp_path)
+    assert list(found) == [purd_store.PurdKey("td3", 0.0003, 1000)]
+    assert list(found[purd_store.PurdKey("td3", 0.0003, 1000)]) == [0]
 
 
 @pytest.mark.unit
@@ -288,8 +289,8 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
 
 @pytest.mark.unit
 def test_statistics_of_a_stored_non_finite_purd_are_unavailable_not_numbers():
-    from return_landscapes.landscape.flat import flat_reason
     from return_landscapes.landscape.stats import STATISTICS, purd_statistics
+    from return_landscapes.landscape.stats.flat import flat_reason
 
     returns = np.array([10.0, 11.0, np.nan, 12.0])
     statistics = purd_statistics(returns)

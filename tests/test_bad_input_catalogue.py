@@ -19,6 +19,7 @@ import pytest
 
 from helpers import TINY_TD3, as_overrides, assert_one_error_line, copy_run, landscape
 from return_landscapes import rundir, store
+from return_landscapes.store import purd as purd_store
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -61,7 +62,7 @@ def nan_in_critic(run: Path) -> None:
 
 
 def purd_without_returns(run: Path) -> None:
-    path = store.purd_path(run, "td3", 1e-2, 100, 0)
+    path = purd_store.purd_path(run, "td3", 1e-2, 100, 0)
     arrays = {
         "seeds": np.array([0], np.int32),
         "discounted_return": np.ones((1, 8)),

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 CONFIGS = [
     member
     for _, member in inspect.getmembers(conf, inspect.isclass)
-    if dataclasses.is_dataclass(member) and member.__module__ == conf.__name__
+    if dataclasses.is_dataclass(member) and member.__module__.startswith(conf.__name__)
 ]
 
 
@@ -56,7 +56,7 @@ def test_every_field_has_a_one_line_docstring(config):
         assert docs.get(item.name), f"{config.__name__}.{item.name} has no docstring"
     for klass in config.__mro__:
         if dataclasses.is_dataclass(klass):
-            for name, doc in conf._own_field_docs(klass).items():
+            for name, doc in conf.describe._own_field_docs(klass).items():
                 assert "\n" not in doc and doc.strip() == doc, (klass, name)
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from return_landscapes.landscape.directions import (
+from return_landscapes.landscape.grid.vectors import (
     filter_normalized_direction,
     filter_norms,
     flat_vector,

@@ -10,19 +10,20 @@ import pytest
 from helpers import copy_run
 from return_landscapes import store
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.flat import flat_reason, is_noise
 from return_landscapes.landscape.stats import (
     cvar_change,
     left_tail_probability,
     ltp_text,
     purd_statistics,
 )
-from return_landscapes.landscape.stats_table import (
+from return_landscapes.landscape.stats.flat import flat_reason, is_noise
+from return_landscapes.landscape.stats.table import (
     heaviest_left_tail,
     stats_rows,
     summary_rows,
     write_tables,
 )
+from return_landscapes.store import purd as purd_store
 
 SPIKE = 31.8836 + np.linspace(0, 1e-5, 200)  # a policy that falls: float noise
 
@@ -77,7 +78,9 @@ def write_purd(run_dir, step, seed, returns, length):
     }
     attrs = {"kind": "purd", "perturbation": "td3", "scale": 3e-4, "checkpoint": step,
              "seed": seed, "samples": returns.size, "horizon": 1000}  # fmt: skip
-    store.write_result(store.purd_path(run_dir, "td3", 3e-4, step, seed), arrays, attrs)
+    store.write_result(
+        purd_store.purd_path(run_dir, "td3", 3e-4, step, seed), arrays, attrs
+    )
 
 
 @pytest.fixture()
@@ -129,7 +132,7 @@ def test_a_surface_of_float_noise_says_constant_instead_of_a_colour_bar():
     from types import SimpleNamespace
 
     from return_landscapes.report.figures import surface_maps
-    from return_landscapes.store import SurfaceResult
+    from return_landscapes.store.surface import SurfaceResult
 
     grid = np.linspace(-1, 1, 3, dtype=np.float32)
     attrs = {"plane": "random_directions", "perturbation": "", "grid": 3, "span": 1.0}

@@ -18,11 +18,11 @@ from return_landscapes import (
     policy_surface,
     purd,
     report,
-    store,
     surface,
 )
 from return_landscapes.agents.brax_policy import actor_state_from_brax
 from return_landscapes.envs.brax import import_quietly, make_env
+from return_landscapes.store import purd as purd_store
 from toy_env import PointReach
 
 HIDDEN = [8, 8]  # a tiny brax.training PPO policy (its default is [32] * 4)
@@ -114,7 +114,7 @@ def test_imported_brax_policy_gives_purd_surface_and_report(
         samples=SAMPLES,
         **QUIET,
     )
-    result = store.load_purd_result(imported_run, 0, "param_noise", SCALE)
+    result = purd_store.load_purd_result(imported_run, 0, "param_noise", SCALE)
     unperturbed = float(result.arrays["unperturbed_return"][0])
     expected = direct_rollout(net, brax_params, HORIZON)
     assert unperturbed == pytest.approx(expected, rel=1e-4)
@@ -247,7 +247,7 @@ def test_imported_run_refuses_updates_in_one_line(imported_run, tmp_path):
 def test_imported_sac_policy_acts_as_brax_inference(tmp_path):
     """A brax.training SAC file (relu, [256, 256] by default): the imported run's
     restored policy gives brax.training's own deterministic actions."""
-    from return_landscapes.landscape.engine import policy_apply
+    from return_landscapes.landscape.hotpath.engine import policy_apply
     from return_landscapes.rundir import load_run_config
     from return_landscapes.training.state import restore_without_replay_rows
     from return_landscapes.training.trainers import get_parts

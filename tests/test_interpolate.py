@@ -19,10 +19,11 @@ from return_landscapes import (
     interpolate,
     load_interpolation,
     purd,
-    store,
 )
 from return_landscapes.conf import InterpolateConfig
-from return_landscapes.landscape.interpolate import plan_interpolation
+from return_landscapes.landscape.experiments.interpolate import plan_interpolation
+from return_landscapes.store import interpolation as path_store
+from return_landscapes.store import purd as purd_store
 
 SMALL = {"points": 3, "progress": False}
 
@@ -39,16 +40,16 @@ def paths(tiny_td3_run, tmp_path_factory):
 
 
 def unperturbed(run, seed, step):
-    result = store.load_purd_result(run, step, "param_noise", 0.0)
+    result = purd_store.load_purd_result(run, step, "param_noise", 0.0)
     return result.arrays["unperturbed_return"][seed]
 
 
 @pytest.mark.invariant
 def test_endpoints_are_the_checkpoints_returns_bit_for_bit(paths):
-    files = store.stored_interpolations(paths)
+    files = path_store.stored_interpolations(paths)
     assert len(files) == 6 + 6
     for path in files:
-        result = store.read_interpolation(path)
+        result = path_store.read_interpolation(path)
         a = result.attrs
         assert result.alpha[0] == 0.0 and result.alpha[-1] == 1.0
         assert result.plain_return[-1] == unperturbed(
@@ -164,7 +165,7 @@ def test_bad_requests_are_refused(paths, overrides, fragment):
 
 
 def test_a_rerun_skips_finished_pairs(paths, capsys):
-    path = store.stored_interpolations(paths)[0]
+    path = path_store.stored_interpolations(paths)[0]
     before = path.stat().st_mtime_ns
     interpolate(run=str(paths), pairs="same_seed", samples=0, **SMALL)
     assert "skipping 6 finished pair(s)" in capsys.readouterr().err
@@ -181,7 +182,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     args += ["progress=false"]
     other = landscape(*args, "seeds=[0]", cwd=tmp_path, wait=False)
     job = landscape(*args, "seeds=[1]", cwd=tmp_path, wait=False)
-    folder = store.interpolation_dir(run, "param_noise", 3e-4)
+    folder = path_store.interpolation_dir(run, "param_noise", 3e-4)
     finished = kill_when_files_land(job, folder, "s001_*.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()

@@ -17,10 +17,11 @@ from return_landscapes import (
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import TrainConfig, resolve
 from return_landscapes.envs.mujoco import default_start_noise, task_names
-from return_landscapes.landscape.interpolate import interpolate
-from return_landscapes.landscape.purd import purd
+from return_landscapes.landscape.experiments.interpolate import interpolate
+from return_landscapes.landscape.experiments.purd import purd
 from return_landscapes.rundir import load_run_config
-from return_landscapes.store import load_interpolation, read_result
+from return_landscapes.store import read_result
+from return_landscapes.store.interpolation import load_interpolation
 from return_landscapes.training.schedule import plan_blocks
 from return_landscapes.training.state import host, init_state, restore_state
 from return_landscapes.training.trainers import get_trainer

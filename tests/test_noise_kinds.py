@@ -9,7 +9,7 @@ import pytest
 from brax.envs.base import State
 
 from helpers import copy_run
-from return_landscapes import LandscapeError, purd, store
+from return_landscapes import LandscapeError, purd
 from return_landscapes.conf import TrainConfig
 from return_landscapes.evaluation import (
     PARAM_NOISE_TAG,
@@ -18,10 +18,11 @@ from return_landscapes.evaluation import (
     noisy_parameters,
 )
 from return_landscapes.landscape.checks import check_perturbation_fits
-from return_landscapes.landscape.engine import checkpoint_source
-from return_landscapes.landscape.keys import sample_keys
+from return_landscapes.landscape.hotpath.engine import checkpoint_source
+from return_landscapes.landscape.hotpath.keys import sample_keys
 from return_landscapes.landscape.perturb import get_perturbation, make_perturb_stage
 from return_landscapes.rundir import load_run_config
+from return_landscapes.store import purd as purd_store
 from return_landscapes.training.trainers import get_parts
 
 
@@ -127,7 +128,7 @@ def test_td3_action_purd_stores_its_settings_and_spreads(tiny_td3_run, tmp_path)
     run = copy_run(tiny_td3_run, tmp_path / "run")
     purd(run=str(run), perturb="td3_action", samples=20, checkpoints=[300])
     lr = load_run_config(run).td3.actor_lr
-    result = store.load_purd_result(run, 300, "td3_action", lr)
+    result = purd_store.load_purd_result(run, 300, "td3_action", lr)
     assert result.attrs["scale_source"] == "run"
     assert result.attrs["action_noise"] == 0.1
     assert result.attrs["rollouts_per_policy"] == 10

@@ -15,8 +15,9 @@ from helpers import (
     landscape,
     with_xla_flags,
 )
-from return_landscapes import LandscapeError, load_purd, purd, store
-from return_landscapes.landscape.stats_table import COLUMNS
+from return_landscapes import LandscapeError, load_purd, purd
+from return_landscapes.landscape.stats.table import COLUMNS
+from return_landscapes.store import purd as purd_store
 
 SMALL = {"samples": 8, "progress": False}
 CHECKPOINTS = [100, 200, 300]
@@ -32,7 +33,8 @@ def td3_purd(tiny_td3_run, tmp_path_factory):
 
 def stored(run, perturb="td3", scale=1e-2):
     return {
-        step: store.load_purd_result(run, step, perturb, scale) for step in CHECKPOINTS
+        step: purd_store.load_purd_result(run, step, perturb, scale)
+        for step in CHECKPOINTS
     }
 
 
@@ -43,7 +45,7 @@ def test_scale_zero_gives_the_unperturbed_return_for_every_sample(
     run = copy_run(tiny_td3_run, tmp_path / "run")
     purd(run=str(run), perturb=perturb, scale=0.0, checkpoints=[200, 300], **SMALL)
     for step in (200, 300):
-        result = store.load_purd_result(run, step, perturb, 0.0)
+        result = purd_store.load_purd_result(run, step, perturb, 0.0)
         returns = result.arrays["undiscounted_return"]
         assert returns.shape == (2, 8)
         unperturbed = result.arrays["unperturbed_return"]
@@ -103,7 +105,7 @@ def test_two_devices_give_the_numbers_of_one(tiny_td3_run, td3_purd, tmp_path):
 
 
 def test_rerun_skips_finished_blocks_and_overwrite_recomputes(td3_purd, capsys):
-    path = store.purd_path(td3_purd, "td3", 1e-2, 200, 1)
+    path = purd_store.purd_path(td3_purd, "td3", 1e-2, 200, 1)
     before = path.stat().st_mtime_ns
     purd(run=str(td3_purd), perturb="td3", scale=1e-2, **SMALL)
     assert "skipping 6 finished" in capsys.readouterr().err
@@ -132,7 +134,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     args += ["progress=false"]
     other = landscape(*args, "seeds=[0]", cwd=tmp_path, wait=False)
     job = landscape(*args, "seeds=[1]", cwd=tmp_path, wait=False)
-    folder = store.purd_dir(run, "td3", 1e-2)
+    folder = purd_store.purd_dir(run, "td3", 1e-2)
     finished = kill_when_files_land(job, folder, "step_*/seed_001.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
@@ -142,7 +144,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     for step in CHECKPOINTS:
         assert load_purd(run, step, "td3", 1e-2).shape == (2, 2000)
         for seed in (0, 1):
-            with h5py.File(store.purd_path(run, "td3", 1e-2, step, seed)) as f:
+            with h5py.File(purd_store.purd_path(run, "td3", 1e-2, step, seed)) as f:
                 assert f["undiscounted_return"].shape == (1, 2000)
 
 
@@ -159,12 +161,12 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     ],
 )
 def test_bad_input_is_one_error_line_and_changes_nothing(td3_purd, args, fragment):
-    before = files_and_stamps(store.purd_dir(td3_purd, "td3", 1e-2))
+    before = files_and_stamps(purd_store.purd_dir(td3_purd, "td3", 1e-2))
     result = landscape(
         "purd", f"run={td3_purd}", "scale=1e-2", "samples=8", *args, cwd=td3_purd.parent
     )
     assert_one_error_line(result, fragment)
-    assert files_and_stamps(store.purd_dir(td3_purd, "td3", 1e-2)) == before
+    assert files_and_stamps(purd_store.purd_dir(td3_purd, "td3", 1e-2)) == before
 
 
 def test_not_a_run_directory_is_one_error_line(tmp_path):
@@ -180,7 +182,7 @@ def test_not_a_run_directory_is_one_error_line(tmp_path):
 def test_a_truncated_result_file_is_reported_and_left_alone(tiny_td3_run, tmp_path):
     run = copy_run(tiny_td3_run, tmp_path / "run")
     purd(run=str(run), perturb="td3", scale=1e-2, checkpoints=[100], **SMALL)
-    path = store.purd_path(run, "td3", 1e-2, 100, 0)
+    path = purd_store.purd_path(run, "td3", 1e-2, 100, 0)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     for command in ("purd", "stats"):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from helpers import TINY_AGENT, copy_run
-from return_landscapes import load_rejection, purd, reject, store, train
+from return_landscapes import load_rejection, purd, reject, train
 from return_landscapes.rundir import load_run_config
+from return_landscapes.store import purd as purd_store
 
 
 @pytest.mark.parametrize(
@@ -24,8 +25,8 @@ def test_episode_perturbations_spread_around_the_same_unperturbed_return(
             checkpoints=[300],
             progress=False,
         )
-    reference = store.load_purd_result(run, 300, "td3", 0.0)
-    result = store.load_purd_result(run, 300, perturb, 0.1)
+    reference = purd_store.load_purd_result(run, 300, "td3", 0.0)
+    result = purd_store.load_purd_result(run, 300, perturb, 0.1)
     np.testing.assert_array_equal(
         result.arrays["unperturbed_return"], reference.arrays["unperturbed_return"]
     )
@@ -47,13 +48,13 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
         out=str(tmp_path / "sac"),
     )
     purd(run=str(run), scale=0.0, samples=8, progress=False)
-    result = store.load_purd_result(run, 100, "sac", 0.0)
+    result = purd_store.load_purd_result(run, 100, "sac", 0.0)
     returns = result.arrays["undiscounted_return"]
     assert result.attrs["perturbation"] == "sac" and returns.shape == (1, 8)
     np.testing.assert_array_equal(returns[0], result.arrays["unperturbed_return"][0])
     purd(run=str(run), scale=1e-2, samples=8, progress=False)
     assert (
-        store.load_purd_result(run, 100, "sac", 1e-2)
+        purd_store.load_purd_result(run, 100, "sac", 1e-2)
         .arrays["undiscounted_return"]
         .std()
         > 0
@@ -80,14 +81,16 @@ def test_ppo_perturbation_at_rate_zero_is_the_unperturbed_policy_and_spreads_abo
     run = copy_run(tiny_ppo_run, tmp_path / "run")
     purd(run=str(run), scale=0.0, samples=8, checkpoints=[512], progress=False)
     purd(run=str(run), samples=8, checkpoints=[512], progress=False)  # run's lr
-    still = store.load_purd_result(run, 512, "ppo", 0.0)
+    still = purd_store.load_purd_result(run, 512, "ppo", 0.0)
     assert still.attrs["perturbation"] == "ppo"
     np.testing.assert_array_equal(
         still.arrays["undiscounted_return"],
         np.repeat(still.arrays["unperturbed_return"][:, None], 8, axis=1),
     )
     lr = load_run_config(run).ppo.learning_rate
-    moved = store.load_purd_result(run, 512, "ppo", lr).arrays["undiscounted_return"]
+    moved = purd_store.load_purd_result(run, 512, "ppo", lr).arrays[
+        "undiscounted_return"
+    ]
     assert (moved.std(axis=1) > 0).all()
 
 

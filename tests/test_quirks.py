@@ -14,11 +14,10 @@ import pytest
 from return_landscapes.conf import AtariConfig, TrainConfig, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.job import original_variant
-from return_landscapes.landscape.perturb import (
+from return_landscapes.landscape.perturb import PERTURBATIONS, CheckpointSource
+from return_landscapes.landscape.perturb.builtin import (
     ORIGINAL_PPO_CLIP,
     ORIGINAL_SAC_KEY,
-    PERTURBATIONS,
-    CheckpointSource,
     actor_update_perturbation,
     first_rows_ppo_update,
     ppo_update_perturbation,
@@ -171,7 +170,7 @@ def test_atari_original_update_is_fresh_adam_on_a_hundredth_of_the_gradient():
     value; the parameters move by ``lr * g / (|g| + eps)`` of the scaled gradient.
     """
     from return_landscapes.agents.ppo_atari import AtariBatch, make_atari_ppo
-    from return_landscapes.landscape.perturb_atari import ORIGINAL_GRAD_SCALE
+    from return_landscapes.landscape.perturb.atari import ORIGINAL_GRAD_SCALE
 
     cfg = AtariConfig(num_envs=2, unroll_length=4, num_minibatches=1, max_grad_norm=0.5)
     agent = make_atari_ppo(cfg, (4, 84, 84), 4)

@@ -16,10 +16,11 @@ from helpers import (
     kill_when_files_land,
     landscape,
 )
-from return_landscapes import LandscapeError, load_rejection, reject, store
+from return_landscapes import LandscapeError, load_rejection, reject
 from return_landscapes.conf import RejectConfig
-from return_landscapes.landscape import reject as rejection
-from return_landscapes.landscape.engine import get_engine
+from return_landscapes.landscape.experiments import reject as rejection
+from return_landscapes.landscape.hotpath.engine import get_engine
+from return_landscapes.store import rejection as rejection_store
 from return_landscapes.tracking import tracking
 from return_landscapes.training.schedule import Block
 
@@ -189,7 +190,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     args += ["samples=1000", "chunk=500", "progress=false"]
     other = landscape(*args, "seed=0", cwd=tmp_path, wait=False)
     job = landscape(*args, "seed=1", cwd=tmp_path, wait=False)
-    folder = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
+    folder = rejection_store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
     finished = kill_when_files_land(job, folder, "repeat_*.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
@@ -201,7 +202,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
         assert [r.attrs["repeat"] for r in results] == [0, 1, 2]
         for result in results:
             assert result.arrays["purd_returns"].shape == (3, 1000)
-    path = store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 2)
+    path = rejection_store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 2)
     with h5py.File(path) as f:
         assert f["accepted"].shape == (3,)
 

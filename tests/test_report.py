@@ -14,7 +14,7 @@ from matplotlib import image
 
 from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
 from return_landscapes import LandscapeError, report
-from return_landscapes.landscape.stats_table import COLUMNS
+from return_landscapes.landscape.stats.table import COLUMNS
 
 TINY_DEMO = [
     "seeds=2",

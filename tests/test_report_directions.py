@@ -12,12 +12,15 @@ import numpy as np
 import pytest
 
 from return_landscapes import store
+from return_landscapes.conf.commands import COMMANDS, experiment_kinds
 from return_landscapes.direction_files import DIRECTIONS_FILE, write_directions
 from return_landscapes.landscape.stats import point_statistics
-from return_landscapes.report import data, figures
+from return_landscapes.report import figures
 from return_landscapes.report.build import _Builder
 from return_landscapes.report.data import RunData, missing_pieces
-from return_landscapes.store import LineResult, SurfaceResult
+from return_landscapes.store import line as line_store
+from return_landscapes.store.line import LineResult
+from return_landscapes.store.surface import SurfaceResult
 
 pytestmark = pytest.mark.unit
 
@@ -206,8 +209,15 @@ def test_a_plain_line_is_one_panel_of_plain_returns():
 
 def run_data(lines: list, unfinished: list | None = None) -> RunData:
     manifest = {"env": "hopper", "algo": "td3"}
-    return RunData(Path("/runs/r"), "r", manifest, None, [], [], [], [], [], [],
-                   lines, unfinished or [])  # fmt: skip
+    kinds = [kind.name for kind in experiment_kinds()]
+    results = {name: lines if name == "line" else [] for name in kinds}
+    unfinished = {name: unfinished or [] if name == "line" else [] for name in kinds}
+    return RunData(Path("/runs/r"), "r", manifest, None, [], results, unfinished)
+
+
+def line_section(cfg, runs, tmp_path):
+    """The report's section of the line kind, as ``report`` builds it."""
+    return _Builder(cfg, runs, tmp_path).kind_section(COMMANDS["line"])
 
 
 def test_the_report_has_a_line_figure_per_line_and_never_asks_for_one(tmp_path):
@@ -216,14 +226,14 @@ def test_the_report_has_a_line_figure_per_line_and_never_asks_for_one(tmp_path):
     sampled = line(np.random.default_rng(2).normal(50, 5, (6, 5)), "pca",
                    {"kind": "pca", "explained_variance": [0.9, 0.05]})  # fmt: skip
     run = run_data([sampled])
-    section = _Builder(cfg, [run], tmp_path).line_section()
+    section = line_section(cfg, [run], tmp_path)
     assert section.title == "Return lines"
     (figure,) = section.figures
     assert figure.filename == "line_r_td3_0.001_s1c3000_points5_span0.5_pca.png"
     assert (tmp_path / figure.filename).read_bytes() == figure.png
     assert "PC1 (90.0 % of variance) through seed 1" in figure.caption
     assert not any("line" in m for m in missing_pieces(run))
-    empty = _Builder(cfg, [run_data([])], tmp_path).line_section()
+    empty = line_section(cfg, [run_data([])], tmp_path)
     assert not empty.figures and not empty.missing
     unfinished = run_data([], [Path("/runs/r/landscape/line/plain/s000_c3000")])
     (note,) = [m for m in missing_pieces(unfinished) if "line" in m]
@@ -251,7 +261,7 @@ def test_stored_lines_load_finished_with_their_directions_and_list_unfinished(
     write_directions(done / DIRECTIONS_FILE, {"w": np.ones(2)}, {"w": np.ones(2)},
                      {"kind": "pca", "explained_variance": [0.75, 0.125]})  # fmt: skip
     write_line_rows(root / "s000_c000000500_points005_span1.0_pca", 2, 5)
-    (finished,), (unfinished,) = data.lines(tmp_path)
+    (finished,), (unfinished,) = line_store.report_items(tmp_path)
     np.testing.assert_allclose(finished.plain_return, [9.0, 10.0, 9.0])
     assert figures.line_axis_label(finished) == "PC1 (75.0 % of variance)"
     assert unfinished.name.endswith("points005_span1.0_pca")

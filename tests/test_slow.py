@@ -32,6 +32,8 @@ from return_landscapes import (
 )
 from return_landscapes.landscape.stats import point_statistics, purd_statistics
 from return_landscapes.rundir import METRICS
+from return_landscapes.store import interpolation as path_store
+from return_landscapes.store import purd as purd_store
 
 
 @pytest.mark.slow
@@ -104,7 +106,9 @@ def path_figures(paths) -> dict:
 def interpolation_figures(run, steps) -> dict:
     """Same-seed vs cross-seed paths: all pairs, and the paper's comparison
     (same seed, consecutive checkpoints; two seeds, the same checkpoint)."""
-    paths = [store.read_interpolation(p) for p in store.stored_interpolations(run)]
+    paths = [
+        path_store.read_interpolation(p) for p in path_store.stored_interpolations(run)
+    ]
     consecutive = set(itertools.pairwise(steps))
     subsets = {
         "same_seed": lambda a: a["pair_kind"] == "same_seed",
@@ -178,7 +182,9 @@ def test_interpolation_and_rejection_on_a_trained_hopper(tmp_path):
     figures["interpolate_seconds"] = time.perf_counter() - tic
     figures["interpolation"] = interpolation_figures(run, STEPS)
     print(json.dumps(figures, indent=1), flush=True)
-    for result in map(store.read_interpolation, store.stored_interpolations(run)):
+    for result in map(
+        path_store.read_interpolation, path_store.stored_interpolations(run)
+    ):
         assert result.returns.shape == (20, 21)
     seed, checkpoint, figures["purd_ltp"] = heaviest_left_tail(run)
     figures["reject_root"] = {"seed": seed, "checkpoint": checkpoint}
@@ -276,7 +282,7 @@ def test_a_21x21_purd_surface_of_a_trained_hopper(tmp_path):
     run = trained_hopper(tmp_path)
     step = STEPS[-1]
     purd(run=str(run), checkpoints=[step], seeds=[0], perturb="td3", samples=100)
-    checkpoint = store.load_purd_result(run, step, "td3", 3e-4).arrays
+    checkpoint = purd_store.load_purd_result(run, step, "td3", 3e-4).arrays
     tic = time.perf_counter()
     options = {"checkpoint": step, "seed": 0, "grid": 21, "span": 1.0}
     surface(run=str(run), perturb="td3", samples=100, **options)
@@ -385,7 +391,7 @@ def test_update_and_pca_surfaces_of_a_trained_hopper(tmp_path):
     run = trained_hopper(tmp_path)
     step = STEPS[-1]
     purd(run=str(run), checkpoints=[step], seeds=[0], perturb="td3", samples=100)
-    checkpoint = store.load_purd_result(run, step, "td3", 3e-4).arrays
+    checkpoint = purd_store.load_purd_result(run, step, "td3", 3e-4).arrays
     # the trajectory's reach along the components, from a 3-point plain PCA line
     line(run=str(run), checkpoint=step, directions="pca", points=3)
     trajectory = load_line(run, step, points=3, directions="pca").directions[
@@ -463,7 +469,7 @@ def test_atari_breakout_learns_in_2m_frames_and_has_a_purd(tmp_path):
     )
     purd_seconds = time.perf_counter() - tic
     returns = load_purd(run_dir, last, "ppo", 3e-4)
-    path = store.purd_path(run_dir, "ppo", 3e-4, last, 0).parent
+    path = purd_store.purd_path(run_dir, "ppo", 3e-4, last, 0).parent
     unperturbed = [
         float(
             store.read_result(path / f"seed_{s:03d}.h5").arrays["unperturbed_return"][0]
@@ -538,7 +544,7 @@ def test_td3_learns_mujoco_hopper_in_100k_steps_and_has_a_purd(tmp_path):
     purd(run=str(run_dir), perturb="td3", samples=1000, checkpoints=[100_000])
     purd_seconds = time.perf_counter() - tic
     returns = load_purd(run_dir, 100_000, "td3", 3e-4)
-    path = store.purd_path(run_dir, "td3", 3e-4, 100_000, 0).parent
+    path = purd_store.purd_path(run_dir, "td3", 3e-4, 100_000, 0).parent
     unperturbed = [
         float(
             store.read_result(path / f"seed_{s:03d}.h5").arrays["unperturbed_return"][0]

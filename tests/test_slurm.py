@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from helpers import assert_one_error_line, copy_run, landscape
-from return_landscapes import purd, store
+from return_landscapes import purd
+from return_landscapes.store import purd as purd_store
 
 pytestmark = pytest.mark.slurm
 
@@ -50,7 +51,7 @@ def wait_until_the_queue_is_empty(timeout: float = 600) -> None:
 
 def result_files(run):
     return {
-        (scale, step, seed): store.purd_path(run, "td3", scale, step, seed)
+        (scale, step, seed): purd_store.purd_path(run, "td3", scale, step, seed)
         for scale in SCALES
         for step in CHECKPOINTS
         for seed in (0, 1)
@@ -96,7 +97,7 @@ def test_a_killed_array_element_is_redone_and_finished_ones_are_skipped(
         purd(run=str(reference), perturb="td3", scale=scale, samples=8,
              checkpoints=list(CHECKPOINTS), progress=False)  # fmt: skip
     for (scale, step, seed), path in result_files(run).items():
-        expected = store.purd_path(reference, "td3", scale, step, seed)
+        expected = purd_store.purd_path(reference, "td3", scale, step, seed)
         for name in ("undiscounted_return", "discounted_return", "length"):
             with h5py.File(path) as got, h5py.File(expected) as want:
                 np.testing.assert_array_equal(got[name][...], want[name][...])

@@ -11,6 +11,7 @@ import pytest
 
 from return_landscapes import store
 from return_landscapes.errors import LandscapeError
+from return_landscapes.store import purd as purd_store
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +50,7 @@ def purd_block(seed: int, samples: int = 4) -> tuple[dict, dict]:
 
 def test_a_purd_block_reads_back_value_for_value(tmp_path):
     arrays, attrs = purd_block(seed=1)
-    path = store.purd_path(tmp_path, "td3", 3e-4, 200, 1)
+    path = purd_store.purd_path(tmp_path, "td3", 3e-4, 200, 1)
     assert path == (
         tmp_path / "landscape/purd/td3/scale_0.0003/step_000000200/seed_001.h5"
     )
@@ -76,16 +77,18 @@ def test_a_purd_block_reads_back_value_for_value(tmp_path):
 def test_load_purd_stacks_the_seeds_in_order(tmp_path):
     for seed in (1, 0):
         store.write_result(
-            store.purd_path(tmp_path, "td3", 3e-4, 200, seed), *purd_block(seed)
+            purd_store.purd_path(tmp_path, "td3", 3e-4, 200, seed), *purd_block(seed)
         )
-    assert list(store.stored_purds(tmp_path)) == [store.PurdKey("td3", 3e-4, 200)]
+    assert list(purd_store.stored_purds(tmp_path)) == [
+        purd_store.PurdKey("td3", 3e-4, 200)
+    ]
 
-    returns = store.load_purd(tmp_path, 200, "td3", 3e-4)
+    returns = purd_store.load_purd(tmp_path, 200, "td3", 3e-4)
     np.testing.assert_array_equal(returns, [[0, 1, 2, 3], [10, 11, 12, 13]])
-    assert store.load_purd(tmp_path, 200, "td3", 3e-4, seeds=[1]).tolist() == [
+    assert purd_store.load_purd(tmp_path, 200, "td3", 3e-4, seeds=[1]).tolist() == [
         [10, 11, 12, 13]
     ]
-    result = store.load_purd_result(tmp_path, 200, "td3", 3e-4)
+    result = purd_store.load_purd_result(tmp_path, 200, "td3", 3e-4)
     assert result.seeds.tolist() == [0, 1]
     assert "seeds" not in result.arrays
     np.testing.assert_array_equal(result.arrays["unperturbed_return"], [100, 101])
@@ -98,18 +101,20 @@ def test_load_purd_stacks_the_seeds_in_order(tmp_path):
 
 
 def test_missing_mixed_and_foreign_blocks_are_one_line_errors(tmp_path):
-    store.write_result(store.purd_path(tmp_path, "td3", 3e-4, 200, 0), *purd_block(0))
+    store.write_result(
+        purd_store.purd_path(tmp_path, "td3", 3e-4, 200, 0), *purd_block(0)
+    )
     with pytest.raises(LandscapeError, match=r"seed\(s\) \[5\]") as err:
-        store.load_purd(tmp_path, 200, "td3", 3e-4, seeds=[0, 5])
+        purd_store.load_purd(tmp_path, 200, "td3", 3e-4, seeds=[0, 5])
     assert "td3/0.0003/200" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(LandscapeError, match="no seed"):
-        store.load_purd(tmp_path, 100, "td3", 3e-4)
+        purd_store.load_purd(tmp_path, 100, "td3", 3e-4)
 
     store.write_result(
-        store.purd_path(tmp_path, "td3", 3e-4, 200, 1), *purd_block(1, samples=6)
+        purd_store.purd_path(tmp_path, "td3", 3e-4, 200, 1), *purd_block(1, samples=6)
     )
     with pytest.raises(LandscapeError, match=r"different sample counts \[4, 6\]"):
-        store.load_purd(tmp_path, 200, "td3", 3e-4)
+        purd_store.load_purd(tmp_path, 200, "td3", 3e-4)
 
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as f:

@@ -15,13 +15,15 @@ from return_landscapes import (
     store,
     surface,
 )
-from return_landscapes.landscape.directions import filter_norms
-from return_landscapes.landscape.summary import result_summary
-from return_landscapes.landscape.surface import (
+from return_landscapes.landscape.grid.plane import (
     coordinates,
     plane_directions,
     slab_size,
 )
+from return_landscapes.landscape.grid.vectors import filter_norms
+from return_landscapes.landscape.summary import result_summary
+from return_landscapes.store import purd as purd_store
+from return_landscapes.store import surface as surface_store
 from return_landscapes.training.state import init_state
 from return_landscapes.training.trainers import get_trainer
 
@@ -53,7 +55,7 @@ def random_plane(run):
 @pytest.mark.invariant
 def test_the_centre_of_a_random_plane_is_the_checkpoint_bit_for_bit(surfaces):
     result = random_plane(surfaces)
-    checkpoint = store.load_purd_result(surfaces, 200, "td3", SCALE)
+    checkpoint = purd_store.load_purd_result(surfaces, 200, "td3", SCALE)
     assert result.plain_return.shape == (5, 5)
     assert result.returns.shape == (SAMPLES, 5, 5)
     np.testing.assert_array_equal(result.x, [-0.5, -0.25, 0.0, 0.25, 0.5])
@@ -80,7 +82,7 @@ def test_a_plane_through_three_checkpoints_hits_each_at_its_corner(surfaces):
     np.testing.assert_array_equal(result.x, [0.0, 0.25, 0.5, 0.75, 1.0])
     corners = {(0, 100): (0, 0), (0, 300): (4, 0), (1, 200): (0, 4)}
     for (seed, step), (i, j) in corners.items():
-        unperturbed = store.load_purd_result(surfaces, step, "td3", SCALE).arrays[
+        unperturbed = purd_store.load_purd_result(surfaces, step, "td3", SCALE).arrays[
             "unperturbed_return"
         ]
         assert result.plain_return[i, j] == unperturbed[seed], (seed, step)
@@ -103,10 +105,10 @@ def test_chunk_size_does_not_change_the_surface(surfaces, tmp_path):
 
 
 def test_a_rerun_skips_finished_rows_and_redoes_missing_ones(surfaces, capfd):
-    folder = store.surface_dir(surfaces, [(1, 200)], 5, 0.5, "td3", SCALE)
+    folder = surface_store.surface_dir(surfaces, [(1, 200)], 5, 0.5, "td3", SCALE)
     before = random_plane(surfaces)
     for row in (1, 3):
-        store.surface_row_path(folder, row).unlink()
+        surface_store.surface_row_path(folder, row).unlink()
     kept = files_and_stamps(folder)
     surface(run=str(surfaces), perturb="td3", scale=SCALE, samples=SAMPLES, **RANDOM)
     assert "skipping 3 finished row(s)" in capfd.readouterr().err
@@ -121,8 +123,8 @@ def test_a_rerun_skips_finished_rows_and_redoes_missing_ones(surfaces, capfd):
 def test_a_missing_row_is_named_when_loading(surfaces, tmp_path):
     run = copy_run(surfaces, tmp_path / "run")
     shutil.copytree(surfaces / "landscape", run / "landscape")
-    folder = store.surface_dir(run, [(1, 200)], 5, 0.5, "td3", SCALE)
-    store.surface_row_path(folder, 4).unlink()
+    folder = surface_store.surface_dir(run, [(1, 200)], 5, 0.5, "td3", SCALE)
+    surface_store.surface_row_path(folder, 4).unlink()
     with pytest.raises(LandscapeError, match=r"misses rows \[4\] of 5: re-run"):
         random_plane(run)
     with pytest.raises(LandscapeError, match="no surface stored for"):
@@ -187,8 +189,8 @@ def test_report_draws_each_surface_and_wandb_rows_summarize_them(surfaces, tmp_p
     ]
     assert "Return surfaces" in index.read_text()
     row = store.read_result(
-        store.surface_row_path(
-            store.surface_dir(surfaces, [(1, 200)], 5, 0.5, "td3", SCALE), 2
+        surface_store.surface_row_path(
+            surface_store.surface_dir(surfaces, [(1, 200)], 5, 0.5, "td3", SCALE), 2
         )
     )
     summary = result_summary(row.arrays, row.attrs)

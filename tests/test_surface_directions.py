@@ -13,15 +13,16 @@ from return_landscapes import (
     load_line,
     load_surface,
     purd,
-    store,
     surface,
 )
 from return_landscapes.conf import SurfaceConfig, resolve
-from return_landscapes.landscape.directions import flat_vector, tree_dot
-from return_landscapes.landscape.engine import checkpoint_source
+from return_landscapes.landscape.experiments.surface import plan_surface
+from return_landscapes.landscape.grid.vectors import flat_vector, tree_dot
+from return_landscapes.landscape.hotpath.engine import checkpoint_source
+from return_landscapes.landscape.hotpath.keys import sample_keys
 from return_landscapes.landscape.job import make_engine
-from return_landscapes.landscape.keys import sample_keys
-from return_landscapes.landscape.surface import plan_surface
+from return_landscapes.store import purd as purd_store
+from return_landscapes.store import surface as surface_store
 
 SCALE = 1e-2
 SAMPLES = 8
@@ -64,7 +65,7 @@ def test_the_centre_of_every_plane_is_the_checkpoints_purd_bit_for_bit(
     planes, directions
 ):
     result = load(planes, directions)
-    checkpoint = store.load_purd_result(planes, 200, "td3", SCALE).arrays
+    checkpoint = purd_store.load_purd_result(planes, 200, "td3", SCALE).arrays
     assert result.attrs["directions"] == directions
     assert result.plain_return[2, 2] == checkpoint["unperturbed_return"][1]
     np.testing.assert_array_equal(
@@ -131,8 +132,8 @@ def test_directions_are_stored_with_how_they_were_made(planes):
     np.testing.assert_array_equal(pca.directions["trajectory_steps"], [100, 200, 300])
     np.testing.assert_allclose(pca.directions["trajectory"][1], [0, 0], atol=1e-6)
     assert sum(pca.directions["explained_variance"]) == pytest.approx(1.0, abs=1e-6)
-    with h5py.File(store.surface_dir(planes, [(1, 200)], 5, 0.5, "td3", SCALE, "pca")
-                   / "directions.h5") as f:  # fmt: skip
+    folder = surface_store.surface_dir(planes, [(1, 200)], 5, 0.5, "td3", SCALE, "pca")
+    with h5py.File(folder / "directions.h5") as f:
         assert "x/params" in f or len(f["x"]) > 0
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from helpers import TINY_TD3, copy_run, copy_stopped_early, landscape
-from return_landscapes import LandscapeError, purd, store, train
+from return_landscapes import LandscapeError, purd, train
 from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.store import purd as purd_store
 from return_landscapes.tracking import RUN_ID_FILE
 
 
@@ -62,7 +63,7 @@ def test_each_result_is_one_summary_row(fake_wandb, tiny_td3_run, tmp_path):
         (100, 0), (100, 1), (200, 0), (200, 1)
     ]  # fmt: skip
     for row in rows:
-        result = store.load_purd_result(run, row["purd/checkpoint"], "td3", 1e-2)
+        result = purd_store.load_purd_result(run, row["purd/checkpoint"], "td3", 1e-2)
         returns = result.arrays["undiscounted_return"][row["purd/seed"]]
         assert row["purd/cvar"] == purd_statistics(returns)["cvar"]
         assert row["purd/mean"] == pytest.approx(float(np.mean(returns)))

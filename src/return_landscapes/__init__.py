@@ -12,67 +12,49 @@ import importlib
 import sys
 import types
 from importlib import metadata
-from typing import TYPE_CHECKING
 
-from return_landscapes._xla import configure_xla
-from return_landscapes.errors import LandscapeError
-from return_landscapes.logs import show_logs
+from return_landscapes._xla import configure_xla as configure_xla
+from return_landscapes.errors import LandscapeError as LandscapeError
+from return_landscapes.logs import show_logs as show_logs
 
-_PUBLIC = {
-    "evaluate_policies": "return_landscapes.landscape.policies",
-    "import_policy": "return_landscapes.training.imported",
-    "interpolate": "return_landscapes.landscape.interpolate",
-    "line": "return_landscapes.landscape.line",
+_POLICIES = "return_landscapes.landscape.experiments.policies"
+_OTHER_PUBLIC = {
+    "evaluate_policies": _POLICIES,
     "load_directions": "return_landscapes.direction_files",
-    "load_interpolation": "return_landscapes.store",
-    "load_line": "return_landscapes.store",
-    "load_purd": "return_landscapes.store",
-    "load_rejection": "return_landscapes.store",
-    "load_surface": "return_landscapes.store",
-    "policy_path": "return_landscapes.landscape.policies",
-    "policy_purd": "return_landscapes.landscape.policies",
-    "policy_surface": "return_landscapes.landscape.policies",
-    "purd": "return_landscapes.landscape.purd",
-    "reject": "return_landscapes.landscape.reject",
-    "report": "return_landscapes.report.build",
-    "surface": "return_landscapes.landscape.surface",
-    "train": "return_landscapes.training.loop",
+    "policy_path": _POLICIES,
+    "policy_purd": _POLICIES,
+    "policy_surface": _POLICIES,
 }
+"""Public names that are not a command's function or loader."""
+
+
+def _public() -> dict[str, str]:
+    """Every public function's name -> its module: each command's function and its
+    results' loaders (from the registry, ``conf/commands.py``), and the others."""
+    from return_landscapes.conf.commands import COMMANDS
+
+    names = dict(_OTHER_PUBLIC)
+    for command in COMMANDS.values():
+        references = [command.function] if command.public else []
+        for reference in [*references, *command.loaders]:
+            module, _, name = reference.partition(":")
+            names[name] = module
+    return names
+
 
 try:
     __version__ = metadata.version("return-landscapes")
 except metadata.PackageNotFoundError:  # imported from a source tree, not installed
     __version__ = "0+unknown"
 
-__all__ = [
-    "LandscapeError",
-    "configure_xla",
-    "evaluate_policies",
-    "import_policy",
-    "interpolate",
-    "line",
-    "load_directions",
-    "load_interpolation",
-    "load_line",
-    "load_purd",
-    "load_rejection",
-    "load_surface",
-    "policy_path",
-    "policy_purd",
-    "policy_surface",
-    "purd",
-    "reject",
-    "report",
-    "show_logs",
-    "surface",
-    "train",
-]
-
 
 def __getattr__(name: str):
     """Import a public function on first use; submodules as usual."""
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    if name == "__all__":
+        return ["LandscapeError", "configure_xla", "show_logs", *sorted(_public())]
+    public = _public()
+    if name in public:
+        value = getattr(importlib.import_module(public[name]), name)
         globals()[name] = value
         return value
     try:
@@ -84,7 +66,7 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+    return sorted({*globals(), *_public()})
 
 
 class _Root(types.ModuleType):
@@ -103,28 +85,3 @@ class _Root(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Root
-
-
-if TYPE_CHECKING:
-    from return_landscapes.direction_files import load_directions
-    from return_landscapes.landscape.interpolate import interpolate
-    from return_landscapes.landscape.line import line
-    from return_landscapes.landscape.policies import (
-        evaluate_policies,
-        policy_path,
-        policy_purd,
-        policy_surface,
-    )
-    from return_landscapes.landscape.purd import purd
-    from return_landscapes.landscape.reject import reject
-    from return_landscapes.landscape.surface import surface
-    from return_landscapes.report.build import report
-    from return_landscapes.store import (
-        load_interpolation,
-        load_line,
-        load_purd,
-        load_rejection,
-        load_surface,
-    )
-    from return_landscapes.training.imported import import_policy
-    from return_landscapes.training.loop import train

@@ -1,7 +1,10 @@
 """The ``landscape`` command: ``landscape <command> key=value ...`` (Hydra overrides).
 
-Each command is a typed Hydra config (``conf/<command>.yaml`` over a dataclass schema)
-and one Python function. Bad input ends in one ``error:`` line and exit status 2.
+Every command is declared once in ``conf/commands.py``: its typed config (registered
+with Hydra as ``<command>_schema`` under a primary config of the same shape for every
+command) and the Python function it runs; the usage text and the command table are
+derived from those declarations. Bad input ends in one ``error:`` line and exit
+status 2.
 """
 
 from __future__ import annotations
@@ -18,55 +21,23 @@ from pathlib import Path
 
 from return_landscapes._xla import configure_xla
 from return_landscapes.conf import (
-    RENAMED,
-    SCHEMAS,
-    DemoConfig,
-    ImportConfig,
-    InterpolateConfig,
-    LineConfig,
-    PurdConfig,
-    RejectConfig,
-    ReportConfig,
-    StatsConfig,
-    SurfaceConfig,
     TrainConfig,
     describe_options,
     option_names,
+    renamed_options,
     renames,
 )
+from return_landscapes.conf.commands import COMMANDS, attribute
 from return_landscapes.errors import LandscapeError
 from return_landscapes.logs import show_logs
 
 if typing.TYPE_CHECKING:
     from omegaconf import DictConfig
 
-USAGE = """usage: landscape <command> [key=value ...] [--multirun]
+LAUNCHERS = ("basic", "local", "slurm")
+MULTIRUN_FLAGS = ("--multirun", "-m")
 
-commands:
-  demo    the whole pipeline, small: train, PURD, paths, rejection, report
-          e.g. landscape demo     (writes demo/hopper-td3 and demo/report)
-  train   train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints
-          e.g. landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h
-  import  a run directory from a brax.training PPO or SAC parameter file
-          e.g. landscape import source=brax_ppo params=policy.pkl env=hopper
-  purd    post-update return distributions of a run's checkpoints
-          e.g. landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000
-  interpolate
-          returns and PURDs along straight paths between checkpoints
-          e.g. landscape interpolate run=runs/h pairs=cross_seed points=100
-  reject  post-update CVaR rejection (Algorithm 1) from a checkpoint
-          e.g. landscape reject run=runs/h checkpoint=150000 criterion=cvar
-  surface returns (or PURDs) on a 2-D grid in a plane through one checkpoint
-          (directions=random|update|pca|file) or three (through=[...])
-          e.g. landscape surface run=runs/h checkpoint=150000 seed_index=0 grid=21
-  line    returns (or PURDs) along one direction through a checkpoint
-          e.g. landscape line run=runs/h checkpoint=150000 directions=update
-  stats   mean, std, median, skew, mode, LTP, CVaR per seed x checkpoint;
-          writes <run>/landscape/stats.csv
-          e.g. landscape stats run=runs/h
-  report  an HTML page with figures (png, svg or pdf) and the statistics as CSV
-          e.g. landscape report runs=[runs/h] out=report
-
+USAGE_FOOTER = """\
 Options are Hydra overrides: `landscape <command> --help` lists every option with its
 default and meaning, `landscape <command> --cfg job` prints the composed config.
 Sweeps: `landscape <command> --multirun key=a,b ...`, members run by `launcher=basic`
@@ -74,84 +45,20 @@ Sweeps: `landscape <command> --multirun key=a,b ...`, members run by `launcher=b
 `launcher=slurm` (submitit, one SLURM array job; hydra.launcher.* sets its options);
 Hydra's own groups pass through (`hydra/sweeper=...`, `hydra/launcher=...`)."""
 
-LAUNCHERS = ("basic", "local", "slurm")
-MULTIRUN_FLAGS = ("--multirun", "-m")
 
-
-def _train(cfg: DictConfig) -> None:
-    from return_landscapes.training.loop import train
-
-    train(cfg)
-
-
-def _import(cfg: DictConfig) -> None:
-    from return_landscapes.training.imported import import_policy
-
-    import_policy(cfg)
-
-
-def _purd(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.purd import purd
-
-    purd(cfg)
-
-
-def _interpolate(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.interpolate import interpolate
-
-    interpolate(cfg)
-
-
-def _reject(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.reject import reject
-
-    reject(cfg)
-
-
-def _surface(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.surface import surface
-
-    surface(cfg)
-
-
-def _line(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.line import line
-
-    line(cfg)
-
-
-def _stats(cfg: DictConfig) -> None:
-    from return_landscapes.landscape.stats_table import tabulate
-
-    out, summary_path, table = tabulate(cfg)
-    print(table)  # the command's output; the note goes to stderr
-    print(f"wrote {out} and {summary_path}", file=sys.stderr)
-
-
-def _report(cfg: DictConfig) -> None:
-    from return_landscapes.report.build import report
-
-    report(cfg)
-
-
-def _demo(cfg: DictConfig) -> None:
-    from return_landscapes.demo import demo
-
-    demo(cfg)
-
-
-COMMANDS: dict[str, tuple[type, typing.Callable[[DictConfig], None]]] = {
-    "train": (TrainConfig, _train),
-    "import": (ImportConfig, _import),
-    "purd": (PurdConfig, _purd),
-    "interpolate": (InterpolateConfig, _interpolate),
-    "reject": (RejectConfig, _reject),
-    "surface": (SurfaceConfig, _surface),
-    "line": (LineConfig, _line),
-    "stats": (StatsConfig, _stats),
-    "report": (ReportConfig, _report),
-    "demo": (DemoConfig, _demo),
-}
+def usage() -> str:
+    """``landscape --help``: every registered command with its summary and an
+    example, then how options and sweeps work."""
+    lines = ["usage: landscape <command> [key=value ...] [--multirun]", "", "commands:"]
+    for command in COMMANDS.values():
+        summary = command.summary.splitlines()
+        if len(command.name) < 8:
+            lines.append(f"  {command.name:<8}{summary[0]}")
+        else:
+            lines += [f"  {command.name}", f"{'':10}{summary[0]}"]
+        lines += [f"{'':10}{line}" for line in summary[1:]]
+        lines.append(f"{'':10}e.g. {command.example}")
+    return "\n".join([*lines, "", USAGE_FOOTER])
 
 
 OS_ERROR_FIXES = {
@@ -231,7 +138,7 @@ def command_help(command: str) -> str:
     """``landscape <command> --help``: the command's summary, then one line per
     option (``key: type = default  meaning``), read from the schema's field
     docstrings; config groups (``td3.*``) are followed by their options."""
-    schema = SCHEMAS[command]
+    schema = COMMANDS[command].config
     summary = (schema.__doc__ or "").strip().splitlines()[0].replace("``", "")
     rows = describe_options(schema)
     heads = [
@@ -249,7 +156,7 @@ def command_help(command: str) -> str:
     for head, row in zip(heads, rows, strict=True):
         doc = row.doc.replace("``", "`")
         lines.append(f"  {head:<{width}}  {doc}".rstrip())
-    old = RENAMED.get(schema, {})
+    old = renamed_options(schema)
     if old:
         names = ", ".join(f"{key}= (now {new}=)" for key, new in old.items())
         lines += ["", f"old names, still accepted: {names}"]
@@ -349,7 +256,7 @@ def check_member_values(schema: type, configs: list) -> None:
     (``RANGES``) and, for ``train``, its sizes and schedule (``validate``)."""
     from omegaconf import OmegaConf
 
-    from return_landscapes.conf import TrainConfig, resolve
+    from return_landscapes.conf import resolve
     from return_landscapes.training.validate import validate
 
     for config in configs:
@@ -424,20 +331,47 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
                 "characters, as in 'out=\"runs/héllo\"')"
             )
         raise LandscapeError(message) from None
-    check_member_values(COMMANDS[command][0], configs)
+    check_member_values(COMMANDS[command].config, configs)
     if flags and configs[0].hydra.runtime.choices.get("launcher") == "slurm":
         from return_landscapes.slurm import check_sbatch_accepts
 
         check_sbatch_accepts(configs[0].hydra.launcher, count)
 
 
+def primary_config(command: str) -> dict:
+    """The Hydra config ``landscape <command>`` composes: the command's typed schema
+    with its defaults, the launcher group (``launcher=basic`` unless chosen), no
+    Hydra logging or output folder of its own, and sweep members' logs under
+    ``multirun/<date>/<time>-<command>``."""
+    return {
+        "defaults": [
+            f"{command}_schema",
+            "_self_",
+            {"launcher": "basic"},
+            {"override hydra/job_logging": "none"},
+            {"override hydra/hydra_logging": "none"},
+        ],
+        "hydra": {
+            "output_subdir": None,
+            "run": {"dir": "."},
+            "sweep": {  # results always go to the run directories
+                "dir": f"multirun/${{now:%Y-%m-%d}}/${{now:%H-%M-%S}}-{command}",
+                "subdir": "${hydra.job.num}",
+            },
+            "job": {"name": command, "chdir": False},
+        },
+    }
+
+
 def register_configs() -> None:
-    """Register the schemas that ``conf/<command>.yaml`` files extend with Hydra."""
+    """Register every command's schema and its primary config with Hydra (the
+    ``launcher`` group is read from ``conf/launcher/*.yaml``)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for command, schema in SCHEMAS.items():
-        store.store(name=f"{command}_schema", node=schema)
+    for command, declared in COMMANDS.items():
+        store.store(name=f"{command}_schema", node=declared.config)
+        store.store(name=command, node=primary_config(command))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -446,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_xla()  # before JAX starts: the command's XLA settings (_xla.py)
     show_logs()
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage())
         return
     command, overrides = argv[0], argv[1:]
     with user_errors():
@@ -454,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
             raise LandscapeError(
                 f"unknown command '{command}': choose one of {', '.join(COMMANDS)}"
             )
-        schema, task = COMMANDS[command]
+        schema = COMMANDS[command].config
         if any(flag in HELP_FLAGS for flag in overrides):
             print(command_help(command))
             return
@@ -469,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         configure_xla()
         show_logs()
         with member_log(command), user_errors():  # the error line lands in the log
-            task(cfg)
+            attribute(COMMANDS[command].function)(cfg)
 
     hydra_task.__module__ = __name__
     sys.argv = [f"landscape-{command}", *overrides]

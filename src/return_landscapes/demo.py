@@ -13,17 +13,18 @@ import logging
 import time
 from pathlib import Path
 
-from return_landscapes import provenance, store
+from return_landscapes import provenance
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import Algo, DemoConfig, resolve
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.interpolate import interpolate
-from return_landscapes.landscape.purd import purd
-from return_landscapes.landscape.reject import reject
+from return_landscapes.landscape.experiments.interpolate import interpolate
+from return_landscapes.landscape.experiments.purd import purd
+from return_landscapes.landscape.experiments.reject import reject
+from return_landscapes.landscape.experiments.surface import surface
 from return_landscapes.landscape.stats import cvar_change
-from return_landscapes.landscape.stats_table import heaviest_left_tail
-from return_landscapes.landscape.surface import surface
+from return_landscapes.landscape.stats.table import heaviest_left_tail
 from return_landscapes.report.build import report
+from return_landscapes.store import rejection as rejection_store
 from return_landscapes.training.loop import train
 from return_landscapes.training.schedule import learning_rate_at
 
@@ -243,7 +244,7 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
             repeats=cfg.repeats,
             progress=cfg.progress,
         )
-        repeats = store.load_rejection(
+        repeats = rejection_store.load_rejection(
             run_dir, root["checkpoint"], root["seed"], criterion
         )
         changes[criterion] = cvar_change([r.arrays for r in repeats])

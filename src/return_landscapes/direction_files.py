@@ -21,6 +21,7 @@ a leaf missing or of another shape is a one-line error naming it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -191,3 +192,18 @@ def _shaped(path: Path, axis: str, leaves: dict[str, np.ndarray], template):
             raise LandscapeError(f"{path}: {axis}/{name} holds non-finite values")
         out.append(value.astype(np.asarray(leaf).dtype))
     return treedef.unflatten(out)
+
+
+def directions_info(folder: Path) -> dict[str, Any] | None:
+    """How a surface's or line's directions were made: the ``directions.h5`` in
+    ``folder``: its attributes and small arrays (not the directions), or ``None``
+    without one."""
+    path = Path(folder) / DIRECTIONS_FILE
+    if not path.is_file():
+        return None
+    directions = read_directions(path)
+    info = dict(directions.attrs)
+    for name in ("explained_variance",):
+        if isinstance(info.get(name), str) and info[name]:
+            info[name] = json.loads(info[name])
+    return {**info, **directions.arrays}

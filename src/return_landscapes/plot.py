@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 
-from return_landscapes.landscape.flat import is_noise
+from return_landscapes.landscape.stats.flat import is_noise
 
 STYLE = {
     "font.size": 9,

@@ -15,8 +15,7 @@ import numpy as np
 
 from return_landscapes import rundir, store
 from return_landscapes.agents.protocols import ActorAgent
-from return_landscapes.conf import TrainConfig, is_atari, is_imported, is_mujoco
-from return_landscapes.envs.brax import has_start_state_noise
+from return_landscapes.conf import TrainConfig, is_atari, is_imported
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.perturb import PERTURBATIONS, Perturbation
 
@@ -86,8 +85,9 @@ def policy_only_perturbations() -> list[str]:
 
 def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
     """Refuse an update on an imported run (a policy without optimizer state or
-    replay), ``init_state`` on an env without start-state noise, action noise on
-    Atari (discrete actions) and per-step parameter noise on Atari (host episodes)."""
+    replay), and a perturbation whose episode effect cannot apply to the run's env
+    (``EpisodeEffect.refusal``: ``init_state`` on an env without start-state noise,
+    action noise on discrete actions, per-step parameter noise on host episodes)."""
     if is_imported(run_cfg) and perturbation.name not in (policy_only_perturbations()):
         raise LandscapeError(
             f"perturb={perturbation.name} needs the optimizer state, replay or env "
@@ -95,24 +95,9 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
             f"{run_cfg.imported.source.value} parameters: pass perturb= one of "
             f"{', '.join(policy_only_perturbations())}"
         )
-    if perturbation.action_noise and is_atari(run_cfg.env):
-        raise LandscapeError(
-            f"perturb={perturbation.name} needs continuous actions and {run_cfg.env} "
-            "has discrete ones: choose ppo or param_noise"
-        )
-    if perturbation.param_noise and is_atari(run_cfg.env):
-        raise LandscapeError(
-            f"perturb={perturbation.name} redraws the weights inside the episode, "
-            f"and {run_cfg.env} steps its episodes on the host: choose ppo or "
-            "param_noise"
-        )
-    if perturbation.start_state_noise and not (
-        is_mujoco(run_cfg.env) or has_start_state_noise(run_cfg.env)
-    ):
-        raise LandscapeError(
-            f"env '{run_cfg.env}' has no start-state noise option, so perturb="
-            "init_state cannot apply: choose another perturbation"
-        )
+    refusal = perturbation.episode.refusal(perturbation.name, run_cfg)
+    if refusal:
+        raise LandscapeError(refusal)
 
 
 def check_perturbation_off_checkpoints(perturbation: Perturbation, run_cfg) -> None:

@@ -32,13 +32,12 @@ from return_landscapes.landscape.checks import (
     open_run,
     option_settings,
 )
-from return_landscapes.landscape.engine import Engine, get_engine
+from return_landscapes.landscape.hotpath.engine import Engine, get_engine
 from return_landscapes.landscape.perturb import (
-    MINIBATCH_SIZE,
     Perturbation,
     get_perturbation,
 )
-from return_landscapes.landscape.summary import log_result
+from return_landscapes.landscape.summary import Summary, log_result
 from return_landscapes.provenance import check_writable
 from return_landscapes.training.schedule import learning_rate_at
 
@@ -157,9 +156,6 @@ def default_perturbation(run_cfg: TrainConfig) -> str:
     return Algo(run_cfg.algo).value
 
 
-START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise
-MINIBATCH_ROWS = "nested"  # td3/sac minibatches: replay.nested_rows
-ATARI_PPO_UPDATE = "iteration"  # Atari ppo: a whole PPO iteration per sample
 ATARI_ORIGINAL_SCORING = "original"  # Atari ppo_original: the paper's code's score
 
 
@@ -190,13 +186,13 @@ def _annealed(run_cfg: TrainConfig) -> bool:
 def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]:
     """The settings every stored result records and a re-run must match.
 
-    ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options,
-    ``minibatch_size`` and ``minibatch_rows`` when ``perturbed`` by a perturbation
-    that reads the replay, ``start_noise_unit`` by one that scales the start-state
-    noise, ``update`` by Atari's ``ppo``, ``scoring`` by Atari's ``ppo_original``
-    (the paper's score, also of the unperturbed policy), ``action_noise`` and
-    ``rollouts_per_policy`` by ``td3_action``. Results stored before a setting
-    existed lack it, so a re-run refuses to take them for new ones.
+    ``samples``, ``horizon``, ``gamma``, ``sample_seed``, the Atari episode options;
+    when ``perturbed``, the perturbation's own (``Perturbation.settings``: the
+    minibatch of an update that reads the replay, Atari's whole-iteration ``ppo``,
+    the episode effect's, the rollouts per policy); ``scoring`` by Atari's
+    ``ppo_original`` (the paper's score, also of the unperturbed policy). Results
+    stored before a setting existed lack it, so a re-run refuses to take them for
+    new ones.
     """
     settings = {
         "samples": job.cfg.samples,
@@ -205,19 +201,10 @@ def common_settings(job: LandscapeJob, perturbed: bool = True) -> dict[str, Any]
         "sample_seed": job.cfg.sample_seed,
         **option_settings(job.options, job.run_cfg),
     }
-    if perturbed and job.perturbation.needs_replay:
-        settings["minibatch_size"] = MINIBATCH_SIZE
-        settings["minibatch_rows"] = MINIBATCH_ROWS
-    if perturbed and job.perturbation.needs_env_states and is_atari(job.run_cfg.env):
-        settings["update"] = ATARI_PPO_UPDATE
-    if perturbed and job.perturbation.start_state_noise:
-        settings["start_noise_unit"] = START_NOISE_UNIT
-    if perturbed and job.perturbation.fixed_action_noise is not None:
-        settings["action_noise"] = job.perturbation.fixed_action_noise
+    if perturbed:
+        settings.update(job.perturbation.settings(job.run_cfg))
     if is_atari(job.run_cfg.env) and job.perturbation.reproduces_original:
         settings["scoring"] = ATARI_ORIGINAL_SCORING
-    if perturbed and job.perturbation.rollouts_per_policy > 1:
-        settings["rollouts_per_policy"] = job.perturbation.rollouts_per_policy
     return settings
 
 
@@ -253,7 +240,7 @@ def announce(header: str, finished: int, unit: str) -> None:
 def make_engine(job: LandscapeJob) -> Engine:
     """The job's engine: its run, perturbation, horizon, discount, start-state
     noise (``init_state``) and episode options."""
-    start_noise = job.scale if job.perturbation.start_state_noise else None
+    start_noise = job.perturbation.episode.start_noise(job.scale)
     return get_engine(
         job.run_cfg,
         job.perturbation,
@@ -264,10 +251,11 @@ def make_engine(job: LandscapeJob) -> Engine:
     )
 
 
-def write_result(path: Path, arrays: dict, attrs: dict) -> None:
-    """Store one block of a result atomically and mirror its summary (wandb)."""
+def write_result(path: Path, arrays: dict, attrs: dict, summary: Summary) -> None:
+    """Store one block of a result atomically and mirror its ``summary`` row
+    (wandb)."""
     store.write_result(path, arrays, attrs)
-    log_result(arrays, attrs)
+    log_result(arrays, attrs, summary)
 
 
 def progress_bar(total: int, enabled: bool | None, what: str, unit: str = "sample"):

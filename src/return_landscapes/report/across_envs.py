@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from return_landscapes.conf import ReportConfig
-from return_landscapes.landscape.aggregate import (
+from return_landscapes.landscape.stats.aggregate import (
     MIN_ENVS,
     ScoreMatrix,
     improvement_interval,
@@ -41,7 +41,7 @@ from return_landscapes.landscape.aggregate import (
     relative_to,
     score_matrix,
 )
-from return_landscapes.landscape.stats_table import write_csv
+from return_landscapes.landscape.stats.table import write_csv
 from return_landscapes.report.data import RunData
 from return_landscapes.report.html import Section, table
 

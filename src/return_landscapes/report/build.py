@@ -18,10 +18,10 @@ from matplotlib.figure import Figure as MplFigure
 from return_landscapes import plot, provenance
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import ReportConfig, resolve
+from return_landscapes.conf.commands import ExperimentKind, attribute, experiment_kinds
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.aggregate import MIN_ENVS, require_rliable
-from return_landscapes.landscape.stats import cvar_change
-from return_landscapes.landscape.stats_table import (
+from return_landscapes.landscape.stats.aggregate import MIN_ENVS, require_rliable
+from return_landscapes.landscape.stats.table import (
     check_statistic_options,
     summary_rows,
     write_tables,
@@ -59,13 +59,9 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
     sections = [
         builder.learning_section(),
         builder.stats_section(),
-        aggregate_section(runs, cfg, out),
-        builder.purd_section(),
         builder.scatter_section(),
-        builder.interpolation_section(),
-        builder.rejection_section(),
-        builder.surface_section(),
-        builder.line_section(),
+        aggregate_section(runs, cfg, out),
+        *(builder.kind_section(kind) for kind in experiment_kinds()),
     ]
     missing = [line for run in runs for line in missing_pieces(run)]
     if missing:
@@ -222,33 +218,6 @@ class _Builder:
         )
         return section
 
-    def purd_section(self) -> Section:
-        section = Section(
-            "Post-update return distributions",
-            "Histograms of the returns after one random update, one row per "
-            "checkpoint, one column per seed; lines mark the mode, the LTP threshold, "
-            "the CVaR and the unperturbed policy's return.",
-        )
-        for run in self.runs:
-            for group in run.purds:
-                fig = figures.purd_histograms(
-                    run,
-                    group,
-                    self.cfg.threshold,
-                    self.cfg.bins,
-                    self.cfg.alpha,
-                    self.cfg.max_seeds,
-                )
-                name = _slug("purd", self.names[id(run)], group.perturb, group.scale)
-                caption = (
-                    f"PURDs of {run.label}, perturb={group.perturb}, "
-                    f"scale={group.scale:g}"
-                )
-                section.figures.append(self.save(fig, f"{name}.png", caption))
-        if not section.figures:
-            section.missing.append("no PURD in any run")
-        return section
-
     def scatter_section(self) -> Section:
         section = Section(
             "Mean vs left-tail probability",
@@ -269,101 +238,26 @@ class _Builder:
             section.missing.append("no PURD in any run")
         return section
 
-    def interpolation_section(self) -> Section:
-        section = Section(
-            "Interpolation paths",
-            "Return along the straight line a*theta1 + (1-a)*theta2 between two "
-            "checkpoints: between checkpoints of one seed (same-seed) and of two "
-            "seeds (cross-seed). Thin lines: pairs; thick: their mean.",
-        )
+    def kind_section(self, kind: ExperimentKind) -> Section:
+        """An experiment kind's section: its figure for each item of each run (a
+        PURD group, a path group, a rejection root, a surface, a line)."""
+        declared = kind.report
+        section = Section(declared.title, declared.intro)
+        figure = attribute(declared.figure)
         for run in self.runs:
-            groups: dict[tuple, list] = {}
-            for path in run.interpolations:
-                key = (path.attrs["perturbation"] or "plain", path.attrs["scale"])
-                groups.setdefault(key, []).append(path)
-            for (perturb, scale), paths in sorted(groups.items()):
-                fig = figures.interpolation_curves(run, paths)
-                name = _slug("interpolation", self.names[id(run)], perturb, scale)
-                caption = f"Interpolation paths of {run.label} ({perturb})"
-                section.figures.append(self.save(fig, f"{name}.png", caption))
-        if not section.figures:
-            section.missing.append("no interpolation path in any run")
-        return section
-
-    def rejection_section(self) -> Section:
-        section = Section(
-            "Post-update rejection",
-            "Training continued from a checkpoint; after each check the update is "
-            "kept or undone by the criterion (none: always kept). Curves show the "
-            "kept parameters' PURD statistics.",
-        )
-        for run in self.runs:
-            for root in run.rejections:
-                fig = figures.rejection_traces(run, root)
-                name = _slug(
-                    "rejection", self.names[id(run)], root.checkpoint, root.seed
+            for item in run.results[kind.name]:
+                drawn = figure(run, item, self.cfg)
+                prefix, *parts = drawn.name
+                name = _slug(prefix, self.names[id(run)], *parts)
+                section.figures.append(
+                    self.save(drawn.figure, f"{name}.png", drawn.caption)
                 )
-                caption = (
-                    f"Rejection traces of {run.label} from checkpoint "
-                    f"{root.checkpoint}, seed {root.seed}. {_cvar_kept(root)}"
-                )
-                section.figures.append(self.save(fig, f"{name}.png", caption))
-        if not section.figures:
-            section.missing.append("no rejection trace in any run")
-        return section
-
-    def surface_section(self) -> Section:
-        section = Section(
-            "Return surfaces",
-            "Returns on a grid in a plane of parameter space: through a checkpoint "
-            "(at the centre) along two directions, random, the update direction and "
-            "a random one, the first two principal components of the training "
-            "trajectory, or read from a file, the axes naming each and its "
-            "normalization; or through three checkpoints (at three corners). Stars "
-            "mark the checkpoints; a PCA plane shows the training trajectory, an "
-            "update plane an arrow along the update; where PURDs were sampled, the "
-            "LTP map is beside the mean.",
-        )
-        for run in self.runs:
-            for surface in run.surfaces:
-                fig = figures.surface_maps(
-                    run,
-                    surface,
-                    self.cfg.threshold,
-                    self.cfg.bins,
-                    self.cfg.alpha,
-                    self.cfg.surface_3d,
-                )
-                name = _slug("surface", self.names[id(run)], _surface_slug(surface))
-                caption = (
-                    f"Return surface of {run.label}: {figures.surface_caption(surface)}"
-                )
-                section.figures.append(self.save(fig, f"{name}.png", caption))
-        if not section.figures:
-            section.missing.append("no return surface in any run")
-        return section
-
-    def line_section(self) -> Section:
-        """Lines are optional: without any, the section only says how to add one."""
-        section = Section(
-            "Return lines",
-            "Returns along one direction through a checkpoint (at x = 0, dotted): the "
-            "plain return and, where PURDs were sampled, their mean, CVaR and LTP at "
-            "each point. The x axis names the direction and its normalization.",
-        )
-        for run in self.runs:
-            for line in run.lines:
-                fig = figures.line_panels(
-                    run, line, self.cfg.threshold, self.cfg.bins, self.cfg.alpha
-                )
-                name = _slug("line", self.names[id(run)], _line_slug(line))
-                caption = f"Return line of {run.label}: {figures.line_caption(line)}"
-                section.figures.append(self.save(fig, f"{name}.png", caption))
-        if not section.figures:
-            section.intro = (
-                "No run has a finished return line: 'landscape line run=<run> "
-                "checkpoint=<step>' computes returns along one direction."
-            )
+        if section.figures:
+            return section
+        if declared.hint is None:  # optional: say how to add one
+            section.intro = declared.absent
+        else:
+            section.missing.append(declared.absent)
         return section
 
 
@@ -376,53 +270,6 @@ def flat_notes(runs: list[RunData]) -> list[str]:
         for row in run.stats
         if row.get("flat")
     ]
-
-
-def _cvar_kept(root) -> str:
-    """CVaR at the root and after the last kept check, per criterion (mean over
-    repeats), and what each criterion kept against ``none``."""
-    changes = {c: cvar_change([r.arrays for r in rs]) for c, rs in root.repeats.items()}
-    parts = [
-        f"{c}: CVaR {start:.0f} -> {end:.0f} ({end - start:+.0f})"
-        for c, (start, end) in changes.items()
-    ]
-    none = changes.get("none")
-    for criterion, (_, end) in changes.items():
-        if none is not None and criterion != "none":
-            gap = end - none[1]
-            parts.append(f"{criterion} ends {gap:+.0f} against none")
-    return "; ".join(parts) + " (means over repeats)."
-
-
-def _surface_slug(surface) -> str:
-    """A file name part unique to a surface within its run (the kind of directions
-    named unless random)."""
-    attrs = surface.attrs
-    anchors = "_".join(f"s{seed}c{step}" for seed, step in surface.anchors)
-    span = f"_span{attrs['span']:g}" if attrs["span"] != "" else ""
-    perturb = attrs["perturbation"] or "plain"
-    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
-    kind = ""
-    if attrs["plane"] != "three_checkpoints":
-        kind = _kind_slug(figures.direction_settings(attrs, surface.directions))
-    return f"{perturb}{scale}_{anchors}_grid{attrs['grid']}{span}{kind}"
-
-
-def _line_slug(line) -> str:
-    """A file name part unique to a line within its run."""
-    attrs = line.attrs
-    seed, step = line.anchor
-    perturb = attrs["perturbation"] or "plain"
-    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
-    settings = figures.direction_settings(attrs, line.directions)
-    return (
-        f"{perturb}{scale}_s{seed}c{step}_points{len(line.x)}"
-        f"_span{float(attrs['span']):g}{_kind_slug(settings)}"
-    )
-
-
-def _kind_slug(settings: dict) -> str:
-    return "" if settings["kind"] == "random" else f"_{settings['kind']}"
 
 
 def _summary_cells(entry: dict) -> list[object]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
 from return_landscapes import plot
-from return_landscapes.landscape.flat import flat_reason
 from return_landscapes.landscape.stats import (
     bootstrap_ci,
     cvar,
@@ -28,14 +28,14 @@ from return_landscapes.landscape.stats import (
     ltp_text,
     point_statistics,
 )
+from return_landscapes.landscape.stats.flat import flat_reason
 from return_landscapes.plot import COLORS, RETURN, mark_constant, styled, wrapped
-from return_landscapes.report.data import (
-    LearningCurve,
-    PurdGroup,
-    RejectionRoot,
-    RunData,
-)
-from return_landscapes.store import InterpolationResult, LineResult, SurfaceResult
+from return_landscapes.report.data import LearningCurve, RunData
+from return_landscapes.store.interpolation import InterpolationResult, PathGroup
+from return_landscapes.store.line import LineResult
+from return_landscapes.store.purd import PurdGroup
+from return_landscapes.store.rejection import RejectionRoot
+from return_landscapes.store.surface import SurfaceResult
 
 PAIR_COLORS = {
     "same_seed": COLORS[0],
@@ -799,3 +799,107 @@ def line_caption(line: LineResult) -> str:
         f"{_sampling_text(line.attrs)}"
     )
     return text + _update_note(settings)
+
+
+# ------------------------------------------------- each experiment kind's figures
+
+
+class ReportFigure(NamedTuple):
+    """One figure of an experiment kind's report section (``conf/commands.py``):
+    the figure, its caption and its file name's parts (a prefix, then parts unique
+    within the run)."""
+
+    figure: Figure
+    caption: str
+    name: tuple
+
+
+def purd_figure(run: RunData, group: PurdGroup, cfg) -> ReportFigure:
+    """The PURD histograms of one perturbation and scale (``purd_histograms``)."""
+    figure = purd_histograms(
+        run, group, cfg.threshold, cfg.bins, cfg.alpha, cfg.max_seeds
+    )
+    caption = f"PURDs of {run.label}, perturb={group.perturb}, scale={group.scale:g}"
+    return ReportFigure(figure, caption, ("purd", group.perturb, group.scale))
+
+
+def interpolation_figure(run: RunData, group: PathGroup, cfg) -> ReportFigure:
+    """The paths of one perturbation and scale (``interpolation_curves``)."""
+    del cfg
+    figure = interpolation_curves(run, group.paths)
+    caption = f"Interpolation paths of {run.label} ({group.perturb})"
+    return ReportFigure(figure, caption, ("interpolation", group.perturb, group.scale))
+
+
+def rejection_figure(run: RunData, root: RejectionRoot, cfg) -> ReportFigure:
+    """The traces of every criterion from one root (``rejection_traces``)."""
+    del cfg
+    caption = (
+        f"Rejection traces of {run.label} from checkpoint {root.checkpoint}, seed "
+        f"{root.seed}. {cvar_kept(root)}"
+    )
+    name = ("rejection", root.checkpoint, root.seed)
+    return ReportFigure(rejection_traces(run, root), caption, name)
+
+
+def cvar_kept(root: RejectionRoot) -> str:
+    """CVaR at the root and after the last kept check, per criterion (mean over
+    repeats), and what each criterion kept against ``none``."""
+    changes = {c: cvar_change([r.arrays for r in rs]) for c, rs in root.repeats.items()}
+    parts = [
+        f"{c}: CVaR {start:.0f} -> {end:.0f} ({end - start:+.0f})"
+        for c, (start, end) in changes.items()
+    ]
+    none = changes.get("none")
+    for criterion, (_, end) in changes.items():
+        if none is not None and criterion != "none":
+            gap = end - none[1]
+            parts.append(f"{criterion} ends {gap:+.0f} against none")
+    return "; ".join(parts) + " (means over repeats)."
+
+
+def surface_figure(run: RunData, surface: SurfaceResult, cfg) -> ReportFigure:
+    """The maps of one surface (``surface_maps``)."""
+    figure = surface_maps(
+        run, surface, cfg.threshold, cfg.bins, cfg.alpha, cfg.surface_3d
+    )
+    caption = f"Return surface of {run.label}: {surface_caption(surface)}"
+    return ReportFigure(figure, caption, ("surface", _surface_slug(surface)))
+
+
+def line_figure(run: RunData, line: LineResult, cfg) -> ReportFigure:
+    """The panels of one line (``line_panels``)."""
+    figure = line_panels(run, line, cfg.threshold, cfg.bins, cfg.alpha)
+    caption = f"Return line of {run.label}: {line_caption(line)}"
+    return ReportFigure(figure, caption, ("line", _line_slug(line)))
+
+
+def _surface_slug(surface: SurfaceResult) -> str:
+    """A file name part unique to a surface within its run (the kind of directions
+    named unless random)."""
+    attrs = surface.attrs
+    anchors = "_".join(f"s{seed}c{step}" for seed, step in surface.anchors)
+    span = f"_span{attrs['span']:g}" if attrs["span"] != "" else ""
+    perturb = attrs["perturbation"] or "plain"
+    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
+    kind = ""
+    if attrs["plane"] != CHECKPOINT_PLANE:
+        kind = _kind_slug(direction_settings(attrs, surface.directions))
+    return f"{perturb}{scale}_{anchors}_grid{attrs['grid']}{span}{kind}"
+
+
+def _line_slug(line: LineResult) -> str:
+    """A file name part unique to a line within its run."""
+    attrs = line.attrs
+    seed, step = line.anchor
+    perturb = attrs["perturbation"] or "plain"
+    scale = f"_{attrs['scale']:g}" if attrs["perturbation"] else ""
+    settings = direction_settings(attrs, line.directions)
+    return (
+        f"{perturb}{scale}_s{seed}c{step}_points{len(line.x)}"
+        f"_span{float(attrs['span']):g}{_kind_slug(settings)}"
+    )
+
+
+def _kind_slug(settings: dict) -> str:
+    return "" if settings["kind"] == "random" else f"_{settings['kind']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from return_landscapes.caches import compiled_cache
 from return_landscapes.conf import TrainConfig, is_atari, is_imported, is_mujoco
 from return_landscapes.envs.brax import make_env
 from return_landscapes.errors import LandscapeError
@@ -75,7 +76,7 @@ def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
     return make_off_policy_trainer(cfg, parts)
 
 
-_PARTS: dict[str, TrainingParts] = {}
+_PARTS: dict[str, TrainingParts] = compiled_cache("training parts")
 
 
 def get_parts(cfg: TrainConfig) -> TrainingParts:
@@ -90,7 +91,7 @@ def get_parts(cfg: TrainConfig) -> TrainingParts:
     return _PARTS[key]
 
 
-_TRAINERS: dict[str, Trainer] = {}
+_TRAINERS: dict[str, Trainer] = compiled_cache("trainers")
 
 
 def get_trainer(cfg: TrainConfig) -> Trainer:

@@ -41,7 +41,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes import store
 from return_landscapes.conf import (
     Algo,
     Criterion,
@@ -59,14 +58,17 @@ from return_landscapes.landscape.checks import (
     chosen_seeds,
     is_finished,
 )
-from return_landscapes.landscape.engine import (
+from return_landscapes.landscape.hotpath.engine import (
     Engine,
     perturbed_returns,
     plain_returns,
     seed_source,
     training_start_noise,
 )
-from return_landscapes.landscape.flat import flat_reason, is_noise
+from return_landscapes.landscape.hotpath.keys import plain_key, repeat_training_key
+from return_landscapes.landscape.hotpath.keys import (
+    repeat_sample_keys as sample_keys_of,
+)
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -77,9 +79,10 @@ from return_landscapes.landscape.job import (
     result_attrs,
     write_result,
 )
-from return_landscapes.landscape.keys import plain_key, repeat_training_key
-from return_landscapes.landscape.keys import repeat_sample_keys as sample_keys_of
 from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.landscape.stats.flat import flat_reason, is_noise
+from return_landscapes.landscape.summary import Summary
+from return_landscapes.store import rejection as rejection_store
 from return_landscapes.tracking import log_row, require_wandb, tracking
 from return_landscapes.training.schedule import Block, agent_config
 from return_landscapes.training.state import (
@@ -111,6 +114,21 @@ def _ltp_not_worse(proposed: float, kept: float) -> bool:
     return bool(np.isnan(kept) or proposed <= kept)
 
 
+def _repeat_headline(trace) -> dict[str, float]:
+    last = int(np.flatnonzero(trace["accepted"])[-1])
+    row = {"kept_checks": int(np.sum(trace["accepted"][1:]))}
+    for name in ("mean", "ltp", "cvar"):
+        row[f"{name}_start"] = float(trace[name][0])
+        row[f"{name}_end"] = float(trace[name][last])
+    return row
+
+
+REPEAT_SUMMARY = Summary(
+    ("criterion", "alpha", "checkpoint", "seed", "repeat"), _repeat_headline
+)
+"""A repeat's wandb row: its root and criterion, what it kept, the statistics at
+the root and at the last kept check."""
+
 FRESH_ENV_NOISE = 0.1  # reject_env=fresh: start-state noise, x the training noise
 FRESH_ENV_TAG = 7  # folded into a repeat's training key for its fresh env's reset
 
@@ -132,7 +150,7 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(RejectConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_rejection(cfg)
-    out = store.rejection_path(
+    out = rejection_store.rejection_path(
         job.run_dir, job.criterion, cfg.checkpoint, cfg.seed_index, 0
     ).parent
     announce(
@@ -223,7 +241,7 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
     chosen_checkpoints([cfg.checkpoint], run_dir)
     chosen_seeds([cfg.seed_index], base.run_cfg.seeds)
     _check_numbers(cfg)
-    if base.perturbation.start_state_noise:
+    if base.perturbation.episode.moves_start:
         raise LandscapeError(
             "perturb=init_state does not change the policy, so it cannot judge an "
             f"update: choose {algo}, param_noise or action_noise"
@@ -234,12 +252,12 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
             f"checkpoint {cfg.checkpoint} lies in the random-action phase (the first "
             f"{random_steps} steps): choose a later checkpoint"
         )
-    criterion = store.criterion_name(
+    criterion = rejection_store.criterion_name(
         Criterion(cfg.criterion).value, cfg.alpha, cfg.threshold
     )
     job = RejectJob(**base.base(), criterion=criterion, todo=[])
     for repeat in range(cfg.repeats):
-        path = store.rejection_path(
+        path = rejection_store.rejection_path(
             run_dir, criterion, cfg.checkpoint, cfg.seed_index, repeat
         )
         if not is_finished(path, _settings(job), cfg.overwrite):
@@ -534,10 +552,10 @@ def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> 
         scale_source=job.scale_source,
         **_settings(job),
     )
-    path = store.rejection_path(
+    path = rejection_store.rejection_path(
         job.run_dir, job.criterion, cfg.checkpoint, cfg.seed_index, repeat
     )
-    write_result(path, trace, attrs)
+    write_result(path, trace, attrs, REPEAT_SUMMARY)
 
 
 def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:

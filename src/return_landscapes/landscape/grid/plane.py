@@ -1,36 +1,38 @@
-"""``landscape surface``: returns on a 2-D grid in a plane of parameter space.
+"""Grids of points in a plane of parameter space: the machinery ``landscape
+surface`` and ``landscape line`` share.
 
 Every grid point ``(i, j)`` is the agent ``w0 * P + x[i] * Q + y[j] * R``:
 
 * the **plane of two directions** through a checkpoint ``theta``: ``P = theta``,
   ``Q``, ``R`` two directions (``directions=``: random ones normalized filter-wise as
   Li et al., 2018, the run's own update, the PCA of the seed's checkpoints, or a
-  file's; ``landscape/plane_directions.py``), ``w0 = 1``, ``x, y`` in
-  ``[-span, span]``; ``grid`` is odd so the centre is ``x = y = 0`` exactly and the
+  file's; ``grid/directions.py``), ``w0 = 1``, ``x, y`` in ``[-span, span]``; an odd
+  number of points per axis puts the checkpoint at ``x = y = 0`` exactly, so the
   centre point is ``theta`` bit for bit;
 * the **plane through three checkpoints**: ``P, Q, R = theta1, theta2, theta3``,
   ``w0 = 1 - x - y``, ``x, y`` in ``[0, 1]``: the checkpoints are the corners
   ``(0, 0)``, ``(1, 0)``, ``(0, 1)``, again bit for bit (``1 * a + 0 * b == a``).
 
-Only the actor moves in a plane of directions (the directions are zero on every other
-leaf of the agent state); in the three-checkpoint plane every floating-point leaf is
-mixed, as ``landscape interpolate`` does, so a ``td3`` update at a grid point sees a
-consistent critic and Adam state. What cannot be mixed (integer leaves, replay
-buffer, env states) comes from the point's nearest anchor, the one with the largest
-weight.
+An experiment declares its ``GridShape``: how many rows (one stored block each),
+how many points per row, along how many axes the points move (a line: one, ``y =
+0``) and the names its blocks carry. Only the actor moves in a plane of directions
+(the directions are zero on every other leaf of the agent state); in the
+three-checkpoint plane every floating-point leaf is mixed, as ``landscape
+interpolate`` does, so a ``td3`` update at a grid point sees a consistent critic and
+Adam state. What cannot be mixed (integer leaves, replay buffer, env states) comes
+from the point's nearest anchor, the one with the largest weight.
 
 At every point the plain return and, with ``samples > 0``, a PURD: ``samples``
 perturbations under a registered perturbation, one episode each. Every point goes
-through the one hot path (``evaluation.py``) in chunks. Randomness: a point
-uses the keys of its nearest anchor's ``landscape purd`` (the unperturbed episode's
-key and the ``samples`` sample keys of ``purd sample_seed=...``), so points share
-their draws (common random numbers) and the centre of a random plane reproduces the
-checkpoint's PURD.
+through the one hot path (``evaluation.py``) in chunks. Randomness: a point uses the
+keys of its nearest anchor's ``landscape purd`` (the unperturbed episode's key and
+the ``samples`` sample keys of ``purd sample_seed=...``), so points share their
+draws (common random numbers) and the centre of a plane of directions reproduces
+the checkpoint's PURD.
 
-Storage: one block per grid row ``x[i]`` (``store.py``), written as soon as its
-points are done, so a killed job resumes at the first missing row; the two
-directions beside them (``directions.h5``). ``landscape line`` (``line.py``) is the
-same machinery on a ``points x 1`` grid: ``x`` along the first direction, ``y = 0``.
+Storage: one block per row ``x[i]`` (``store/surface.py``, ``store/line.py``),
+written as soon as its points are done, so a killed job resumes at the first
+missing row; the two directions beside them (``directions.h5``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes import store
-from return_landscapes.conf import SurfaceConfig, as_plain_dict, resolve
+from return_landscapes.conf import as_plain_dict
 from return_landscapes.direction_files import (
     DIRECTIONS_FILE,
     read_directions,
@@ -61,33 +63,7 @@ from return_landscapes.landscape.checks import (
     chosen_seeds,
     is_finished,
 )
-from return_landscapes.landscape.directions import filter_normalized_direction
-from return_landscapes.landscape.engine import (
-    Engine,
-    checkpoint_source,
-    compiled_plan,
-    run_by_group,
-)
-from return_landscapes.landscape.flat import flat_reason, is_noise
-from return_landscapes.landscape.job import (
-    LandscapeJob,
-    announce,
-    common_settings,
-    make_engine,
-    open_job,
-    progress_bar,
-    result_attrs,
-    scale_text,
-    write_result,
-)
-from return_landscapes.landscape.keys import plain_key, sample_keys
-from return_landscapes.landscape.mixing import mix
-from return_landscapes.landscape.perturb import (
-    CheckpointSource,
-    Perturbation,
-    one_sample,
-)
-from return_landscapes.landscape.plane_directions import (
+from return_landscapes.landscape.grid.directions import (
     PlaneDirections,
     as_agent_states,
     check_directions,
@@ -96,8 +72,33 @@ from return_landscapes.landscape.plane_directions import (
     kind_of,
     make_directions,
 )
+from return_landscapes.landscape.grid.vectors import filter_normalized_direction
+from return_landscapes.landscape.hotpath.engine import (
+    Engine,
+    checkpoint_source,
+    compiled_plan,
+    run_by_group,
+)
+from return_landscapes.landscape.hotpath.keys import plain_key, sample_keys
+from return_landscapes.landscape.hotpath.mixing import mix
+from return_landscapes.landscape.job import (
+    LandscapeJob,
+    common_settings,
+    make_engine,
+    open_job,
+    progress_bar,
+    result_attrs,
+    scale_text,
+    write_result,
+)
+from return_landscapes.landscape.perturb import (
+    CheckpointSource,
+    Perturbation,
+    one_sample,
+)
+from return_landscapes.landscape.summary import Summary, plain_and_purd_range
 from return_landscapes.pipeline import GROUP, MAX_CHUNK
-from return_landscapes.tracking import require_wandb, tracking
+from return_landscapes.tracking import tracking
 
 logger = logging.getLogger(__name__)
 
@@ -107,129 +108,87 @@ CHECKPOINT_PLANE = "three_checkpoints"
 ANCHORS_AT = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # a three-checkpoint plane's
 
 
-def surface(config: SurfaceConfig | dict | None = None, **overrides) -> Path:
-    """Compute and store a 2-D return surface.
-
-    Args:
-      config: a ``SurfaceConfig`` (or a mapping of its keys).
-      **overrides: its keys, e.g. ``run="runs/h", checkpoint=150000, grid=21``.
-
-    Returns:
-      The folder holding the surface's row blocks (read it with ``load_surface``).
-
-    Raises:
-      LandscapeError: bad input; nothing stored is changed.
-    """
-    cfg = resolve(SurfaceConfig, config, **overrides)
-    require_wandb(cfg)
-    job = plan_surface(cfg)
-    announce(
-        f"surface {cfg.grid}x{cfg.grid} through {_describe(job)}, {computed(job)}: "
-        f"writing {job.folder}",
-        cfg.grid - len(job.todo),
-        "row(s)",
-    )
-    if job.todo:
-        run_job(job)
-        warn_if_flat(job)
-    return job.folder
-
-
-def computed(job: SurfaceJob) -> str:
+def computed(job: GridJob) -> str:
     """What every point gets: plain returns, or PURDs of how many samples."""
     if job.perturb_name is None:
         return "plain returns"
     return f"PURDs of {job.cfg.samples} {job.perturb_name} samples at {scale_text(job)}"
 
 
-def run_job(job: SurfaceJob) -> None:
+def run_job(job: GridJob) -> None:
     """Build the plane, store its directions, compute and write the rows to do."""
-    cfg = job.cfg
+    cfg, command = job.cfg, job.shape.command
     engine = make_engine(job)
     plane = load_plane(job, engine)
-    per_row = job.cols * (1 + padded_samples(cfg.samples))
-    bar = progress_bar(per_row * len(job.todo), cfg.progress, job.command, "episode")
-    with bar, tracking(cfg, job.run_dir, job.command, as_plain_dict(cfg)):
+    per_row = job.shape.cols * (1 + padded_samples(cfg.samples))
+    bar = progress_bar(per_row * len(job.todo), cfg.progress, command, "episode")
+    with bar, tracking(cfg, job.run_dir, command, as_plain_dict(cfg)):
         compute_rows(job, engine, plane, bar)
-
-
-def warn_if_flat(job: SurfaceJob) -> None:
-    """One warning line per anchor whose policy falls early, and one when every
-    return of the surface is the same up to float noise."""
-    result = store.read_surface(job.folder)
-    positions = [(0.0, 0.0)] if job.kind == DIRECTIONS_PLANE else ANCHORS_AT
-    lengths = result.arrays["plain_length"]
-    for (seed, step), (x, y) in zip(job.anchors, positions, strict=False):
-        i, j = np.abs(result.x - x).argmin(), np.abs(result.y - y).argmin()
-        reason = flat_reason(float(lengths[i, j]), job.horizon)
-        if reason:
-            logger.warning(
-                "warning: seed %d at checkpoint %d: %s; choose a checkpoint whose "
-                "episode lasts",
-                seed,
-                step,
-                reason,
-            )
-    if is_noise(result.plain_return):
-        logger.warning(
-            "warning: every plain return of the surface equals %.6g up to float "
-            "noise: it is flat",
-            float(np.mean(result.plain_return)),
-        )
 
 
 # ------------------------------------------------------------------------ the job
 
 
+class GridShape(NamedTuple):
+    """How an experiment lays out its points and names its stored blocks.
+
+    Attributes:
+      command: the command and the blocks' ``kind`` (``surface``, ``line``).
+      size_name: the attribute holding the number of rows (``grid``, ``points``).
+      rows: points along ``x``, one stored block each.
+      cols: points along ``y`` in each row.
+      axes: the axes the points move along: 2 (a plane), or 1 (a line: ``y = 0``,
+        and each block stores its own ``x``).
+    """
+
+    command: str
+    size_name: str
+    rows: int
+    cols: int
+    axes: int = 2
+
+
 @dataclasses.dataclass
-class SurfaceJob(LandscapeJob):
-    """A checked surface request: the plane, where it goes, the rows still to do."""
+class GridJob(LandscapeJob):
+    """A checked request on a grid: the plane, where it goes, the rows still to do."""
 
     perturb_name: str | None  # None: plain returns only (samples=0)
     kind: str  # DIRECTIONS_PLANE or CHECKPOINT_PLANE
     anchors: list[tuple[int, int]]  # (seed, checkpoint): 1 or 3
     folder: Path
-    todo: list[int]  # row indices still to compute
-    command: str = "surface"  # or "line": points along x, one column
-    rows: int = 0  # points along x (grid for a surface)
-    cols: int = 0  # points along y (grid; 1 for a line)
+    shape: GridShape
+    todo: list[int] = dataclasses.field(default_factory=list)  # rows still to do
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def plan_surface(cfg: SurfaceConfig) -> SurfaceJob:
-    """Check the request against the run; list the rows still to compute."""
+def open_grid_job(cfg) -> LandscapeJob:
+    """``open_job`` for a grid command (``samples=0``: plain returns only)."""
     base = open_job(cfg, cfg.perturb, check_fits=False)
     if cfg.samples < 0:
         raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
-    kind, anchors = _anchors(cfg, base.run_dir, base.run_cfg)
-    _check_grid(cfg, kind)
-    if kind == CHECKPOINT_PLANE and kind_of(cfg) != "random":
-        raise LandscapeError(
-            f"directions={kind_of(cfg)} and through= both given: a plane through "
-            "three checkpoints has no directions to choose; drop one of them"
-        )
-    perturb_name = check_perturbed(base, cfg)
-    folder = store.surface_dir(
-        base.run_dir,
-        anchors,
-        cfg.grid,
-        cfg.span,
-        perturb_name,
-        base.scale,
-        kind_of(cfg),
-    )
-    job = SurfaceJob(
+    return base
+
+
+def grid_job(
+    base: LandscapeJob,
+    perturb_name: str | None,
+    kind: str,
+    anchors: list[tuple[int, int]],
+    folder: Path,
+    shape: GridShape,
+) -> GridJob:
+    """The checked grid job: its directions checked (a plane of directions) before
+    any compute, and the rows still to do listed."""
+    job = GridJob(
         **base.base(),
         perturb_name=perturb_name,
         kind=kind,
         anchors=anchors,
         folder=folder,
-        todo=[],
-        rows=cfg.grid,
-        cols=cfg.grid,
+        shape=shape,
     )
     if kind == DIRECTIONS_PLANE:
-        check_directions(cfg, job, anchors[0])
+        check_directions(job.cfg, job, anchors[0])
     return list_todo(job)
 
 
@@ -245,71 +204,33 @@ def check_perturbed(base: LandscapeJob, cfg) -> str | None:
     return perturb_name
 
 
-def list_todo(job: SurfaceJob) -> SurfaceJob:
+def list_todo(job: GridJob) -> GridJob:
     """Fill ``job.settings`` and ``job.todo`` (the rows not stored yet with the
     same settings; one stored with other settings is an error)."""
     job.settings = _settings(job)
-    for row in range(job.rows):
-        path = store.surface_row_path(job.folder, row)
+    for row in range(job.shape.rows):
+        path = store.row_path(job.folder, row)
         if not is_finished(path, job.settings, job.cfg.overwrite):
             job.todo.append(row)
     return job
 
 
-def _anchors(cfg: SurfaceConfig, run_dir, run_cfg) -> tuple[str, list]:
-    if cfg.through is None:
-        return DIRECTIONS_PLANE, [one_anchor(cfg, run_dir, run_cfg, "plane")]
-    if cfg.checkpoint is not None:
-        raise LandscapeError(
-            "checkpoint= and through= both given: pass checkpoint= (random plane "
-            "through one checkpoint) or through= (plane through three), not both"
-        )
-    if len(cfg.through) != 6:
-        raise LandscapeError(
-            f"through={list(cfg.through)} must be [seed1,checkpoint1,seed2,"
-            "checkpoint2,seed3,checkpoint3]"
-        )
-    anchors = [(cfg.through[i], cfg.through[i + 1]) for i in (0, 2, 4)]
-    for seed, step in anchors:
-        chosen_seeds([seed], run_cfg.seeds)
-        chosen_checkpoints([step], run_dir)
-    if len(set(anchors)) < 3:
-        raise LandscapeError(
-            f"through={list(cfg.through)} repeats a checkpoint: a plane needs three "
-            "different (seed, checkpoint) pairs"
-        )
-    return CHECKPOINT_PLANE, anchors
-
-
-def one_anchor(cfg, run_dir, run_cfg, what: str) -> tuple[int, int]:
+def one_anchor(cfg, run_dir, run_cfg, what: str, other: str = "") -> tuple[int, int]:
     """The ``(seed, checkpoint)`` a plane or line of directions goes through:
-    ``checkpoint`` (for ``pca`` by default the last), checked."""
+    ``checkpoint`` (for ``pca`` by default the last), checked; ``other`` ends the
+    error's text (another way to ask)."""
     checkpoint = cfg.checkpoint
     if checkpoint is None and kind_of(cfg) == "pca":
         checkpoint = chosen_checkpoints(None, run_dir)[-1]
     if checkpoint is None:
         steps = chosen_checkpoints(None, run_dir)
-        through = (
-            ", or pass through=[seed1,checkpoint1,seed2,checkpoint2,seed3,checkpoint3]"
-            if what == "plane"
-            else ""
-        )
         raise LandscapeError(
             f"checkpoint= is required: the {what} goes through one checkpoint (the "
-            f"run has {', '.join(map(str, steps))}){through}"
+            f"run has {', '.join(map(str, steps))}){other}"
         )
     chosen_checkpoints([checkpoint], run_dir)
     chosen_seeds([cfg.seed_index], run_cfg.seeds)
     return cfg.seed_index, checkpoint
-
-
-def _check_grid(cfg: SurfaceConfig, kind: str) -> None:
-    if kind == DIRECTIONS_PLANE:
-        check_odd(cfg.grid, "grid", cfg.span)
-    elif cfg.grid < 2:
-        raise LandscapeError(
-            f"grid={cfg.grid} must be at least 2 for a plane through three checkpoints"
-        )
 
 
 def check_odd(points: int, name: str, span: float) -> None:
@@ -324,14 +245,7 @@ def check_odd(points: int, name: str, span: float) -> None:
         raise LandscapeError(f"span={span} must be a finite number > 0")
 
 
-def _describe(job: SurfaceJob) -> str:
-    names = [f"seed {s} checkpoint {c}" for s, c in job.anchors]
-    if job.kind == DIRECTIONS_PLANE:
-        return f"{names[0]} ({kind_of(job.cfg)} directions, span {job.cfg.span})"
-    return ", ".join(names)
-
-
-def _settings(job: SurfaceJob) -> dict[str, Any]:
+def _settings(job: GridJob) -> dict[str, Any]:
     """The settings a stored row must match to count as finished."""
     settings = {"plane": job.kind}
     if job.kind == DIRECTIONS_PLANE:
@@ -398,7 +312,7 @@ def plane_directions(agent, agent_state, key: jax.Array):
     )
 
 
-def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
+def load_plane(job: GridJob, engine: Engine) -> Plane:
     """Restore the anchors and build the plane's states and keys."""
     cfg, agent = job.cfg, engine.agent
     perturbation = None if job.perturb_name is None else job.perturbation
@@ -411,8 +325,8 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
         for seed, step in job.anchors
     ]
     states = tuple(s.agent_state for s in sources)
-    x = y = coordinates(job.kind, job.rows, cfg.span)
-    if job.command == "line":
+    x = y = coordinates(job.kind, job.shape.rows, cfg.span)
+    if job.shape.axes == 1:
         y = np.zeros(1, np.float32)
     described = {}
     if job.kind == DIRECTIONS_PLANE:
@@ -439,7 +353,7 @@ def load_plane(job: SurfaceJob, engine: Engine) -> Plane:
     )
 
 
-def plane_directions_of(job: SurfaceJob, engine: Engine, source):
+def plane_directions_of(job: GridJob, engine: Engine, source):
     """The plane's directions, stored beside its rows (``directions.h5``).
 
     A resumed job reads them back when they were made with the same settings, so
@@ -464,11 +378,11 @@ def plane_directions_of(job: SurfaceJob, engine: Engine, source):
     return directions
 
 
-def warn_if_trajectory_leaves(job: SurfaceJob, trajectory) -> None:
+def warn_if_trajectory_leaves(job: GridJob, trajectory) -> None:
     """A warning line when the PCA trajectory reaches beyond the plane's span."""
     if trajectory is None or not len(trajectory):
         return
-    axes = 1 if job.command == "line" else 2
+    axes = job.shape.axes
     reach = float(np.max(np.abs(np.asarray(trajectory)[:, :axes])))
     if reach > job.cfg.span:
         logger.warning(
@@ -543,12 +457,13 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
 # ---------------------------------------------------------------------- computing
 
 
-def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
+def compute_rows(job: GridJob, engine: Engine, plane: Plane, bar) -> None:
     """Compute the rows still to do, a slab of rows per batch, writing each row."""
     cfg = job.cfg
     padded = padded_samples(cfg.samples)
-    rows_per_slab, batch = slab_size(job.cols, cfg.samples, job.rows)
-    plain_plan = _plain_plan(job, engine, plane, rows_per_slab * job.cols, bar)
+    cols = job.shape.cols
+    rows_per_slab, batch = slab_size(cols, cfg.samples, job.shape.rows)
+    plain_plan = _plain_plan(job, engine, plane, rows_per_slab * cols, bar)
     sample_plan = None
     if cfg.samples:
         sample_plan = _sample_plan(job, engine, plane, batch, bar)
@@ -577,14 +492,14 @@ def compute_rows(job: SurfaceJob, engine: Engine, plane: Plane, bar) -> None:
                 bar.update,
             )
         for index, row in enumerate(slab):
-            points = slice(index * job.cols, (index + 1) * job.cols)
+            points = slice(index * cols, (index + 1) * cols)
             row_samples = None
             if samples is not None:
                 # (points x padded) -> each point's first ``samples`` draws
                 row_samples = type(samples)(
                     *(
                         field[points.start * padded : points.stop * padded]
-                        .reshape(job.cols, padded)[:, : cfg.samples]
+                        .reshape(cols, padded)[:, : cfg.samples]
                         .reshape(-1)
                         for field in samples
                     )
@@ -605,7 +520,7 @@ def _plain_shared(engine: Engine, plane: Plane, anchor: int):
     return ((actors, near), jnp.zeros((), jnp.float32))
 
 
-def _sample_shared(job: SurfaceJob, engine: Engine, plane: Plane, anchor: int):
+def _sample_shared(job: GridJob, engine: Engine, plane: Plane, anchor: int):
     scale = jnp.asarray(job.scale, jnp.float32)
     noise = job.perturbation.episode_noise_std(job.scale)
     return (
@@ -683,27 +598,28 @@ def _tile_keys(keys: list[jax.Array], nearest: np.ndarray) -> jax.Array:
     return stacked[nearest].reshape(-1, *stacked.shape[2:])
 
 
-def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
+def _write_row(job: GridJob, plane: Plane, row: int, plain, samples) -> None:
     cfg = job.cfg
     arrays = {
-        "x": plane.x[row : row + 1] if job.command == "line" else plane.x,
+        # a line's block stores its own point's x; a plane's row the whole axis
+        "x": plane.x[row : row + 1] if job.shape.axes == 1 else plane.x,
         "y": plane.y,
         "plain_return": plain.undiscounted_return,
         "plain_discounted_return": plain.discounted_return,
         "plain_length": plain.length,
     }
-    shape = (cfg.samples, job.cols)
+    shape = (cfg.samples, job.shape.cols)
     for name in ("undiscounted_return", "discounted_return", "length"):
         if samples is None:
             dtype = np.int32 if name == "length" else np.float32
             arrays[name] = np.zeros(shape, dtype)
         else:
             # rows are point-major: (grid, samples) -> (samples, grid)
-            arrays[name] = getattr(samples, name).reshape(job.cols, -1).T
-    size = {"points": job.rows} if job.command == "line" else {"grid": job.rows}
+            arrays[name] = getattr(samples, name).reshape(job.shape.cols, -1).T
+    size = {job.shape.size_name: job.shape.rows}
     attrs = result_attrs(
         job,
-        job.command,
+        job.shape.command,
         perturbation=job.perturb_name,
         scale=job.scale,
         scale_source=job.scale_source,
@@ -713,5 +629,9 @@ def _write_row(job: SurfaceJob, plane: Plane, row: int, plain, samples) -> None:
         row=row,
         **{**plane.described, **job.settings},
     )
-    path = store.surface_row_path(job.folder, row)
-    write_result(path, arrays, attrs)
+    path = store.row_path(job.folder, row)
+    summary = Summary(
+        ("plane", "perturbation", "scale", "anchors", job.shape.size_name, "row"),
+        plain_and_purd_range,
+    )
+    write_result(path, arrays, attrs, summary)

@@ -13,6 +13,7 @@ reads; ``run_by_group`` runs rows that share different states through one progra
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from return_landscapes.caches import compiled_cache
 from return_landscapes.conf import TrainConfig, is_atari, is_mujoco
 from return_landscapes.envs.brax import (
     default_start_noise,
@@ -56,7 +58,7 @@ class Engine(NamedTuple):
     perturb_stage: Any  # (source, scale), sample keys -> (params, episode keys)
     sample_stage: Any  # evaluation of perturbed samples
     plain_stage: Any  # evaluation of unperturbed policies (no noise of any kind)
-    plans: dict  # (name, total, chunk) -> ChunkPlan, compiled once per shape
+    programs: dict  # this engine's own compiled programs: stages, chunk plans
 
     @property
     def agent(self):
@@ -69,7 +71,7 @@ class Engine(NamedTuple):
         return get_trainer(self.run_cfg)
 
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[str, Engine] = compiled_cache("landscape engines")
 
 
 def get_engine(
@@ -86,8 +88,8 @@ def get_engine(
     run's training start-state noise (``init_state``); ``None`` otherwise.
     """
     options = options or EpisodeOptions()
-    if not perturbation.start_state_noise:
-        start_noise = None
+    if start_noise is not None:  # only an episode effect that moves starts has one
+        start_noise = perturbation.episode.start_noise(start_noise)
     key = json.dumps(
         [
             run_identity(run_cfg),
@@ -158,15 +160,11 @@ def _make_engine(
         # the paper's Atari score comes with the paper's Atari update (ppo_original)
         original_scoring=is_atari(run_cfg.env) and perturbation.reproduces_original,
     )
-    sample = plain
-    if perturbation.start_state_noise:
-        sample = plain._replace(env=evaluation_env(run_cfg, start_noise))
-    if perturbation.action_noise:
-        sample = sample._replace(action_noise=True)
-    if perturbation.param_noise:
-        sample = sample._replace(param_noise=True)
+    sample = perturbation.episode.evaluation(
+        plain, lambda: evaluation_env(run_cfg, start_noise)
+    )
     if is_atari(run_cfg.env) and perturbation.needs_env_states:
-        from return_landscapes.landscape.perturb_atari import AtariPPOPerturbation
+        from return_landscapes.landscape.perturb.atari import AtariPPOPerturbation
 
         perturb_stage = AtariPPOPerturbation(
             plain.env, parts.agent, original=perturbation.reproduces_original
@@ -184,14 +182,24 @@ def _make_engine(
     )
 
 
+def engine_program(engine: Engine, name, build: Callable[[], Any]):
+    """The engine's own program ``name`` (a jitted stage, a chunk plan), built once
+    by ``build()``. It lives on the engine, so it is freed with the engine when
+    ``caches.drop_compiled_programs()`` forgets it."""
+    if name not in engine.programs:
+        engine.programs[name] = build()
+    return engine.programs[name]
+
+
 def compiled_plan(engine: Engine, name, stages, shared, rows, total, chunk, bar=None):
     """``plan_chunks`` for these stages, compiled once per (name, total, chunk)."""
-    key = (name, total, chunk)
-    if key not in engine.plans:
+
+    def build():
         if bar is not None:
             bar.set_postfix_str("compiling", refresh=True)
-        engine.plans[key] = plan_chunks(stages, shared, rows, total, chunk)
-    return engine.plans[key]
+        return plan_chunks(stages, shared, rows, total, chunk)
+
+    return engine_program(engine, ("plan", name, total, chunk), build)
 
 
 def sample_shared(engine: Engine, source: CheckpointSource, scale: float):

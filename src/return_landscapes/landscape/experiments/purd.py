@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes import store
 from return_landscapes.conf import PurdConfig, as_plain_dict, resolve
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
@@ -27,13 +26,13 @@ from return_landscapes.landscape.checks import (
     chosen_seeds,
     is_finished,
 )
-from return_landscapes.landscape.engine import (
+from return_landscapes.landscape.hotpath.engine import (
     Engine,
     perturbed_returns,
     plain_returns,
     seed_source,
 )
-from return_landscapes.landscape.flat import MIN_EPISODE_STEPS, flat_reason
+from return_landscapes.landscape.hotpath.keys import plain_key, sample_keys
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -45,7 +44,10 @@ from return_landscapes.landscape.job import (
     scale_text,
     write_result,
 )
-from return_landscapes.landscape.keys import plain_key, sample_keys
+from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.landscape.stats.flat import MIN_EPISODE_STEPS, flat_reason
+from return_landscapes.landscape.summary import Summary
+from return_landscapes.store import purd as purd_store
 from return_landscapes.tracking import require_wandb, tracking
 from return_landscapes.training.state import (
     restore_replay_rows,
@@ -53,6 +55,15 @@ from return_landscapes.training.state import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _purd_headline(arrays) -> dict[str, float]:
+    stats = purd_statistics(np.asarray(arrays["undiscounted_return"])[0])
+    return {**stats, "unperturbed_return": float(arrays["unperturbed_return"][0])}
+
+
+PURD_SUMMARY = Summary(("perturbation", "scale", "checkpoint", "seed"), _purd_headline)
+"""A PURD block's wandb row: its identity, its statistics and unperturbed return."""
 
 
 def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
@@ -73,7 +84,7 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     require_wandb(cfg)
     job = plan_job(cfg)
     check_stored_finite(job.run_dir, job.todo, job.perturbation.needs_replay)
-    out = store.purd_dir(
+    out = purd_store.purd_dir(
         job.run_dir, job.perturbation.name, job.scale_at(job.checkpoints[0])
     )
     todo = [(step, seeds) for step, seeds in job.todo.items() if seeds]
@@ -142,7 +153,7 @@ def _note_zero_steps(job: PurdJob) -> None:
 
 
 def _finished(job: PurdJob, step: int, seed: int) -> bool:
-    path = store.purd_path(
+    path = purd_store.purd_path(
         job.run_dir, job.perturbation.name, job.scale_at(step), step, seed
     )
     return is_finished(path, common_settings(job), job.cfg.overwrite)
@@ -230,7 +241,7 @@ def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None
         seed=seed,
         **common_settings(job),
     )
-    path = store.purd_path(
+    path = purd_store.purd_path(
         job.run_dir, job.perturbation.name, job.scale_at(step), step, seed
     )
-    write_result(path, arrays, attrs)
+    write_result(path, arrays, attrs, PURD_SUMMARY)

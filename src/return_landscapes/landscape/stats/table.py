@@ -14,6 +14,7 @@ import csv
 import io
 import logging
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,13 @@ from return_landscapes import rundir as ckpt
 from return_landscapes.conf import StatsConfig, resolve
 from return_landscapes.conf.quoting import command_option
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.flat import MIN_EPISODE_STEPS, flat_reason
 from return_landscapes.landscape.stats import (
     STATISTICS,
     bootstrap_ci,
     purd_statistics,
 )
+from return_landscapes.landscape.stats.flat import MIN_EPISODE_STEPS, flat_reason
+from return_landscapes.store import purd as purd_store
 
 COLUMNS = (
     "run",
@@ -62,8 +64,8 @@ def stats_rows(
     before ``min_episode_steps``, or its PURD has no spread), else it is empty."""
     manifest = ckpt.read_manifest(run_dir)
     rows = []
-    for key, seeds in store.stored_purds(run_dir).items():
-        result = store.load_purd_result(
+    for key, seeds in purd_store.stored_purds(run_dir).items():
+        result = purd_store.load_purd_result(
             run_dir, key.checkpoint, key.perturb, key.scale, sorted(seeds)
         )
         returns = result.arrays["undiscounted_return"]
@@ -300,6 +302,15 @@ def tabulate(
     summary = summary_rows(rows, cfg.confidence, cfg.resamples)
     summary_path = write_tables(out, rows, summary)
     return out, summary_path, format_summary(summary, cfg.confidence)
+
+
+def print_stats(config: StatsConfig | dict | None = None, **overrides) -> Path:
+    """``landscape stats``: write the tables, print the summary on stdout (the
+    command's output) and where it wrote them on stderr; returns ``stats.csv``."""
+    out, summary_path, table = tabulate(config, **overrides)
+    print(table)
+    print(f"wrote {out} and {summary_path}", file=sys.stderr)
+    return out
 
 
 def _check(cfg: StatsConfig) -> None:

@@ -55,7 +55,8 @@ def direction_key(sample_seed: int, seed: int, step: int) -> jax.Array:
 def pair_key(sample_seed: int, first, second) -> jax.Array:
     """The root key of a path: from the sample seed and the endpoints alone.
 
-    ``first`` and ``second`` are ``store.Endpoint``s ``(run_dir, seed, checkpoint)``.
+    ``first`` and ``second`` are ``store.interpolation.Endpoint``s ``(run_dir, seed,
+    checkpoint)``.
     """
     key = jax.random.PRNGKey(sample_seed)
     cross_run = first.run_dir.resolve() != second.run_dir.resolve()

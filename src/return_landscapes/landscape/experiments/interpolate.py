@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from return_landscapes import store
 from return_landscapes.conf import (
     Algo,
     InterpolateConfig,
@@ -46,12 +45,15 @@ from return_landscapes.landscape.checks import (
     is_finished,
     open_run,
 )
-from return_landscapes.landscape.engine import (
+from return_landscapes.landscape.hotpath.engine import (
     Engine,
     checkpoint_source,
     compiled_plan,
+    engine_program,
     run_by_group,
 )
+from return_landscapes.landscape.hotpath.keys import pair_key, tagged_keys
+from return_landscapes.landscape.hotpath.mixing import mix
 from return_landscapes.landscape.job import (
     LandscapeJob,
     announce,
@@ -63,14 +65,32 @@ from return_landscapes.landscape.job import (
     scale_text,
     write_result,
 )
-from return_landscapes.landscape.keys import pair_key, tagged_keys
-from return_landscapes.landscape.mixing import mix
 from return_landscapes.landscape.perturb import CheckpointSource, one_sample
+from return_landscapes.landscape.summary import Summary, plain_and_purd_range
 from return_landscapes.pipeline import group_map
-from return_landscapes.store import Endpoint
+from return_landscapes.store import interpolation as path_store
+from return_landscapes.store.interpolation import Endpoint
 from return_landscapes.tracking import require_wandb, tracking
 from return_landscapes.training.state import init_state
 from return_landscapes.training.trainers import get_parts
+
+
+def _path_headline(arrays) -> dict[str, float]:
+    plain = np.asarray(arrays["plain_return"])  # alpha from 0 (second) to 1
+    return {
+        **plain_and_purd_range(arrays),
+        "plain_at_first": float(plain[-1]),
+        "plain_at_second": float(plain[0]),
+    }
+
+
+PATH_SUMMARY = Summary(
+    ("pair_kind", "perturbation", "scale", "seed1", "checkpoint1", "seed2",
+     "checkpoint2"),
+    _path_headline,
+)  # fmt: skip
+"""A path's wandb row: its endpoints, its plain returns' range and ends, its
+lowest PURD mean."""
 
 
 def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> Path:
@@ -89,7 +109,7 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     cfg = resolve(InterpolateConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_interpolation(cfg)
-    out = store.interpolation_dir(job.run_dir, job.perturb_name, job.scale)
+    out = path_store.interpolation_dir(job.run_dir, job.perturb_name, job.scale)
     what = (
         "plain returns"
         if job.perturb_name is None
@@ -110,7 +130,7 @@ def interpolate(config: InterpolateConfig | dict | None = None, **overrides) -> 
     bar = progress_bar(per_pair * len(job.todo), cfg.progress, "interpolate", "episode")
     with bar, tracking(cfg, job.run_dir, "interpolate", as_plain_dict(cfg)):
         for pair in job.todo:
-            bar.set_postfix_str(store.pair_name(*pair.ends))
+            bar.set_postfix_str(path_store.pair_name(*pair.ends))
             _compute_pair(job, engine, loader, pair, bar)
     return out
 
@@ -167,7 +187,7 @@ def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
         todo=[],
     )
     for pair in pairs:
-        path = store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
+        path = path_store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
         if not is_finished(path, _settings(job), cfg.overwrite):
             job.todo.append(pair)
     return job
@@ -271,7 +291,7 @@ def _given_pair(between, run_dir, run_cfg, other_dir, other_cfg) -> Pair:
     chosen_checkpoints([step1], run_dir)
     chosen_checkpoints([step2], other_dir)
     first, second = Endpoint(run_dir, seed1, step1), Endpoint(other_dir, seed2, step2)
-    if store.pair_name(first, second) == store.pair_name(first, first):
+    if path_store.pair_name(first, second) == path_store.pair_name(first, first):
         raise LandscapeError(
             f"between={list(between)} joins a checkpoint with itself: choose two "
             "different checkpoints or seeds"
@@ -302,14 +322,9 @@ class PathStages(NamedTuple):
     perturbed: Any  # ((state1, state2, near source, scale), (alphas, keys)) -> ...
 
 
-_STAGES: dict[int, PathStages] = {}
-
-
 def path_stages(engine: Engine) -> PathStages:
     """The path stages of an engine's agent and perturbation (built once)."""
-    if id(engine) not in _STAGES:
-        _STAGES[id(engine)] = _make_path_stages(engine)
-    return _STAGES[id(engine)]
+    return engine_program(engine, "path stages", lambda: _make_path_stages(engine))
 
 
 def _make_path_stages(engine: Engine) -> PathStages:
@@ -468,5 +483,5 @@ def _write_pair(job: InterpolateJob, pair: Pair, alphas, plain, samples) -> None
         checkpoint2=pair.second.checkpoint,
         **_settings(job),
     )
-    path = store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
-    write_result(path, arrays, attrs)
+    path = path_store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
+    write_result(path, arrays, attrs, PATH_SUMMARY)

@@ -55,24 +55,27 @@ from return_landscapes.landscape.checks import (
     check_episode_options,
     policy_only_perturbations,
 )
-from return_landscapes.landscape.directions import filter_normalized_direction
-from return_landscapes.landscape.engine import (
+from return_landscapes.landscape.grid.plane import (
+    DIRECTIONS_PLANE,
+    coordinates,
+)
+from return_landscapes.landscape.grid.vectors import filter_normalized_direction
+from return_landscapes.landscape.hotpath.engine import (
     Engine,
     perturbed_returns,
     plain_returns,
 )
-from return_landscapes.landscape.keys import (
+from return_landscapes.landscape.hotpath.keys import (
     direction_key,
     plain_key,
     sample_keys,
 )
-from return_landscapes.landscape.mixing import mix
+from return_landscapes.landscape.hotpath.mixing import mix
 from return_landscapes.landscape.perturb import (
     CheckpointSource,
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.landscape.surface import DIRECTIONS_PLANE, coordinates
 from return_landscapes.training.state import TrainingParts
 from return_landscapes.types import EpisodeStats
 
@@ -111,11 +114,8 @@ def _engine(
     agent = ApplyAgent(apply)
     plain_env = _env(env, backend, 0.0)
     plain = EvaluationSetup(plain_env, apply, horizon, gamma)
-    sample = plain
-    if perturbation.start_state_noise:
-        sample = sample._replace(env=_env(env, backend, start_noise))
-    sample = sample._replace(
-        action_noise=perturbation.action_noise, param_noise=perturbation.param_noise
+    sample = perturbation.episode.evaluation(
+        plain, lambda: _env(env, backend, start_noise)
     )
     return Engine(
         None,
@@ -252,7 +252,7 @@ def policy_purd(
     if samples < 1:
         raise LandscapeError(f"samples={samples} must be at least 1")
     start_noise = None
-    if perturbation.start_state_noise:
+    if perturbation.episode.moves_start:
         named = isinstance(env, str)
         if named and _named_start_noise(env) is None:
             raise LandscapeError(

@@ -1,8 +1,4 @@
-"""Perturbations of a checkpoint's policy: the registry PURD draws its samples from.
-
-A perturbation turns one seed's checkpoint and one sample key into the actor
-parameters to evaluate, and may also change the evaluation episode (action noise,
-start-state noise). Definitions:
+"""The built-in perturbations, registered on import. Definitions:
 
 * ``td3`` / ``sac``: one actor update of that algorithm with the checkpoint's Adam
   state, learning rate ``scale``, critics frozen, on a fresh minibatch drawn with the
@@ -10,7 +6,7 @@ start-state noise). Definitions:
   nearly the same as the buffer grows, ``replay.nested_rows``);
 * ``ppo``: one PPO minibatch step with the checkpoint's Adam state, learning rate
   ``scale``, on fresh experience from the checkpoint's parallel envs (Atari: one
-  whole PPO iteration, see ``perturb_atari.py``);
+  whole PPO iteration, see ``perturb/atari.py``);
 * ``param_noise``: Gaussian noise of std ``scale`` added to every actor weight;
 * ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
 * ``init_state``: unperturbed actor, start-state noise of ``scale`` times the
@@ -32,135 +28,26 @@ point each: SAC's single reparameterization key shared by every sample; on Brax,
 PPO's gradient clip of 0.1 (its restore template's, not training's 1.0) and its
 minibatch of the first ``1 / num_minibatches`` of the unroll steps; on Atari, PPO's
 fresh Adam state per sample, no gradient clipping and gradients scaled by 1/100.
-
-New kinds are added with ``register_perturbation``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from typing import Any, NamedTuple
-
 import jax
-import jax.numpy as jnp
 
-from return_landscapes.agents.protocols import ActorAgent, ActorUpdate, OnPolicyUpdate
-from return_landscapes.errors import LandscapeError
+from return_landscapes.agents.protocols import ActorUpdate, OnPolicyUpdate
 from return_landscapes.evaluation import noisy_parameters
-from return_landscapes.pipeline import group_map
+from return_landscapes.landscape.perturb.episode import (
+    ActionNoise,
+    ParameterNoisePerStep,
+    StartStateNoise,
+)
+from return_landscapes.landscape.perturb.registry import (
+    MINIBATCH_SIZE,
+    CheckpointSource,
+    Perturbation,
+    register_perturbation,
+)
 from return_landscapes.replay import replay_sample_nested
-
-
-class CheckpointSource(NamedTuple):
-    """What a perturbation may read of one seed's checkpoint (a pytree).
-
-    ``replay`` is ``None`` unless the perturbation ``needs_replay``; ``env`` (the
-    parallel training envs' carry) is ``None`` unless it ``needs_env_states``.
-    """
-
-    agent_state: Any
-    replay: Any = None
-    env: Any = None
-
-
-PerturbFn = Callable[[Any, CheckpointSource, jax.Array, jax.Array], Any]
-"""``perturb(agent, source, key, scale) -> actor params`` for one sample."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Perturbation:
-    """One registered perturbation kind.
-
-    Attributes:
-      name: the ``perturb=`` value.
-      summary: one line for help texts.
-      perturb: builds the sample's actor parameters.
-      algos: training algorithms it applies to; empty for any.
-      needs_replay: ``perturb`` reads ``source.replay``.
-      needs_env_states: ``perturb`` reads ``source.env``.
-      action_noise: evaluation adds Gaussian action noise of std ``scale``.
-      start_state_noise: evaluation starts from ``scale`` times the training
-        start-state noise.
-      needs: the agent protocol ``perturb`` relies on (``agents/protocols.py``).
-      learning_rate: ``scale`` is a learning rate; by default the run's own.
-      default_scale: ``scale`` when none is given (noise kinds).
-      original: the name of the kind that reproduces the paper's code's accidents
-        (``original_quirks=true``); ``None`` if that code had none here.
-      reproduces_original: this kind is such a reproduction.
-      param_noise: evaluation redraws Gaussian parameter noise of std ``scale``
-        at every step.
-      fixed_action_noise: the std of the evaluation's action noise when it is not
-        ``scale`` (``scale`` then sizes the update).
-      rollouts_per_policy: consecutive samples that share one perturbed policy.
-    """
-
-    name: str
-    summary: str
-    perturb: PerturbFn
-    algos: tuple[str, ...] = ()
-    needs_replay: bool = False
-    needs_env_states: bool = False
-    action_noise: bool = False
-    start_state_noise: bool = False
-    needs: type = ActorAgent
-    learning_rate: bool = False
-    default_scale: float | None = None
-    original: str | None = None
-    reproduces_original: bool = False
-    param_noise: bool = False
-    fixed_action_noise: float | None = None
-    rollouts_per_policy: int = 1
-
-    def episode_noise_std(self, scale) -> float:
-        """The std of the evaluation episodes' noise (action or per-step
-        parameter noise) for a perturbation of size ``scale``; 0 if none."""
-        if self.fixed_action_noise is not None:
-            return self.fixed_action_noise
-        return scale if self.action_noise or self.param_noise else 0.0
-
-    def key_rows(self, keys: jax.Array) -> jax.Array:
-        """Sample keys ``(K, 2)`` as ``one_sample`` reads them: unchanged, or, when
-        samples share a policy, rows ``[policy key, sample key]`` ``(K, 2, 2)``
-        whose policy key is the key of the first sample of its group."""
-        if self.rollouts_per_policy == 1:
-            return keys
-        index = jnp.arange(keys.shape[0])
-        first = index // self.rollouts_per_policy * self.rollouts_per_policy
-        return jnp.stack([keys[first], keys], axis=1)
-
-
-PERTURBATIONS: dict[str, Perturbation] = {}
-
-
-def register_perturbation(perturbation: Perturbation) -> Perturbation:
-    """Add a perturbation kind to the registry (replacing one of the same name)."""
-    PERTURBATIONS[perturbation.name] = perturbation
-    return perturbation
-
-
-def get_perturbation(name: str, algo: str | None = None) -> Perturbation:
-    """The registered perturbation ``name``, checked against the run's ``algo``."""
-    if name not in PERTURBATIONS:
-        raise LandscapeError(
-            f"unknown perturbation '{name}': choose one of "
-            f"{', '.join(sorted(PERTURBATIONS))}"
-        )
-    perturbation = PERTURBATIONS[name]
-    if algo is not None and perturbation.algos and algo not in perturbation.algos:
-        fitting = [
-            p.name for p in PERTURBATIONS.values() if not p.algos or algo in p.algos
-        ]
-        raise LandscapeError(
-            f"perturbation '{name}' applies to {'/'.join(perturbation.algos)} runs, "
-            f"this run is {algo}: choose one of {', '.join(sorted(fitting))}"
-        )
-    return perturbation
-
-
-# ----------------------------------------------------------------- built-in kinds
-
-MINIBATCH_SIZE = 256  # the paper's minibatch for the td3 / sac perturbation
 
 
 def actor_update_perturbation(agent, source: CheckpointSource, key, scale):
@@ -308,7 +195,7 @@ register_perturbation(
         "action_noise",
         "Gaussian noise of std=scale added to every action",
         unperturbed_actor,
-        action_noise=True,
+        episode=ActionNoise(),
         default_scale=0.1,  # TD3's exploration noise
     )
 )
@@ -317,7 +204,7 @@ register_perturbation(
         "init_state",
         "start-state noise of scale x the training noise, unperturbed policy",
         unperturbed_actor,
-        start_state_noise=True,
+        episode=StartStateNoise(),
         default_scale=1.0,  # the training start distribution
     )
 )
@@ -327,7 +214,7 @@ register_perturbation(
         "param_noise_per_step",
         "Gaussian noise of std=scale added to every actor weight at every env step",
         unperturbed_actor,
-        param_noise=True,
+        episode=ParameterNoisePerStep(),
         default_scale=3e-4,
     )
 )
@@ -342,48 +229,7 @@ register_perturbation(
         needs_replay=True,
         needs=ActorUpdate,
         learning_rate=True,
-        action_noise=True,
-        fixed_action_noise=TD3_ACTION_NOISE,
+        episode=ActionNoise(std=TD3_ACTION_NOISE),
         rollouts_per_policy=TD3_ACTION_ROLLOUTS,
     )
 )
-
-
-def one_sample(perturbation: Perturbation, agent, source, scale, sample_key):
-    """One sample: ``(actor params, episode key)`` from the sample's key alone.
-
-    The key splits into the perturbation's randomness and the episode's, so every
-    command (PURDs, paths, surfaces, rejection) draws sample ``j`` the same way; a
-    row of two keys (``Perturbation.key_rows``) takes the perturbation's randomness
-    from the first and the episode's from the second.
-    """
-    if sample_key.ndim == 2:  # [policy key, sample key]: a policy several share
-        perturb_key = jax.random.split(sample_key[0])[0]
-        episode_key = jax.random.split(sample_key[1])[1]
-    else:
-        perturb_key, episode_key = jax.random.split(sample_key)
-    return perturbation.perturb(agent, source, perturb_key, scale), episode_key
-
-
-def make_perturb_stage(perturbation: Perturbation, agent) -> Callable:
-    """The jitted stage ``stage((source, scale), sample_keys) -> (params, keys)``.
-
-    Each sample key gives the perturbation's randomness and its episode key, so a
-    sample's outcome depends on its key alone.
-    """
-    if not isinstance(agent, perturbation.needs):
-        raise TypeError(
-            f"perturbation {perturbation.name} needs an agent with "
-            f"{perturbation.needs.__name__}, got {type(agent).__name__}"
-        )
-
-    def stage(shared, sample_keys):
-        source, scale = shared
-        # Groups of 8: the minibatch gradients contract over the batch, and XLA's code
-        # for that depends on how many samples share a call.
-        return group_map(
-            lambda key: one_sample(perturbation, agent, source, scale, key),
-            sample_keys,
-        )
-
-    return jax.jit(stage)

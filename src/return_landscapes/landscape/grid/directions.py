@@ -35,16 +35,16 @@ from return_landscapes.conf import (
 )
 from return_landscapes.direction_files import read_directions
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.directions import (
+from return_landscapes.landscape.grid.vectors import (
     normalize,
     orthogonalize,
     pca_directions,
     random_direction,
     tree_dot,
 )
-from return_landscapes.landscape.engine import checkpoint_source
+from return_landscapes.landscape.hotpath.engine import checkpoint_source, engine_program
+from return_landscapes.landscape.hotpath.keys import direction_key, sample_keys
 from return_landscapes.landscape.job import make_engine
-from return_landscapes.landscape.keys import direction_key, sample_keys
 from return_landscapes.landscape.perturb import one_sample
 from return_landscapes.pipeline import GROUP
 
@@ -207,25 +207,24 @@ def _update_directions(job, engine, source, actor, key, base) -> PlaneDirections
     return PlaneDirections(x, y, {**base, **attrs}, {})
 
 
-_STEPS: dict[int, Any] = {}
-
-
 def update_steps(engine):
     """``steps(source, scale, keys)``: the actor step of the engine's perturbation
-    for each of ``keys``, jitted once per engine."""
-    if id(engine) not in _STEPS:
-        agent, perturbation = engine.agent, engine.perturbation
+    for each of ``keys``, jitted once per engine (and freed with it)."""
+    return engine_program(engine, "update steps", lambda: _update_steps(engine))
 
-        @jax.jit
-        def steps(source, scale, keys):
-            actor = agent.actor_params(source.agent_state)
-            params = jax.vmap(
-                lambda k: one_sample(perturbation, agent, source, scale, k)[0]
-            )(keys)
-            return jax.tree.map(lambda p, a: p - a[None], params, actor)
 
-        _STEPS[id(engine)] = steps
-    return _STEPS[id(engine)]
+def _update_steps(engine):
+    agent, perturbation = engine.agent, engine.perturbation
+
+    @jax.jit
+    def steps(source, scale, keys):
+        actor = agent.actor_params(source.agent_state)
+        params = jax.vmap(
+            lambda k: one_sample(perturbation, agent, source, scale, k)[0]
+        )(keys)
+        return jax.tree.map(lambda p, a: p - a[None], params, actor)
+
+    return steps
 
 
 def mean_update(steps, source, scale, keys, template):

@@ -2,10 +2,11 @@
 
 Point ``i`` is the agent ``theta + x[i] d`` for ``x`` in ``[-span, span]`` (``points``
 odd, so ``x = 0`` is the checkpoint bit for bit), ``d`` the first direction of
-``directions=`` (random, the run's update, PC1, or a file's ``x``). It is the
-surface's machinery on a ``points x 1`` grid (``surface.py``): the same stages,
-keys (common random numbers: the middle point's samples are the checkpoint PURD's),
-chunks and storage, one block per point, the directions beside them.
+``directions=`` (random, the run's update, PC1, or a file's ``x``). It is the grid
+machinery (``landscape/grid/plane.py``) on a grid of ``points`` rows of one point
+along one axis: the same stages, keys (common random numbers: the middle point's
+samples are the checkpoint PURD's), chunks and storage (``store/line.py``), one
+block per point, the directions beside them.
 """
 
 from __future__ import annotations
@@ -13,22 +14,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from return_landscapes import store
 from return_landscapes.conf import LineConfig, resolve
-from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.flat import flat_reason, is_noise
-from return_landscapes.landscape.job import announce, open_job
-from return_landscapes.landscape.plane_directions import check_directions, kind_of
-from return_landscapes.landscape.surface import (
+from return_landscapes.landscape.grid.directions import kind_of
+from return_landscapes.landscape.grid.plane import (
     DIRECTIONS_PLANE,
-    SurfaceJob,
+    GridJob,
+    GridShape,
     check_odd,
     check_perturbed,
     computed,
-    list_todo,
+    grid_job,
     one_anchor,
+    open_grid_job,
     run_job,
 )
+from return_landscapes.landscape.job import announce
+from return_landscapes.landscape.stats.flat import flat_reason, is_noise
+from return_landscapes.store import line as line_store
 from return_landscapes.tracking import require_wandb
 
 logger = logging.getLogger(__name__)
@@ -65,15 +67,13 @@ def line(config: LineConfig | dict | None = None, **overrides) -> Path:
     return job.folder
 
 
-def plan_line(cfg: LineConfig) -> SurfaceJob:
+def plan_line(cfg: LineConfig) -> GridJob:
     """Check the request against the run; list the points still to compute."""
-    base = open_job(cfg, cfg.perturb, check_fits=False)
-    if cfg.samples < 0:
-        raise LandscapeError(f"samples={cfg.samples} must be 0 (plain returns) or more")
+    base = open_grid_job(cfg)
     anchor = one_anchor(cfg, base.run_dir, base.run_cfg, "line")
     check_odd(cfg.points, "points", cfg.span)
     perturb_name = check_perturbed(base, cfg)
-    folder = store.line_dir(
+    folder = line_store.line_dir(
         base.run_dir,
         anchor,
         cfg.points,
@@ -82,25 +82,14 @@ def plan_line(cfg: LineConfig) -> SurfaceJob:
         base.scale,
         kind_of(cfg),
     )
-    job = SurfaceJob(
-        **base.base(),
-        perturb_name=perturb_name,
-        kind=DIRECTIONS_PLANE,
-        anchors=[anchor],
-        folder=folder,
-        todo=[],
-        command="line",
-        rows=cfg.points,
-        cols=1,
-    )
-    check_directions(cfg, job, anchor)
-    return list_todo(job)
+    shape = GridShape(line_store.KIND, "points", cfg.points, 1, axes=1)
+    return grid_job(base, perturb_name, DIRECTIONS_PLANE, [anchor], folder, shape)
 
 
-def warn_if_flat(job: SurfaceJob) -> None:
+def warn_if_flat(job: GridJob) -> None:
     """A warning when the checkpoint's policy falls early, or when every return
     along the line is the same up to float noise."""
-    result = store.read_line(job.folder)
+    result = line_store.read_line(job.folder)
     middle = len(result.x) // 2
     reason = flat_reason(float(result.arrays["plain_length"][middle]), job.horizon)
     if reason:
