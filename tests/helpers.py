@@ -3,6 +3,8 @@ the fixtures stay in conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import signal
@@ -96,6 +98,58 @@ def landscape(*args, cwd, env=None, wait=True):
     return subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600
     )
+
+
+def landscape_here(*args, cwd, env=None) -> subprocess.CompletedProcess:
+    """Run ``landscape <args>`` in this process, as the console script runs it
+    (``cli.main``), in the folder ``cwd`` with ``env`` set over the environment:
+    its exit status, stdout and stderr, as ``landscape`` returns them.
+
+    For error paths: a case that ends before any compute costs no new Python and
+    no imports. An exception the command does not turn into an ``error:`` line
+    propagates (a traceback fails the test as it would fail the user)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from return_landscapes import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.argv[:], os.getcwd(), dict(os.environ)
+    os.environ.update(env or {})
+    os.chdir(cwd)
+    status = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main([str(arg) for arg in args])
+            except SystemExit as exit:
+                status = exit.code if isinstance(exit.code, int) else 1
+    finally:
+        sys.argv[:] = saved[0]
+        os.chdir(saved[1])
+        os.environ.clear()
+        os.environ.update(saved[2])
+        GlobalHydra.instance().clear()
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def counted_compiles():
+    """Count the XLA programs compiled (or loaded from a persistent cache) in this
+    process while the block runs: yields a list holding one name per program."""
+    from jax import monitoring
+    from jax._src.dispatch import BACKEND_COMPILE_EVENT
+
+    compiled = []
+
+    def listen(event, duration, **kwargs):
+        if event == BACKEND_COMPILE_EVENT:
+            compiled.append(kwargs.get("fun_name", "?"))
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield compiled
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
 
 
 def copy_run(run_dir, destination):

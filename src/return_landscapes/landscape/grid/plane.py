@@ -77,6 +77,7 @@ from return_landscapes.landscape.hotpath.engine import (
     Engine,
     checkpoint_source,
     compiled_plan,
+    engine_program,
     run_by_group,
 )
 from return_landscapes.landscape.hotpath.keys import plain_key, sample_keys
@@ -409,14 +410,14 @@ class SurfaceStages(NamedTuple):
     perturbed: Any  # ((P, Q, R), near source, scale), (weights, keys) -> ...
 
 
-_STAGES: dict[int, SurfaceStages] = {}
-
-
 def surface_stages(engine: Engine) -> SurfaceStages:
-    """The surface stages of an engine's agent and perturbation (built once)."""
-    if id(engine) not in _STAGES:
-        _STAGES[id(engine)] = make_surface_stages(engine.agent, engine.perturbation)
-    return _STAGES[id(engine)]
+    """The grid stages of an engine's agent and perturbation (built once, freed
+    with the engine)."""
+    return engine_program(
+        engine,
+        "grid stages",
+        lambda: make_surface_stages(engine.agent, engine.perturbation),
+    )
 
 
 def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
