@@ -69,3 +69,15 @@ def test_make_env_rejects_bad_input_in_one_line(kwargs, fragment):
     with pytest.raises(LandscapeError, match=fragment) as err:
         make_env(**kwargs)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "env, family",
+    [("hopper", "brax"), ("atari:Pong-v5", "atari"), ("mujoco:Hopper-v5", "mujoco")],
+)
+def test_an_env_name_chooses_its_family(env, family):
+    from return_landscapes.training.families import family_of
+
+    assert family_of(env).name == family
+    assert family_of(env).discrete_actions == (family == "atari")

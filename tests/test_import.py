@@ -280,3 +280,12 @@ def test_imported_sac_policy_acts_as_brax_inference(tmp_path):
     expected = jax.vmap(lambda o: theirs(o, None)[0])(observations)
     np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
     assert np.ptp(np.asarray(ours)) > 0
+
+
+@pytest.mark.unit
+def test_every_import_source_is_registered_once():
+    from return_landscapes.conf import ImportSource
+    from return_landscapes.training.imported import SOURCES
+
+    assert list(SOURCES) == list(ImportSource)
+    assert SOURCES[ImportSource.brax_ppo].hidden_sizes == (32, 32, 32, 32)

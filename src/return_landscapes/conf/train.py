@@ -53,7 +53,8 @@ def is_host_env(env: str) -> bool:
 
 
 class ImportSource(Enum):
-    """Libraries whose saved policies ``landscape import`` reads."""
+    """Libraries whose saved policies ``landscape import`` reads (each registered
+    with its reader and network defaults in ``training/imported.py``)."""
 
     brax_ppo = "brax_ppo"
     brax_sac = "brax_sac"
@@ -67,13 +68,6 @@ class Activation(Enum):
     tanh = "tanh"
     elu = "elu"
     gelu = "gelu"
-
-
-BRAX_HIDDEN_SIZES = {"brax_ppo": [32, 32, 32, 32], "brax_sac": [256, 256]}
-"""brax.training's default policy layers (``make_ppo_networks``,
-``make_sac_networks``)."""
-BRAX_ACTIVATIONS = {"brax_ppo": "swish", "brax_sac": "relu"}
-"""brax.training's default activations of those networks."""
 
 
 def is_imported(cfg) -> bool:

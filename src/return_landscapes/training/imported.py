@@ -17,7 +17,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +34,6 @@ from return_landscapes.agents.brax_policy import (
     make_brax_policy_agent,
 )
 from return_landscapes.conf import (
-    BRAX_ACTIVATIONS,
-    BRAX_HIDDEN_SIZES,
     Activation,
     Algo,
     ImportConfig,
@@ -86,12 +86,13 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
     source = ImportSource(cfg.source)
-    state = actor_state_from_brax(_load_pickle(params_path), source)
+    state = actor_state_from_brax(SOURCES[source].read(params_path), source)
     env = make_env(cfg.env, cfg.backend, 0.0)
+    declared = SOURCES[source]
     imported = ImportedPolicy(
         source=source,
-        hidden_sizes=list(cfg.hidden_sizes or BRAX_HIDDEN_SIZES[source.value]),
-        activation=cfg.activation or Activation(BRAX_ACTIVATIONS[source.value]),
+        hidden_sizes=list(cfg.hidden_sizes or declared.hidden_sizes),
+        activation=cfg.activation or declared.activation,
         normalize_observations=cfg.normalize_observations,
         params_sha256=_sha256(params_path),
     )
@@ -181,12 +182,37 @@ def _load_pickle(path: Path):
         ) from None
 
 
+class Source(NamedTuple):
+    """A format ``landscape import source=<name>`` reads.
+
+    Attributes:
+      algo: the algorithm that trained the policy (the run's ``algo``).
+      hidden_sizes: the policy network's hidden layers by default.
+      activation: its hidden activation by default.
+      read: ``read(path)``: the saved parameters (one-line error for a file of
+        another kind).
+    """
+
+    algo: Algo
+    hidden_sizes: tuple[int, ...]
+    activation: Activation
+    read: Callable[[Path], Any]
+
+
+SOURCES: dict[ImportSource, Source] = {
+    # brax.training's make_ppo_networks / make_sac_networks defaults
+    ImportSource.brax_ppo: Source(
+        Algo.ppo, (32, 32, 32, 32), Activation.swish, _load_pickle
+    ),
+    ImportSource.brax_sac: Source(Algo.sac, (256, 256), Activation.relu, _load_pickle),
+}
+"""Every import source, registered once (``ImportSource`` lists their names)."""
+
+
 def _run_config(cfg: ImportConfig, imported: ImportedPolicy, out: Path) -> TrainConfig:
-    source = ImportSource(cfg.source)
-    algo = Algo.ppo if source is ImportSource.brax_ppo else Algo.sac
     return TrainConfig(
         env=cfg.env,
-        algo=algo,
+        algo=SOURCES[ImportSource(cfg.source)].algo,
         seeds=1,
         seed=0,
         steps=cfg.step,

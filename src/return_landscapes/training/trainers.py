@@ -1,20 +1,15 @@
-"""Trainers by config: ``make_trainer`` picks the Brax, Atari or MuJoCo trainer."""
+"""Trainers by config: ``make_trainer`` builds the trainer of the run's env family
+(``families.py``: Brax, Atari or MuJoCo)."""
 
 from __future__ import annotations
 
 import json
 
 from return_landscapes.caches import compiled_cache
-from return_landscapes.conf import TrainConfig, is_atari, is_imported, is_mujoco
-from return_landscapes.envs.brax import make_env
+from return_landscapes.conf import TrainConfig, is_imported
 from return_landscapes.errors import LandscapeError
-from return_landscapes.training.brax import (
-    make_off_policy_trainer,
-    make_ppo_trainer,
-    off_policy_parts,
-    ppo_parts,
-)
-from return_landscapes.training.schedule import is_on_policy, run_identity
+from return_landscapes.training.families import family_of
+from return_landscapes.training.schedule import run_identity
 from return_landscapes.training.state import Trainer, TrainingParts
 
 
@@ -22,25 +17,10 @@ def make_parts(cfg: TrainConfig, env=None) -> TrainingParts:
     """The env, the agent and the jitted ``init`` of a config; no training blocks.
 
     ``env`` replaces the Brax env named by ``cfg`` (any object with ``reset``,
-    ``step``, ``observation_size`` and ``action_size`` in Brax's form).
+    ``step``, ``observation_size`` and ``action_size`` in Brax's form). The env's
+    family (``families.py``) builds them.
     """
-    if is_atari(cfg.env):
-        from return_landscapes.training.atari import atari_parts
-
-        return atari_parts(cfg)
-    if is_mujoco(cfg.env):
-        from return_landscapes.training.mujoco import mujoco_parts
-
-        return mujoco_parts(cfg)
-    if env is None:
-        env = make_env(cfg.env, cfg.backend, cfg.reset_noise_scale)
-    if is_imported(cfg):
-        from return_landscapes.training.imported import imported_parts
-
-        return imported_parts(cfg, env)
-    if is_on_policy(cfg):
-        return ppo_parts(cfg, env)
-    return off_policy_parts(cfg, env)
+    return family_of(cfg.env).parts(cfg, env)
 
 
 def make_trainer(cfg: TrainConfig, env=None) -> Trainer:
@@ -63,17 +43,7 @@ def trainer_from_parts(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             "and replay training needs: train and reject apply to runs of "
             "'landscape train'"
         )
-    if is_atari(cfg.env):
-        from return_landscapes.training.atari import make_atari_trainer
-
-        return make_atari_trainer(cfg, parts)
-    if is_mujoco(cfg.env):
-        from return_landscapes.training.mujoco import make_mujoco_trainer
-
-        return make_mujoco_trainer(cfg, parts)
-    if is_on_policy(cfg):
-        return make_ppo_trainer(cfg, parts)
-    return make_off_policy_trainer(cfg, parts)
+    return family_of(cfg.env).trainer(cfg, parts)
 
 
 _PARTS: dict[str, TrainingParts] = compiled_cache("training parts")

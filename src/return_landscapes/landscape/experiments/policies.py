@@ -45,7 +45,6 @@ from return_landscapes.conf import is_mujoco
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.envs.brax import (
     DEFAULT_BACKEND,
-    default_start_noise,
     has_start_state_noise,
     make_env,
 )
@@ -76,6 +75,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
+from return_landscapes.training.families import family_of
 from return_landscapes.training.state import TrainingParts
 from return_landscapes.types import EpisodeStats
 
@@ -148,11 +148,7 @@ def _env(env, backend: str, start_noise: float | None):
 
 def _named_start_noise(env: str) -> float | None:
     """The training start-state noise of a Brax env or MuJoCo task by name."""
-    if is_mujoco(env):
-        from return_landscapes.envs.mujoco import default_start_noise as task_noise
-
-        return task_noise(env)
-    return default_start_noise(env) if has_start_state_noise(env) else None
+    return family_of(env).start_noise(env)
 
 
 def _check(horizon: int, gamma: float, chunk: int | None, scale=None) -> None:

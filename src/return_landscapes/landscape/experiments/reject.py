@@ -63,7 +63,6 @@ from return_landscapes.landscape.hotpath.engine import (
     perturbed_returns,
     plain_returns,
     seed_source,
-    training_start_noise,
 )
 from return_landscapes.landscape.hotpath.keys import plain_key, repeat_training_key
 from return_landscapes.landscape.hotpath.keys import (
@@ -84,6 +83,7 @@ from return_landscapes.landscape.stats.flat import flat_reason, is_noise
 from return_landscapes.landscape.summary import Summary
 from return_landscapes.store import rejection as rejection_store
 from return_landscapes.tracking import log_row, require_wandb, tracking
+from return_landscapes.training.families import training_start_noise
 from return_landscapes.training.schedule import Block, agent_config
 from return_landscapes.training.state import (
     Trainer,

@@ -22,12 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.caches import compiled_cache
-from return_landscapes.conf import TrainConfig, is_atari, is_mujoco
-from return_landscapes.envs.brax import (
-    default_start_noise,
-    has_start_state_noise,
-    make_env,
-)
+from return_landscapes.conf import TrainConfig, is_atari
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
 from return_landscapes.landscape.checks import EpisodeOptions, check_finite
 from return_landscapes.landscape.perturb import (
@@ -37,6 +32,7 @@ from return_landscapes.landscape.perturb import (
 )
 from return_landscapes.pipeline import plan_chunks, run_chunks
 from return_landscapes.replay import ReplayBuffer
+from return_landscapes.training.families import family_of
 from return_landscapes.training.schedule import run_identity
 from return_landscapes.training.state import (
     Trainer,
@@ -108,35 +104,11 @@ def get_engine(
     return _ENGINES[key]
 
 
-def training_start_noise(run_cfg) -> float | None:
-    """The start-state noise the run trained with (``None``: the env has none)."""
-    if run_cfg.reset_noise_scale is not None:
-        return float(run_cfg.reset_noise_scale)
-    if is_mujoco(run_cfg.env):
-        from return_landscapes.envs.mujoco import default_start_noise as task_noise
-
-        return task_noise(run_cfg.env)
-    return default_start_noise(run_cfg.env)
-
-
 def evaluation_env(run_cfg, start_noise: float | None = None):
     """The env of evaluation episodes: a fixed start state unless ``start_noise``,
-    a multiple of the run's training start-state noise (1: the same noise)."""
-    if is_atari(run_cfg.env):
-        from return_landscapes.envs.atari import make_atari_env
-
-        return make_atari_env(run_cfg.env, run_cfg.atari)
-    if is_mujoco(run_cfg.env):
-        from return_landscapes.envs.mujoco import make_mujoco_env
-
-        noise = 0.0 if start_noise is None else start_noise
-        return make_mujoco_env(run_cfg.env, noise * training_start_noise(run_cfg))
-    width = None
-    if has_start_state_noise(run_cfg.env):
-        width = (
-            0.0 if start_noise is None else start_noise * training_start_noise(run_cfg)
-        )
-    return make_env(run_cfg.env, run_cfg.backend, width)
+    a multiple of the run's training start-state noise (1: the same noise); the
+    run's env family builds it."""
+    return family_of(run_cfg.env).evaluation_env(run_cfg, start_noise)
 
 
 def policy_apply(agent):

@@ -21,9 +21,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from return_landscapes.conf import is_atari, is_mujoco
-from return_landscapes.envs.brax import has_start_state_noise
 from return_landscapes.evaluation import EvaluationSetup
+from return_landscapes.training.families import family_of, has_start_noise
 
 START_NOISE_UNIT = "training"  # init_state's scale: a multiple of the training noise
 
@@ -90,7 +89,7 @@ class ActionNoise(EpisodeEffect):
         return {} if self.std is None else {"action_noise": self.std}
 
     def refusal(self, perturb, run_cfg):
-        if is_atari(run_cfg.env):
+        if family_of(run_cfg.env).discrete_actions:
             return (
                 f"perturb={perturb} needs continuous actions and {run_cfg.env} has "
                 "discrete ones: choose ppo or param_noise"
@@ -110,7 +109,7 @@ class ParameterNoisePerStep(EpisodeEffect):
         return scale
 
     def refusal(self, perturb, run_cfg):
-        if is_atari(run_cfg.env):
+        if not family_of(run_cfg.env).per_step_noise:
             return (
                 f"perturb={perturb} redraws the weights inside the episode, and "
                 f"{run_cfg.env} steps its episodes on the host: choose ppo or "
@@ -135,7 +134,7 @@ class StartStateNoise(EpisodeEffect):
         return {"start_noise_unit": START_NOISE_UNIT}
 
     def refusal(self, perturb, run_cfg):
-        if is_mujoco(run_cfg.env) or has_start_state_noise(run_cfg.env):
+        if has_start_noise(run_cfg.env):
             return None
         return (
             f"env '{run_cfg.env}' has no start-state noise option, so perturb="
