@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from helpers import REPOSITORY, TINY_PPO, TINY_TD3  # noqa: E402
 from return_landscapes import train  # noqa: E402
-from return_landscapes.caches import drop_compiled_programs  # noqa: E402
+from return_landscapes.caches import drop_if_near_mapping_limit  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -90,10 +90,41 @@ def slurm_cluster():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fresh_compiled_programs():
-    """Drop every compiled program after each test module. Kept, they add up to
-    more memory mappings than the kernel allows one process (two modules left
-    14,574 of the 65,530), and XLA then crashed inside its compiler near the end of
-    the suite. Session fixtures' programs are compiled again where needed."""
+def bounded_compiled_programs():
+    """After a test module, drop every compiled program if this process holds more
+    than half the memory mappings the kernel allows it. Kept for ever, programs
+    add up to more mappings than allowed (two modules left 14,574 of the 65,530),
+    and XLA then crashed inside its compiler near the end of the suite; dropped
+    after every module, the next modules compiled the same stages again."""
     yield
-    drop_compiled_programs()
+    drop_if_near_mapping_limit(0.5)
+
+
+# ----------------------------------------------------------- time per test module
+
+MODULE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add each test's setup, call and teardown seconds to its module's total
+    (with ``-n``, the reports of every worker arrive here, in the main process)."""
+    module = report.nodeid.split("::")[0]
+    MODULE_SECONDS[module] = MODULE_SECONDS.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The seconds each test module took (its tests, their fixtures included),
+    slowest first: the next regression shows in the CI log."""
+    if not MODULE_SECONDS:
+        return
+    total = sum(MODULE_SECONDS.values())
+    terminalreporter.write_sep("=", f"seconds per test module ({total:.0f} s in all)")
+    ranked = sorted(MODULE_SECONDS.items(), key=lambda item: -item[1])
+    for module, seconds in ranked:
+        terminalreporter.write_line(f"{seconds:8.1f}  {module}")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: a worker per CPU core, at most four (each worker builds the
+    shared runs of the tests it runs, so more workers repeat more of them)."""
+    return max(1, min(os.cpu_count() or 1, 4))

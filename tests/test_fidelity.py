@@ -17,12 +17,10 @@ from return_landscapes import LandscapeError, purd, store
 from return_landscapes.conf import RejectConfig, TrainConfig, resolve
 from return_landscapes.envs.brax import default_start_noise, make_env
 from return_landscapes.landscape.experiments import reject as rejection
-from return_landscapes.landscape.hotpath.engine import (
-    evaluation_env,
-    training_start_noise,
-)
+from return_landscapes.landscape.hotpath.engine import evaluation_env
 from return_landscapes.replay import nested_rows
 from return_landscapes.rundir import load_run_config
+from return_landscapes.training.families import training_start_noise
 from return_landscapes.training.schedule import learning_rate_at
 
 # ------------------------------------------------------------- the run's own update

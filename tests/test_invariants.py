@@ -118,6 +118,8 @@ def test_native_isa():
             "-q",
             "-p",
             "no:cacheprovider",
+            "-n",
+            "0",  # in this worker's process tree: one process
         ],
         env=env,
         capture_output=True,
