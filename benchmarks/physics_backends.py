@@ -52,7 +52,7 @@ configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 from return_landscapes import purd, train  # noqa: E402
 from return_landscapes.landscape.stats.table import stats_rows  # noqa: E402
-from return_landscapes.store import load_purd_result  # noqa: E402
+from return_landscapes.store.purd import load_purd_result  # noqa: E402
 
 
 def checkpoint_table(

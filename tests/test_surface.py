@@ -17,6 +17,7 @@ from return_landscapes import (
 )
 from return_landscapes.landscape.grid.plane import (
     coordinates,
+    grid_summary,
     plane_directions,
     slab_size,
 )
@@ -193,7 +194,7 @@ def test_report_draws_each_surface_and_wandb_rows_summarize_them(surfaces, tmp_p
             surface_store.surface_dir(surfaces, [(1, 200)], 5, 0.5, "td3", SCALE), 2
         )
     )
-    summary = result_summary(row.arrays, row.attrs)
+    summary = result_summary(row.arrays, row.attrs, grid_summary("grid"))
     assert summary["surface/row"] == 2 and summary["surface/grid"] == 5
     assert summary["surface/plain_min"] == row.arrays["plain_return"].min()
 

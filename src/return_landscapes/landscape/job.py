@@ -240,7 +240,8 @@ def announce(header: str, finished: int, unit: str) -> None:
 def make_engine(job: LandscapeJob) -> Engine:
     """The job's engine: its run, perturbation, horizon, discount, start-state
     noise (``init_state``) and episode options."""
-    start_noise = job.perturbation.episode.start_noise(job.scale)
+    episode = job.perturbation.episode
+    start_noise = episode.start_noise(job.scale) if episode.moves_start else None
     return get_engine(
         job.run_cfg,
         job.perturbation,

@@ -631,8 +631,11 @@ def _write_row(job: GridJob, plane: Plane, row: int, plain, samples) -> None:
         **{**plane.described, **job.settings},
     )
     path = store.row_path(job.folder, row)
-    summary = Summary(
-        ("plane", "perturbation", "scale", "anchors", job.shape.size_name, "row"),
-        plain_and_purd_range,
-    )
-    write_result(path, arrays, attrs, summary)
+    write_result(path, arrays, attrs, grid_summary(job.shape.size_name))
+
+
+def grid_summary(size_name: str) -> Summary:
+    """A row block's wandb row: its plane, perturbation, anchors, size and row, the
+    range of its plain returns and its lowest PURD mean."""
+    identity = ("plane", "perturbation", "scale", "anchors", size_name, "row")
+    return Summary(identity, plain_and_purd_range)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.stats
 
 DEFAULT_BINS = 100
 DEFAULT_THRESHOLD = 0.5
@@ -96,7 +95,7 @@ def purd_statistics(
         "mean": float(values.mean()),
         "std": float(values.std()),
         "median": float(np.median(values)),
-        "skew": 0.0 if constant else float(scipy.stats.skew(values)),
+        "skew": 0.0 if constant else float(_scipy_stats().skew(values)),
         "mode": histogram_mode(values, bins),
         "ltp": left_tail_probability(values, threshold, bins),
         "cvar": cvar(values, alpha),
@@ -152,7 +151,7 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     if values.min() == values.max():
         return float(values[0]), float(values[0])
-    result = scipy.stats.bootstrap(
+    result = _scipy_stats().bootstrap(
         (values,),
         statistic,
         confidence_level=confidence,
@@ -176,3 +175,11 @@ def cvar_change(traces: list[dict[str, np.ndarray]]) -> tuple[float, float]:
     start = np.mean([t["cvar"][0] for t in traces])
     end = np.mean([t["cvar"][kept_rows(t["accepted"])][-1] for t in traces])
     return float(start), float(end)
+
+
+def _scipy_stats():
+    """``scipy.stats``, imported on first use: this package's ``flat`` rules are
+    read by ``return_landscapes.plot``, which loads no scipy."""
+    import scipy.stats
+
+    return scipy.stats
