@@ -14,6 +14,7 @@ import subprocess  # noqa: E402
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+from jax._src.dispatch import BACKEND_COMPILE_EVENT  # noqa: E402
 
 from helpers import REPOSITORY, TINY_PPO, TINY_TD3  # noqa: E402
 from return_landscapes import train  # noqa: E402
@@ -102,26 +103,51 @@ def bounded_compiled_programs():
 
 # ----------------------------------------------------------- time per test module
 
-MODULE_SECONDS: dict[str, float] = {}
+MODULE_SECONDS: dict[str, list[float]] = {}  # module -> [seconds, compile seconds]
+COMPILE_SECONDS = [0.0, 0.0]  # XLA compile seconds of this process: all, reported
+
+
+def _count_compile_seconds(event: str, duration: float, **kwargs) -> None:
+    if event == BACKEND_COMPILE_EVENT:
+        COMPILE_SECONDS[0] += duration
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile_seconds)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the XLA compile seconds of the phase (setup, call, teardown) to its
+    report: they travel to the main process with ``-n``."""
+    outcome = yield
+    spent = COMPILE_SECONDS[0] - COMPILE_SECONDS[1]
+    COMPILE_SECONDS[1] = COMPILE_SECONDS[0]
+    outcome.get_result().user_properties.append(("compile_seconds", spent))
 
 
 def pytest_runtest_logreport(report):
-    """Add each test's setup, call and teardown seconds to its module's total
-    (with ``-n``, the reports of every worker arrive here, in the main process)."""
-    module = report.nodeid.split("::")[0]
-    MODULE_SECONDS[module] = MODULE_SECONDS.get(module, 0.0) + report.duration
+    """Add each test's setup, call and teardown seconds, and their compile seconds,
+    to its module's total (with ``-n``, every worker's reports arrive here)."""
+    totals = MODULE_SECONDS.setdefault(report.nodeid.split("::")[0], [0.0, 0.0])
+    totals[0] += report.duration
+    totals[1] += dict(report.user_properties).get("compile_seconds", 0.0)
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The seconds each test module took (its tests, their fixtures included),
-    slowest first: the next regression shows in the CI log."""
+    """The seconds each test module took (its tests, their fixtures included) and
+    how many of them XLA spent compiling, slowest first: the next regression shows
+    in the CI log."""
     if not MODULE_SECONDS:
         return
-    total = sum(MODULE_SECONDS.values())
-    terminalreporter.write_sep("=", f"seconds per test module ({total:.0f} s in all)")
-    ranked = sorted(MODULE_SECONDS.items(), key=lambda item: -item[1])
-    for module, seconds in ranked:
-        terminalreporter.write_line(f"{seconds:8.1f}  {module}")
+    total = sum(seconds for seconds, _ in MODULE_SECONDS.values())
+    compiling = sum(compile for _, compile in MODULE_SECONDS.values())
+    terminalreporter.write_sep(
+        "=",
+        f"seconds per test module ({total:.0f} s in all, {compiling:.0f} s compiling)",
+    )
+    ranked = sorted(MODULE_SECONDS.items(), key=lambda item: -item[1][0])
+    for module, (seconds, compile) in ranked:
+        terminalreporter.write_line(f"{seconds:8.1f} {compile:8.1f}  {module}")
 
 
 def pytest_xdist_auto_num_workers(config):

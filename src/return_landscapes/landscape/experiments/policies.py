@@ -49,7 +49,7 @@ from return_landscapes.envs.brax import (
     make_env,
 )
 from return_landscapes.errors import LandscapeError
-from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
+from return_landscapes.evaluation import EvaluationSetup
 from return_landscapes.landscape.checks import (
     check_episode_options,
     policy_only_perturbations,
@@ -61,6 +61,7 @@ from return_landscapes.landscape.grid.plane import (
 from return_landscapes.landscape.grid.vectors import filter_normalized_direction
 from return_landscapes.landscape.hotpath.engine import (
     Engine,
+    episode_stages,
     perturbed_returns,
     plain_returns,
 )
@@ -122,8 +123,7 @@ def _engine(
         TrainingParts(plain_env, agent, None),
         perturbation,
         make_perturb_stage(perturbation, agent),
-        make_episode_stage(sample),
-        make_episode_stage(plain),
+        *episode_stages(sample, plain),
         {},
     )
 

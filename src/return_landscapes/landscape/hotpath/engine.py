@@ -148,10 +148,17 @@ def _make_engine(
         parts,
         perturbation,
         perturb_stage,
-        make_episode_stage(sample),
-        make_episode_stage(plain),
+        *episode_stages(sample, plain),
         {},
     )
+
+
+def episode_stages(sample: EvaluationSetup, plain: EvaluationSetup) -> tuple:
+    """The episode stages of perturbed samples and of plain policies: one stage
+    when a perturbation leaves the episode as it is (its programs then compile
+    once for both)."""
+    plain_stage = make_episode_stage(plain)
+    return (plain_stage if sample is plain else make_episode_stage(sample)), plain_stage
 
 
 def engine_program(engine: Engine, name, build: Callable[[], Any]):
