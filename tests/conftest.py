@@ -10,7 +10,10 @@ return_landscapes.configure_xla()  # the CLI's XLA settings, before JAX starts
 return_landscapes.show_logs()  # the CLI's messages on stderr, as the CLI
 
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -21,32 +24,42 @@ from return_landscapes import train  # noqa: E402
 from return_landscapes.caches import drop_if_near_mapping_limit  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """One persistent XLA compilation cache for the ``landscape`` processes the suite
-    starts: a program one of them compiled is loaded, not compiled, by the next
-    (same program, same numbers).
+def compilation_cache_folder() -> Path:
+    """The persistent XLA compilation cache of this test run: one folder for the
+    main process, every ``-n`` worker and every process they start."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
+    return Path(tempfile.gettempdir()) / f"return-landscapes-tests-xla-{run}"
 
-    The test process itself keeps its compiled programs in memory only: after many
-    hundreds of compiles in one process, jaxlib 0.10.2 crashed (segmentation fault,
-    abort) inside ``executable.serialize()`` while writing cache entries, at
-    different tests from run to run.
+
+def pytest_configure(config):
+    """One persistent XLA compilation cache for the whole run, set before any
+    program compiles: a program one process compiled (a worker, a ``landscape``
+    subprocess) is loaded, not compiled again, by the next (same program, same
+    numbers).
+
+    Test processes write programs that took 0.5 s or more to compile (not the
+    thousands of tiny eager ones); subprocesses write all. A process that keeps
+    every compiled program once ran out of memory mappings and crashed inside XLA
+    (``bounded_compiled_programs`` prevents that).
     """
-    folder = str(tmp_path_factory.mktemp("xla-cache"))
-    settings = {
-        "JAX_COMPILATION_CACHE_DIR": folder,
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
-    }
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)  # read by subprocesses when they import JAX
-    jax.config.update("jax_enable_compilation_cache", False)  # not this process
-    yield folder
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    folder = compilation_cache_folder()
+    folder.mkdir(exist_ok=True)
+    os.environ.update(  # read by subprocesses when they import JAX
+        {
+            "JAX_COMPILATION_CACHE_DIR": str(folder),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+        }
+    )
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_unconfigure(config):
+    """The main process removes the run's compilation cache at the end."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(compilation_cache_folder(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +161,28 @@ def pytest_terminal_summary(terminalreporter):
     ranked = sorted(MODULE_SECONDS.items(), key=lambda item: -item[1][0])
     for module, (seconds, compile) in ranked:
         terminalreporter.write_line(f"{seconds:8.1f} {compile:8.1f}  {module}")
+
+
+LONGEST_FIRST = [
+    "test_invariants.py",
+    "test_purd_kinds.py",
+    "test_report.py",
+    "test_atari.py",
+    "test_reject.py",
+    "test_fidelity.py",
+    "test_train.py",
+    "test_sweeps.py",
+    "test_purd.py",
+]
+"""Modules that take longest (the per-module summary says which): started first,
+so the workers finish together."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the longest modules first (a scheduling hint for ``-n``; the order of
+    the tests inside a module is kept)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, landscape
+from helpers import assert_one_error_line, landscape_here
 from return_landscapes import load_purd, load_surface, surface, train
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import TrainConfig, resolve
@@ -184,10 +184,12 @@ def test_episode_options_are_recorded_and_atari_only(tiny_atari_run, tiny_td3_ru
 
 def test_atari_bad_input_gets_one_line(tmp_path):
     assert "atari:Pong-v5" in game_names()
-    unknown = landscape("train", "env=atari:Nope-v5", "algo=ppo", cwd=tmp_path)
+    unknown = landscape_here("train", "env=atari:Nope-v5", "algo=ppo", cwd=tmp_path)
     assert_one_error_line(unknown, "unknown Atari game", "Breakout-v5", "Pong-v5")
     for algo in ("td3", "sac"):
-        wrong = landscape("train", "env=atari:Pong-v5", f"algo={algo}", cwd=tmp_path)
+        wrong = landscape_here(
+            "train", "env=atari:Pong-v5", f"algo={algo}", cwd=tmp_path
+        )
         assert_one_error_line(wrong, f"algo={algo}", "algo=ppo")
     assert not any(tmp_path.iterdir())
 

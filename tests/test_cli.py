@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import landscape
+from helpers import landscape, landscape_here
 from return_landscapes import rundir as ckpt
 
 TINY = [
@@ -44,7 +44,7 @@ def test_train_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path, args, fragment):
-    result = landscape("train", *args, "out=run", cwd=tmp_path)
+    result = landscape_here("train", *args, "out=run", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -53,5 +53,5 @@ def test_bad_input_is_one_error_line(tmp_path, args, fragment):
 
 
 def test_unknown_command(tmp_path):
-    result = landscape("trian", cwd=tmp_path)
+    result = landscape_here("trian", cwd=tmp_path)
     assert result.returncode == 2 and "unknown command 'trian'" in result.stderr

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import TINY_TD3, assert_one_error_line, copy_run, landscape
+from helpers import TINY_TD3, assert_one_error_line, copy_run, landscape_here
 from return_landscapes import LandscapeError, purd, store
 from return_landscapes.conf import RejectConfig, TrainConfig, resolve
 from return_landscapes.envs.brax import default_start_noise, make_env
@@ -202,7 +202,7 @@ def test_original_quirks_store_beside_the_default(tiny_ppo_run, tmp_path):
     assert (quirky.parent.name, ours.parent.name) == ("ppo_original", "ppo")
     attrs = store.read_result(quirky / "step_000000512" / "seed_000.h5").attrs
     assert (attrs["perturbation"], attrs["scale_source"]) == ("ppo_original", "run")
-    result = landscape(
+    result = landscape_here(
         "purd",
         f"run={run}",
         "perturb=param_noise",

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, landscape
+from helpers import assert_one_error_line, landscape_here
 from return_landscapes import (
     LandscapeError,
     evaluate_policies,
@@ -227,17 +227,19 @@ def test_import_names_what_does_not_fit(params_file, tmp_path):
 
 
 def test_imported_run_refuses_updates_in_one_line(imported_run, tmp_path):
-    result = landscape("purd", f"run={imported_run}", "perturb=ppo", cwd=tmp_path)
+    result = landscape_here("purd", f"run={imported_run}", "perturb=ppo", cwd=tmp_path)
     assert_one_error_line(
         result, "perturb=ppo", "imported from brax_ppo", "param_noise"
     )
-    result = landscape("reject", f"run={imported_run}", "checkpoint=0", cwd=tmp_path)
+    result = landscape_here(
+        "reject", f"run={imported_run}", "checkpoint=0", cwd=tmp_path
+    )
     assert_one_error_line(result, "rejection continues training")
-    result = landscape(
+    result = landscape_here(
         "import", "source=brax_ppo", f"params={tmp_path}/none.pkl", cwd=tmp_path
     )
     assert_one_error_line(result, "is not a file")
-    existing = landscape(
+    existing = landscape_here(
         "import", "source=brax_ppo", f"params={imported_run}/config.yaml",
         f"out={imported_run}", cwd=tmp_path,
     )  # fmt: skip

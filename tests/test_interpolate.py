@@ -13,6 +13,7 @@ from helpers import (
     files_and_stamps,
     kill_when_files_land,
     landscape,
+    landscape_here,
 )
 from return_landscapes import (
     LandscapeError,
@@ -198,7 +199,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 
 def test_cli_bad_input_is_one_line_and_changes_nothing(paths):
     before = files_and_stamps(paths / "landscape")
-    result = landscape(
+    result = landscape_here(
         "interpolate", f"run={paths}", "pairs=cross_sed", cwd=paths.parent
     )
     assert_one_error_line(result, "cross_sed", "cross_seed")

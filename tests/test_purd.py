@@ -13,6 +13,7 @@ from helpers import (
     files_and_stamps,
     kill_when_files_land,
     landscape,
+    landscape_here,
     with_xla_flags,
 )
 from return_landscapes import LandscapeError, load_purd, purd
@@ -162,7 +163,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 )
 def test_bad_input_is_one_error_line_and_changes_nothing(td3_purd, args, fragment):
     before = files_and_stamps(purd_store.purd_dir(td3_purd, "td3", 1e-2))
-    result = landscape(
+    result = landscape_here(
         "purd", f"run={td3_purd}", "scale=1e-2", "samples=8", *args, cwd=td3_purd.parent
     )
     assert_one_error_line(result, fragment)
@@ -171,7 +172,7 @@ def test_bad_input_is_one_error_line_and_changes_nothing(td3_purd, args, fragmen
 
 def test_not_a_run_directory_is_one_error_line(tmp_path):
     (tmp_path / "notarun").mkdir()
-    result = landscape("purd", "run=notarun", cwd=tmp_path)
+    result = landscape_here("purd", "run=notarun", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: notarun is not a run directory (no manifest.json): pass the out= "
@@ -187,9 +188,11 @@ def test_a_truncated_result_file_is_reported_and_left_alone(tiny_td3_run, tmp_pa
     path.write_bytes(data[: len(data) // 2])
     for command in ("purd", "stats"):
         result = (
-            landscape(command, f"run={run}", "scale=1e-2", "samples=8", cwd=tmp_path)
+            landscape_here(
+                command, f"run={run}", "scale=1e-2", "samples=8", cwd=tmp_path
+            )
             if command == "purd"
-            else landscape(command, f"run={run}", cwd=tmp_path)
+            else landscape_here(command, f"run={run}", cwd=tmp_path)
         )
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
@@ -200,7 +203,7 @@ def test_a_truncated_result_file_is_reported_and_left_alone(tiny_td3_run, tmp_pa
 
 
 def test_stats_command_prints_a_table_and_writes_the_csv(td3_purd):
-    result = landscape("stats", f"run={td3_purd}", cwd=td3_purd.parent)
+    result = landscape_here("stats", f"run={td3_purd}", cwd=td3_purd.parent)
     assert result.returncode == 0, result.stderr
     assert "checkpoint" in result.stdout and "bootstrap" in result.stdout
     csv_path = td3_purd / "landscape" / "stats.csv"

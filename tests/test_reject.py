@@ -15,6 +15,7 @@ from helpers import (
     files_and_stamps,
     kill_when_files_land,
     landscape,
+    landscape_here,
 )
 from return_landscapes import LandscapeError, load_rejection, reject
 from return_landscapes.conf import RejectConfig
@@ -210,7 +211,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 def test_cli_bad_input_is_one_line_and_changes_nothing(setup):
     run, *_ = setup
     before = files_and_stamps(run / "landscape")
-    result = landscape(
+    result = landscape_here(
         "reject", f"run={run}", "checkpoint=200", "criterion=cvr", cwd=run.parent
     )
     assert_one_error_line(result, "cvr", "cvar")

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
+from helpers import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    landscape,
+    landscape_here,
+)
 from return_landscapes import LandscapeError, report
 from return_landscapes.landscape.stats.table import COLUMNS
 
@@ -188,7 +194,7 @@ def test_bad_report_requests_are_refused(tiny_td3_run, tmp_path):
     with pytest.raises(LandscapeError, match=r"'jpg', expected one of \[png, svg, pdf"):
         report(runs=[str(tiny_td3_run)], out=str(tmp_path / "r"), format="jpg")
     assert not (tmp_path / "r").exists()
-    result = landscape("report", "runs=[nowhere]", cwd=tmp_path)
+    result = landscape_here("report", "runs=[nowhere]", cwd=tmp_path)
     assert_one_error_line(result, "nowhere is not a run directory")
 
 

@@ -6,7 +6,12 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
+from helpers import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    landscape_here,
+)
 from return_landscapes import (
     LandscapeError,
     load_surface,
@@ -224,7 +229,7 @@ def test_bad_input_is_refused_before_any_work(surfaces, overrides, fragment):
 
 def test_bad_input_through_the_cli_is_one_error_line(surfaces):
     before = files_and_stamps(surfaces / "landscape")
-    result = landscape(
+    result = landscape_here(
         "surface", f"run={surfaces}", "checkpoint=200", "grid=20", cwd=surfaces.parent
     )
     assert_one_error_line(result, "grid=20 must be odd", "use grid=21")

@@ -5,7 +5,12 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, copy_run, files_and_stamps, landscape
+from helpers import (
+    assert_one_error_line,
+    copy_run,
+    files_and_stamps,
+    landscape_here,
+)
 from return_landscapes import (
     LandscapeError,
     line,
@@ -173,7 +178,7 @@ def test_a_directions_file_of_another_network_is_one_error_line(planes, tmp_path
         f.attrs["format_version"] = 1
         f["x/params/nothing"] = np.zeros(3)
     before = files_and_stamps(planes / "landscape")
-    result = landscape(
+    result = landscape_here(
         "surface", f"run={planes}", "checkpoint=200", "seed_index=1", "grid=3",
         "directions=file", f"directions_file={wrong}", "progress=false",
         cwd=planes.parent,
@@ -183,7 +188,7 @@ def test_a_directions_file_of_another_network_is_one_error_line(planes, tmp_path
 
 
 def test_line_bad_input_through_the_cli_is_one_error_line(planes):
-    result = landscape(
+    result = landscape_here(
         "line", f"run={planes}", "checkpoint=200", "points=4", cwd=planes.parent
     )
     assert_one_error_line(result, "points=4 must be odd", "use points=5")

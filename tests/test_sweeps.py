@@ -3,7 +3,7 @@ SLURM in test_slurm.py)."""
 
 import pytest
 
-from helpers import landscape
+from helpers import landscape, landscape_here
 from return_landscapes import rundir as ckpt
 from test_cli import TINY
 
@@ -42,7 +42,7 @@ def test_a_local_sweep_of_2_envs_x_2_seeds_trains_each_run_in_its_own_process(
     ],
 )
 def test_bad_sweep_input_is_one_error_line(tmp_path, args, fragment):
-    result = landscape("purd", "--multirun", "run=run", *args, cwd=tmp_path)
+    result = landscape_here("purd", "--multirun", "run=run", *args, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr

@@ -20,6 +20,7 @@ from helpers import (
     copy_stopped_early,
     files_and_stamps,
     landscape,
+    landscape_here,
     with_xla_flags,
 )
 from return_landscapes import rundir as ckpt
@@ -288,7 +289,7 @@ def test_resuming_under_other_jax_versions_is_refused_in_one_line(
     run = copy_stopped_early(tiny_td3_run, tmp_path / "run")
     old = with_trained_versions(run, "0.0.1")
     before = files_and_stamps(run)
-    result = landscape(
+    result = landscape_here(
         "train", *as_overrides(TINY_TD3), f"out={run}", "resume=true", cwd=tmp_path
     )
     assert_one_error_line(
