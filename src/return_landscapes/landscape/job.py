@@ -1,14 +1,15 @@
 """The skeleton every landscape command stands on: a checked job and its plumbing.
 
-A command (``purd``, ``interpolate``, ``surface``, ``reject``) is
+A command (``purd``, ``interpolate``, ``reject``, ``surface``, ``line``) is
 
 1. ``open_job(cfg, ...)``: the run, the perturbation, the episode options, checked
    once; the command adds its own checks and the list of what is still to compute;
 2. ``announce(...)``: one line of what it computes, and what it skips as finished;
-3. ``make_engine(job)``: the run's agent and compiled stages (``engine.py``);
-4. for each block of work: compute, then ``write_result(path, arrays, attrs)`` with
-   ``result_attrs(job, kind, ...)`` and ``common_settings(job, ...)``, the settings a
-   re-run compares with (``checks.is_finished``).
+3. ``make_engine(job)``: the run's agent and compiled stages (``hotpath/engine.py``);
+4. for each block of work: compute, then ``write_result(path, arrays, attrs,
+   summary)`` with ``result_attrs(job, kind, ...)`` and ``common_settings(job,
+   ...)``, the settings a re-run compares with (``checks.is_finished``), and the
+   experiment's ``Summary`` (its wandb row).
 
 Everything else a command holds is its science: which parameter sets to build and
 how to store them.

@@ -16,8 +16,9 @@ bit-for-bit the endpoint itself (``1 * x + 0 * y == x``).
 
 Randomness: sample ``j`` of a pair uses the same key at every point (common random
 numbers along the path), so differences between points are not sampling noise in the
-perturbation draws. One file per pair in the first endpoint's run (``store.py``),
-arrays ``(num_samples, num_points)``; finished pairs are skipped on a re-run.
+perturbation draws. One file per pair in the first endpoint's run
+(``store/interpolation.py``), arrays ``(num_samples, num_points)``; finished pairs
+are skipped on a re-run.
 """
 
 from __future__ import annotations

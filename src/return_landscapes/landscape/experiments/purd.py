@@ -4,7 +4,7 @@ For every chosen checkpoint and seed: restore the seed's agent (and its replay b
 as of the checkpoint step when the perturbation needs it), draw ``samples``
 perturbations, evaluate each perturbed policy for one episode through the hot path
 (``evaluation.py``), evaluate the unperturbed policy once, and store the seed's block
-(``store.py``). Finished blocks are skipped unless ``overwrite=true``.
+(``store/purd.py``). Finished blocks are skipped unless ``overwrite=true``.
 """
 
 from __future__ import annotations

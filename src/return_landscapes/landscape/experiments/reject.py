@@ -25,7 +25,7 @@ after the buffer grows by one insert (``replay.nested_rows``; each row changes w
 probability ``1/(N+1)``), so two checks differ by the update, not by the draws.
 
 Each repeat starts from the checkpoint with its own training key and writes one trace
-file (``store.py``); finished repeats are skipped on a re-run.
+file (``store/rejection.py``); finished repeats are skipped on a re-run.
 """
 
 from __future__ import annotations
