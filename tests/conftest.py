@@ -9,6 +9,8 @@ import return_landscapes
 return_landscapes.configure_xla()  # the CLI's XLA settings, before JAX starts
 return_landscapes.show_logs()  # the CLI's messages on stderr, as the CLI
 
+import fcntl  # noqa: E402
+import hashlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -19,16 +21,21 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 from jax._src.dispatch import BACKEND_COMPILE_EVENT  # noqa: E402
 
-from helpers import REPOSITORY, TINY_PPO, TINY_TD3  # noqa: E402
+from helpers import REPOSITORY, TINY_PPO, TINY_TD3, copy_run  # noqa: E402
 from return_landscapes import train  # noqa: E402
 from return_landscapes.caches import drop_if_near_mapping_limit  # noqa: E402
 
 
-def compilation_cache_folder() -> Path:
-    """The persistent XLA compilation cache of this test run: one folder for the
-    main process, every ``-n`` worker and every process they start."""
+def shared_folder() -> Path:
+    """The folder this test run shares between the main process, every ``-n``
+    worker and every process they start (removed at the end of the run)."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
-    return Path(tempfile.gettempdir()) / f"return-landscapes-tests-xla-{run}"
+    return Path(tempfile.gettempdir()) / f"return-landscapes-tests-{run}"
+
+
+def compilation_cache_folder() -> Path:
+    """The persistent XLA compilation cache of this test run."""
+    return shared_folder() / "xla-cache"
 
 
 def pytest_configure(config):
@@ -43,7 +50,7 @@ def pytest_configure(config):
     (``bounded_compiled_programs`` prevents that).
     """
     folder = compilation_cache_folder()
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     os.environ.update(  # read by subprocesses when they import JAX
         {
             "JAX_COMPILATION_CACHE_DIR": str(folder),
@@ -57,21 +64,37 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    """The main process removes the run's compilation cache at the end."""
+    """The main process removes the run's shared folder at the end."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        shutil.rmtree(compilation_cache_folder(), ignore_errors=True)
+        shutil.rmtree(shared_folder(), ignore_errors=True)
+
+
+def trained_once(config: dict, name: str, tmp_path_factory) -> Path:
+    """This worker's copy of a run trained once per test run: the first worker
+    that needs it trains it (the others wait for it), and each copies it, so a
+    test may write into its copy. Runs trained under other XLA flags (the
+    native-ISA rerun) are trained apart."""
+    flags = hashlib.sha1(os.environ.get("XLA_FLAGS", "").encode()).hexdigest()[:8]
+    runs = shared_folder() / f"runs-{flags}"
+    runs.mkdir(parents=True, exist_ok=True)
+    with open(runs / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (runs / f"{name}.done").exists():
+            train(config, out=str(runs / name))
+            (runs / f"{name}.done").touch()
+    return copy_run(runs / name, tmp_path_factory.mktemp("runs") / name)
 
 
 @pytest.fixture(scope="session")
 def tiny_ppo_run(tmp_path_factory):
     """A finished 768-step, 2-seed PPO run on hopper, checkpoints 256, 512, 768."""
-    return train(TINY_PPO, out=str(tmp_path_factory.mktemp("runs") / "tiny-ppo"))
+    return trained_once(TINY_PPO, "tiny-ppo", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def tiny_td3_run(tmp_path_factory):
     """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""
-    return train(TINY_TD3, out=str(tmp_path_factory.mktemp("runs") / "tiny-td3"))
+    return trained_once(TINY_TD3, "tiny-td3", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -166,13 +189,21 @@ def pytest_terminal_summary(terminalreporter):
 LONGEST_FIRST = [
     "test_invariants.py",
     "test_purd_kinds.py",
-    "test_report.py",
     "test_atari.py",
-    "test_reject.py",
+    "test_report.py",
     "test_fidelity.py",
     "test_train.py",
+    "test_reject.py",
     "test_sweeps.py",
     "test_purd.py",
+    "test_bad_input_catalogue.py",
+    "test_surface.py",
+    "test_import.py",
+    "test_cli.py",
+    "test_interpolate.py",
+    "test_slurm.py",
+    "test_mujoco.py",
+    "test_surface_directions.py",
 ]
 """Modules that take longest (the per-module summary says which): started first,
 so the workers finish together."""

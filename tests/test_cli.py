@@ -7,6 +7,7 @@ from return_landscapes import rundir as ckpt
 
 TINY = [
     "env=hopper",
+    "backend=spring",  # compiles faster than positional, which is not the point
     "seeds=1",
     "steps=100",
     "checkpoints=[50]",

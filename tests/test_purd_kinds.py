@@ -37,6 +37,7 @@ def test_a_sac_run_gets_the_sac_perturbation_by_default(tmp_path):
     run = train(
         env="hopper",
         algo="sac",
+        backend="spring",  # compiles faster than positional, which is not the point
         seeds=1,
         steps=100,
         checkpoints=[100],
