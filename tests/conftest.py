@@ -9,11 +9,11 @@ import return_landscapes
 return_landscapes.configure_xla()  # the CLI's XLA settings, before JAX starts
 return_landscapes.show_logs()  # the CLI's messages on stderr, as the CLI
 
-import fcntl  # noqa: E402
 import hashlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -21,8 +21,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 from jax._src.dispatch import BACKEND_COMPILE_EVENT  # noqa: E402
 
-from helpers import REPOSITORY, TINY_PPO, TINY_TD3, copy_run  # noqa: E402
-from return_landscapes import train  # noqa: E402
+from helpers import REPOSITORY, copy_run, train_shared_run  # noqa: E402
 from return_landscapes.caches import drop_if_near_mapping_limit  # noqa: E402
 
 
@@ -61,40 +60,72 @@ def pytest_configure(config):
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    config.stash[BACKGROUND] = start_training_shared_runs(config)
+
+
+BACKGROUND = pytest.StashKey[subprocess.Popen | None]()
+TESTS = Path(__file__).parent
 
 
 def pytest_unconfigure(config):
-    """The main process removes the run's shared folder at the end."""
+    """The main process waits for its background training, then removes the
+    run's shared folder."""
+    background = config.stash.get(BACKGROUND, None)
+    if background is not None:
+        background.wait()
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         shutil.rmtree(shared_folder(), ignore_errors=True)
 
 
-def trained_once(config: dict, name: str, tmp_path_factory) -> Path:
-    """This worker's copy of a run trained once per test run: the first worker
-    that needs it trains it (the others wait for it), and each copies it, so a
-    test may write into its copy. Runs trained under other XLA flags (the
-    native-ISA rerun) are trained apart."""
+def shared_runs_folder() -> Path:
+    """Where this test run's shared runs are trained: apart for other XLA flags
+    (the native-ISA rerun trains its own)."""
     flags = hashlib.sha1(os.environ.get("XLA_FLAGS", "").encode()).hexdigest()[:8]
-    runs = shared_folder() / f"runs-{flags}"
-    runs.mkdir(parents=True, exist_ok=True)
-    with open(runs / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (runs / f"{name}.done").exists():
-            train(config, out=str(runs / name))
-            (runs / f"{name}.done").touch()
-    return copy_run(runs / name, tmp_path_factory.mktemp("runs") / name)
+    return shared_folder() / f"runs-{flags}"
+
+
+def trained_once(name: str, tmp_path_factory) -> Path:
+    """This worker's copy of a run trained once per test run (``SHARED_RUNS``):
+    trained in the background from the start of a whole-suite run, or by the
+    first worker that needs it; every worker copies it, so a test may write into
+    its copy."""
+    trained = train_shared_run(shared_runs_folder(), name)
+    return copy_run(trained, tmp_path_factory.mktemp("runs") / name)
+
+
+def start_training_shared_runs(config) -> subprocess.Popen | None:
+    """In the main process of a run of the whole suite, train the shared runs in
+    a process of their own while the workers start on other modules."""
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if os.environ.get("PYTEST_XDIST_WORKER") or not whole_suite:
+        return None
+    if "unit" in (config.getoption("markexpr") or ""):
+        return None  # the unit tier trains nothing
+    code = (
+        "import return_landscapes; return_landscapes.configure_xla();"
+        "import sys; from pathlib import Path; import helpers;"
+        "[helpers.train_shared_run(Path(sys.argv[1]), n) for n in helpers.SHARED_RUNS]"
+    )
+    log = open(shared_folder() / "shared-runs.log", "w")  # noqa: SIM115 (closed on exit)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(shared_runs_folder())],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_ppo_run(tmp_path_factory):
     """A finished 768-step, 2-seed PPO run on hopper, checkpoints 256, 512, 768."""
-    return trained_once(TINY_PPO, "tiny-ppo", tmp_path_factory)
+    return trained_once("tiny-ppo", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def tiny_td3_run(tmp_path_factory):
     """A finished 300-step, 2-seed TD3 run on hopper with checkpoints 100, 200, 300."""
-    return trained_once(TINY_TD3, "tiny-td3", tmp_path_factory)
+    return trained_once("tiny-td3", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

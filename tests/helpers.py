@@ -4,6 +4,7 @@ the fixtures stay in conftest.py."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import shutil
@@ -44,6 +45,7 @@ TINY_TD3 = {
 TINY_PPO = {
     "env": "hopper",
     "algo": "ppo",
+    "backend": "spring",  # compiles faster than positional, which is not the point
     "seeds": 2,
     "steps": 768,
     "checkpoints": [256, 512],
@@ -54,6 +56,24 @@ TINY_PPO = {
     "progress": False,
     "ppo": {"num_envs": 16, "unroll_length": 8, "hidden_sizes": [16, 16]},
 }
+
+
+SHARED_RUNS = {"tiny-td3": TINY_TD3, "tiny-ppo": TINY_PPO}
+"""The runs a test run trains once and shares (``conftest.trained_once``)."""
+
+
+def train_shared_run(folder: Path, name: str) -> Path:
+    """``SHARED_RUNS[name]`` trained into ``folder`` once: under a file lock, so
+    every other process that asks for it waits, then finds it done."""
+    from return_landscapes import train
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / f"{name}.done").exists():
+            train(SHARED_RUNS[name], out=str(folder / name))
+            (folder / f"{name}.done").touch()
+    return folder / name
 
 
 def as_overrides(config: dict, prefix: str = "") -> list[str]:

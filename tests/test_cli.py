@@ -1,4 +1,5 @@
-"""The ``landscape`` command as a user runs it (subprocesses)."""
+"""The ``landscape`` command as a user runs it: a subprocess for a real run, its
+re-run and error paths through ``cli.main`` in this process."""
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_train_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
     assert "writing run" in done.stderr
     assert ckpt.completed_checkpoints(tmp_path / "run") == [50, 100]
     assert (tmp_path / "run" / ckpt.CONFIG).is_file()
-    again = landscape("train", *TINY, "out=run", "resume=true", cwd=tmp_path)
+    again = landscape_here("train", *TINY, "out=run", "resume=true", cwd=tmp_path)
     assert again.returncode == 0 and "already trained" in again.stderr
 
 

@@ -1,5 +1,6 @@
 """Packaging metadata agrees with itself: version, licence, citation."""
 
+import ast
 import tomllib
 
 import pytest
@@ -85,3 +86,23 @@ def _installed(name: str) -> bool:
     except metadata.PackageNotFoundError:
         return False
     return True
+
+
+def test_the_root_s_static_imports_are_the_registry_s_public_names():
+    """Type checkers and the API docs read the ``if TYPE_CHECKING:`` imports of the
+    package root; at run time the names come from the registry. Both say the same."""
+    source = (REPOSITORY / "src/return_landscapes/__init__.py").read_text()
+    static = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for statement in node.body:
+                for alias in statement.names:
+                    static[alias.asname or alias.name] = statement.module
+    assert static == return_landscapes._public()
+
+
+def test_every_source_folder_is_a_package_the_wheel_keeps():
+    """``packages.find`` leaves a folder without ``__init__.py`` out of the wheel."""
+    source = REPOSITORY / "src/return_landscapes"
+    folders = {path.parent for path in source.rglob("*.py")}
+    assert [f for f in folders if not (f / "__init__.py").exists()] == []

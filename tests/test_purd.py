@@ -131,7 +131,7 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     tiny_td3_run, tmp_path
 ):
     run = copy_run(tiny_td3_run, tmp_path / "run")
-    args = ["purd", f"run={run}", "scale=1e-2", "samples=2000", "chunk=500"]
+    args = ["purd", f"run={run}", "scale=1e-2", "samples=512", "chunk=128"]
     args += ["progress=false"]
     other = landscape(*args, "seeds=[0]", cwd=tmp_path, wait=False)
     job = landscape(*args, "seeds=[1]", cwd=tmp_path, wait=False)
@@ -139,14 +139,14 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
     finished = kill_when_files_land(job, folder, "step_*/seed_001.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
-    again = landscape(*args, "seeds=[1]", cwd=tmp_path)
+    again = landscape_here(*args, "seeds=[1]", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"skipping {finished} finished" in again.stderr
     for step in CHECKPOINTS:
-        assert load_purd(run, step, "td3", 1e-2).shape == (2, 2000)
+        assert load_purd(run, step, "td3", 1e-2).shape == (2, 512)
         for seed in (0, 1):
             with h5py.File(purd_store.purd_path(run, "td3", 1e-2, step, seed)) as f:
-                assert f["undiscounted_return"].shape == (1, 2000)
+                assert f["undiscounted_return"].shape == (1, 512)
 
 
 @pytest.mark.parametrize(

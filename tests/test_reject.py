@@ -188,21 +188,21 @@ def test_a_killed_job_resumes_and_a_concurrent_one_loses_nothing(
 ):
     run = copy_run(tiny_td3_run, tmp_path / "run")
     args = ["reject", f"run={run}", "checkpoint=200", "max_steps=2", "repeats=3"]
-    args += ["samples=1000", "chunk=500", "progress=false"]
+    args += ["samples=256", "chunk=128", "progress=false"]
     other = landscape(*args, "seed=0", cwd=tmp_path, wait=False)
     job = landscape(*args, "seed=1", cwd=tmp_path, wait=False)
     folder = rejection_store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 0).parent
     finished = kill_when_files_land(job, folder, "repeat_*.h5")
     assert 1 <= finished < 3
     assert other.wait(timeout=600) == 0, other.stderr.read().decode()
-    again = landscape(*args, "seed=1", cwd=tmp_path)
+    again = landscape_here(*args, "seed=1", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"skipping {finished} finished" in again.stderr
     for seed in (0, 1):
         results = load_rejection(run, 200, seed)
         assert [r.attrs["repeat"] for r in results] == [0, 1, 2]
         for result in results:
-            assert result.arrays["purd_returns"].shape == (3, 1000)
+            assert result.arrays["purd_returns"].shape == (3, 256)
     path = rejection_store.rejection_path(run, "cvar_alpha_0.1", 200, 1, 2)
     with h5py.File(path) as f:
         assert f["accepted"].shape == (3,)

@@ -161,7 +161,7 @@ def test_a_second_demo_reuses_what_is_done(demo_dir, tmp_path):
     shutil.copytree(out, copy)
     results = copy / "hopper-td3" / "landscape"
     before = files_and_stamps(results)
-    again = landscape("demo", "out=demo", *TINY_DEMO, cwd=tmp_path)
+    again = landscape_here("demo", "out=demo", *TINY_DEMO, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "already trained" in again.stderr
     assert files_and_stamps(results) == before

@@ -12,6 +12,7 @@ import importlib
 import sys
 import types
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from return_landscapes._xla import configure_xla as configure_xla
 from return_landscapes.errors import LandscapeError as LandscapeError
@@ -85,3 +86,31 @@ class _Root(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Root
+
+
+if TYPE_CHECKING:  # for type checkers and the API docs; tests/test_packaging.py keeps
+    # these imports equal to _public()
+    from return_landscapes.direction_files import load_directions
+    from return_landscapes.landscape.experiments.interpolate import (
+        interpolate,
+    )
+    from return_landscapes.landscape.experiments.line import line
+    from return_landscapes.landscape.experiments.policies import (
+        evaluate_policies,
+        policy_path,
+        policy_purd,
+        policy_surface,
+    )
+    from return_landscapes.landscape.experiments.purd import purd
+    from return_landscapes.landscape.experiments.reject import reject
+    from return_landscapes.landscape.experiments.surface import surface
+    from return_landscapes.report.build import report
+    from return_landscapes.store.interpolation import (
+        load_interpolation,
+    )
+    from return_landscapes.store.line import load_line
+    from return_landscapes.store.purd import load_purd
+    from return_landscapes.store.rejection import load_rejection
+    from return_landscapes.store.surface import load_surface
+    from return_landscapes.training.imported import import_policy
+    from return_landscapes.training.loop import train

@@ -1,0 +1,1 @@
+"""Planes and lines of parameters: the grid job, its directions and their vectors."""

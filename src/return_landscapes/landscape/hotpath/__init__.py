@@ -1,0 +1,2 @@
+"""The evaluate hot path: the compiled engine, its keys and the mixing of
+perturbed parameters."""
