@@ -15,7 +15,7 @@ ROOT = "return_landscapes"
 # Lowest first; a module may import its own layer and the layers below.
 LAYERS = [
     {"errors", "constants", "types", "provenance", "conf", "_xla", "logs"},
-    {"pipeline", "evaluation", "networks", "replay", "store", "rundir",
+    {"pipeline", "evaluation", "networks", "replay", "store", "rundir", "safe_pickle",
      "direction_files", "caches", "seed_devices", "tracking", "metrics_log"},
     {"envs"},
     {"agents"},

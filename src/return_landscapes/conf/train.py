@@ -180,8 +180,9 @@ class ImportConfig:
     """``landscape import``: a run directory from a policy trained elsewhere.
 
     Reads a parameter file that brax.training's PPO or SAC saved
-    (``brax.io.model.save_params``): a pickle, and loading a pickle runs code, so
-    import only files you trust. The run holds the policy only (no optimizer state,
+    (``brax.io.model.save_params``): a pickle, read with only the globals such a
+    file needs (arrays and the normalizer's state); a file that names any other
+    global is refused unrun. The run holds the policy only (no optimizer state,
     replay or env states): ``param_noise``, ``param_noise_per_step``,
     ``action_noise`` and ``init_state`` PURDs, plain paths and surfaces apply; the
     ``td3``, ``sac`` and ``ppo`` updates and rejection do not.

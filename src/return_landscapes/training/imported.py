@@ -6,8 +6,8 @@ config (with ``imported`` set), the manifest and the checkpoint of the actor (th
 imported run's whole agent state). ``imported_parts`` rebuilds the agent and the
 restore template from the config.
 
-A parameter file is a pickle, and loading a pickle runs code: only the file the user
-names is read, after every other check has passed.
+A parameter file is a pickle: it is read with only the globals its format needs
+(``safe_pickle``), after every other check has passed.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ from return_landscapes.conf import (
 from return_landscapes.envs.brax import BACKENDS, env_names, make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.provenance import check_writable
+from return_landscapes.safe_pickle import (
+    NUMPY_ARRAYS,
+    RefusedGlobal,
+    record,
+    restricted_load,
+)
 from return_landscapes.training.schedule import seed_key
 from return_landscapes.training.state import TrainingParts, TrainState
 
@@ -167,13 +173,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_pickle(path: Path):
-    """The object ``brax.io.model.save_params`` pickled (this runs the file's code)."""
-    import pickle
+BRAX_PARAMS_GLOBALS = {
+    **NUMPY_ARRAYS,
+    ("brax.training.acme.running_statistics", "RunningStatisticsState"): record(
+        "RunningStatisticsState"
+    ),
+    ("brax.training.acme.running_statistics", "NormalizationMode"): int,
+    ("brax.training.types", "UInt64"): record("UInt64"),
+}
+"""The globals a ``brax.io.model.save_params`` file names: arrays and the
+normalizer's state (read as plain records; brax is not imported)."""
 
+
+def _load_pickle(path: Path):
+    """The object ``brax.io.model.save_params`` pickled, read with only the
+    globals such a file needs (a file naming any other is refused, unrun)."""
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            return restricted_load(f, BRAX_PARAMS_GLOBALS)
+    except RefusedGlobal as err:
+        raise LandscapeError(
+            f"params={path} names the global {err.name}, which a brax.io.model."
+            "save_params file never does: not loaded (nothing in it was run); pass "
+            "the file save_params wrote"
+        ) from None
     except Exception as err:  # pickle raises many types for foreign files
         raise LandscapeError(
             f"params={path} cannot be read as brax.io.model.save_params output "
