@@ -15,7 +15,7 @@ ROOT = "return_landscapes"
 # Lowest first; a module may import its own layer and the layers below.
 LAYERS = [
     {"errors", "constants", "types", "provenance", "conf", "_xla", "logs"},
-    {"pipeline", "evaluation", "networks", "replay", "store", "rundir", "safe_pickle",
+    {"pipeline", "evaluation", "networks", "replay", "store", "rundir", "formats",
      "direction_files", "caches", "seed_devices", "tracking", "metrics_log"},
     {"envs"},
     {"agents"},
@@ -56,6 +56,7 @@ SUBLAYERS = {
         {"__init__"},
     ],
     "landscape.hotpath": [{"keys", "mixing"}, {"engine"}],
+    "formats": [{"__init__"}, {"safe_pickle"}, {"torch_file"}, {"sb3"}],
     "landscape.grid": [{"vectors"}, {"directions"}, {"plane"}],
     "landscape.experiments": [
         {"__init__"},

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_one_error_line, landscape_here
-from return_landscapes.safe_pickle import (
+from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
     RefusedGlobal,
     record,

@@ -45,13 +45,13 @@ from return_landscapes.conf import (
 )
 from return_landscapes.envs.brax import BACKENDS, env_names, make_env
 from return_landscapes.errors import LandscapeError
-from return_landscapes.provenance import check_writable
-from return_landscapes.safe_pickle import (
+from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
     RefusedGlobal,
     record,
     restricted_load,
 )
+from return_landscapes.provenance import check_writable
 from return_landscapes.training.schedule import seed_key
 from return_landscapes.training.state import TrainingParts, TrainState
 

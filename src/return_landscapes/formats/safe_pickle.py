@@ -71,9 +71,9 @@ arrays come back as numpy arrays)."""
 
 
 class _Restricted(pickle.Unpickler):
-    def __init__(self, file: IO[bytes], allowed: Mapping[tuple[str, str], Any]):
+    def __init__(self, file, allowed, persistent: Callable[[Any], Any] | None):
         super().__init__(file)
-        self.allowed = allowed
+        self.allowed, self.persistent = allowed, persistent
 
     def find_class(self, module: str, name: str):
         try:
@@ -82,7 +82,9 @@ class _Restricted(pickle.Unpickler):
             raise RefusedGlobal(f"{module}.{name}") from None
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+        if self.persistent is None:
+            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+        return self.persistent(pid)
 
 
 def restricted_load(
@@ -104,7 +106,4 @@ def restricted_load(
         names has been called).
       pickle.UnpicklingError, and the other errors of a malformed pickle.
     """
-    unpickler = _Restricted(file, allowed)
-    if persistent_load is not None:
-        unpickler.persistent_load = persistent_load
-    return unpickler.load()
+    return _Restricted(file, allowed, persistent_load).load()
