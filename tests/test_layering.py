@@ -56,7 +56,12 @@ SUBLAYERS = {
         {"__init__"},
     ],
     "landscape.hotpath": [{"keys", "mixing"}, {"engine"}],
-    "formats": [{"__init__"}, {"safe_pickle"}, {"torch_file"}, {"sb3"}],
+    "formats": [
+        {"__init__"},
+        {"safe_pickle", "neutral"},
+        {"torch_file", "jax_actor"},
+        {"sb3"},
+    ],
     "landscape.grid": [{"vectors"}, {"directions"}, {"plane"}],
     "landscape.experiments": [
         {"__init__"},

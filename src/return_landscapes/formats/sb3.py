@@ -11,7 +11,8 @@ MLP whose layers are found by their state-dict names:
 
 The hidden activation follows every layer but the last. SB3's ``predict`` then
 rescales a tanh output from [-1, 1] to the action space's bounds, and clips an
-unsquashed mean to them; ``MlpActor.act`` does the same, in float32 as SB3 does.
+unsquashed mean to them; ``MlpActor.act`` (``neutral.py``) does the same, in
+float32 as SB3 does.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from return_landscapes.formats.neutral import MlpActor
 from return_landscapes.formats.torch_file import TorchFileError, read_tensors
 
-ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "GELU": "gelu"}
+ACTIVATIONS = {
+    "ReLU": "relu",
+    "Tanh": "tanh",
+    "ELU": "elu",
+    "GELU": "gelu",
+    "SiLU": "swish",
+}
 """torch.nn activation classes SB3 policies use -> their names here."""
 
 _ACTORS = (  # (family, layer prefixes in order, squash, default activation)
@@ -39,69 +46,6 @@ _ACTORS = (  # (family, layer prefixes in order, squash, default activation)
 
 class SB3FormatError(ValueError):
     """The file is not an SB3 model this reader supports (the message says why)."""
-
-
-@dataclass(frozen=True)
-class MlpActor:
-    """A deterministic MLP policy, in a form no library owns.
-
-    Attributes:
-      kernels: each layer's weights, ``[inputs, outputs]``.
-      biases: each layer's bias.
-      activation: the activation after every layer but the last (relu, tanh, elu,
-        gelu).
-      squash: ``tanh``: the last layer's output through tanh, rescaled from
-        [-1, 1] to ``[low, high]``; ``clip``: the output clipped to ``[low, high]``.
-      low: the action space's lower bounds.
-      high: its upper bounds.
-      family: the algorithm family that trained it (td3, sac or ppo; DDPG reads as
-        td3, A2C as ppo).
-    """
-
-    kernels: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
-    activation: str
-    squash: str
-    low: np.ndarray
-    high: np.ndarray
-    family: str
-
-    @property
-    def observation_size(self) -> int:
-        return self.kernels[0].shape[0]
-
-    @property
-    def action_size(self) -> int:
-        return self.kernels[-1].shape[1]
-
-    def act(self, observations: np.ndarray) -> np.ndarray:
-        """The actions for a batch of observations, in float32 (numpy)."""
-        x = np.asarray(observations, np.float32)
-        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases, strict=True)):
-            x = x @ kernel + bias
-            if i < len(self.kernels) - 1:
-                x = _activate(self.activation, x)
-        if self.squash == "clip":
-            return np.clip(x, self.low, self.high)
-        x = np.tanh(x)
-        return self.low + (
-            np.float32(0.5) * (x + np.float32(1.0)) * (self.high - self.low)
-        )
-
-
-def _activate(name: str, x: np.ndarray) -> np.ndarray:
-    if name == "relu":
-        return np.maximum(x, np.float32(0))
-    if name == "tanh":
-        return np.tanh(x)
-    if name == "elu":
-        return np.where(x > 0, x, np.expm1(x)).astype(np.float32)
-    if name == "gelu":  # torch's exact gelu: x * Phi(x)
-        from math import erf
-
-        phi = np.vectorize(lambda v: 0.5 * (1.0 + erf(v / np.sqrt(2.0))))(x)
-        return (x * phi).astype(np.float32)
-    raise ValueError(f"unknown activation {name!r}")
 
 
 def read_sb3(path: str | Path) -> MlpActor:
