@@ -141,5 +141,8 @@ def test_files_of_other_kinds_are_named(tmp_path):
         other.writestr("weights.bin", b"")
     with pytest.raises(SB3FormatError, match="not a file that Stable-Baselines3"):
         read_sb3(tmp_path / "other.zip")
+    broken = rewritten(FIXTURES / "td3.zip", tmp_path / "broken.zip", data=b"{oops")
+    with pytest.raises(SB3FormatError, match="its 'data' entry is not JSON"):
+        read_sb3(broken)
     with pytest.raises(TorchFileError, match=r"torch\.save's format since torch 1\.6"):
         read_tensors(io.BytesIO(pickle.dumps({"legacy": 1})))

@@ -69,7 +69,10 @@ def read_sb3(path: str | Path) -> MlpActor:
                 "no 'data' and 'policy.pth' in the archive: not a file that "
                 "Stable-Baselines3's model.save wrote"
             )
-        data = json.loads(archive.read("data"))
+        try:
+            data = json.loads(archive.read("data"))
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise SB3FormatError(f"its 'data' entry is not JSON ({err})") from None
         try:
             tensors = read_tensors(io.BytesIO(archive.read("policy.pth")))
         except TorchFileError as err:
