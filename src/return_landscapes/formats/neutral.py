@@ -23,9 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from return_landscapes.conf import Activation
+
 FORMAT = "return-landscapes-mlp-actor"
 VERSION = 1
-ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "swish")
+ACTIVATIONS = tuple(activation.value for activation in Activation)
+"""The hidden activations an actor may name (those of an imported policy)."""
 SQUASHES = ("tanh", "clip")
 
 
