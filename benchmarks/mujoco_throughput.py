@@ -11,7 +11,7 @@ C++ threads. Measured in one process, JSON on stdout (progress on stderr):
   ``envpool_ms_per_step`` is envpool's own step of the seeds' envs (random actions),
   to compare with ``ms_per_step``.
 * ``purd``: the evaluation hot path of ``landscape purd`` for each ``--batches`` K,
-  on ``make_mujoco_env(task, 0.0)`` (fixed start, its host stage ``MujocoEpisodes``),
+  on ``make_mujoco_env(task, 0.0)`` (fixed start, its host stage ``HostEpisodes``),
   one chunk of K, horizon ``--horizon``. The K distinct parameter sets come from the
   ``td3`` perturbation stage (one actor update of lr 3e-4 on random replay rows) of
   one paper-size TD3 actor, per ``--policies``:

@@ -23,3 +23,6 @@ ATARI_FRAME_CAP = 108_000
 
 ATARI_EPISODE_STEPS = ATARI_FRAME_CAP // ATARI_FRAME_SKIP
 """Agent steps of an Atari episode at most: 27,000."""
+
+GYM_PREFIX = "gym:"
+"""``env=gym:<id>`` names a registered Gymnasium env stepped on the host."""

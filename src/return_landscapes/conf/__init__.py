@@ -78,11 +78,13 @@ from return_landscapes.conf.train import (
     PAPER_PPO_STEPS,
     PAPER_STEPS,
     Activation,
+    GymOptions,
     ImportConfig,
     ImportedPolicy,
     ImportSource,
     TrainConfig,
     is_atari,
+    is_gym,
     is_host_env,
     is_imported,
     is_mujoco,
@@ -93,6 +95,7 @@ from return_landscapes.constants import ATARI_FRAME_CAP as ATARI_FRAME_CAP
 from return_landscapes.constants import ATARI_FRAME_SKIP as ATARI_FRAME_SKIP
 from return_landscapes.constants import ATARI_PREFIX as ATARI_PREFIX
 from return_landscapes.constants import DEFAULT_HORIZON as DEFAULT_HORIZON
+from return_landscapes.constants import GYM_PREFIX as GYM_PREFIX
 from return_landscapes.constants import MUJOCO_PREFIX as MUJOCO_PREFIX
 
 __all__ = [
@@ -105,6 +108,7 @@ __all__ = [
     "BRAX_HORIZON",
     "COMMANDS",
     "DEFAULT_HORIZON",
+    "GYM_PREFIX",
     "MUJOCO_PREFIX",
     "PAPER_PPO_STEPS",
     "PAPER_STEPS",
@@ -122,6 +126,7 @@ __all__ = [
     "DirectionKind",
     "DirectionOptions",
     "FigureFormat",
+    "GymOptions",
     "Heads",
     "ImportConfig",
     "ImportSource",
@@ -152,6 +157,7 @@ __all__ = [
     "describe_options",
     "field_docs",
     "is_atari",
+    "is_gym",
     "is_host_env",
     "is_imported",
     "is_mujoco",

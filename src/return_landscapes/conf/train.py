@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from return_landscapes.conf.agents import (
     Algo,
@@ -23,6 +23,7 @@ from return_landscapes.constants import (
     ATARI_EPISODE_STEPS,
     ATARI_PREFIX,
     DEFAULT_HORIZON,
+    GYM_PREFIX,
     MUJOCO_PREFIX,
 )
 
@@ -44,9 +45,26 @@ def is_mujoco(env: str) -> bool:
     return str(env).startswith(MUJOCO_PREFIX)
 
 
+def is_gym(env: str) -> bool:
+    """Whether ``env`` names a Gymnasium env (``gym:Pendulum-v1``)."""
+    return str(env).startswith(GYM_PREFIX)
+
+
 def is_host_env(env: str) -> bool:
-    """Whether ``env`` steps on the host (envpool: Atari games, MuJoCo tasks)."""
-    return is_atari(env) or is_mujoco(env)
+    """Whether ``env`` steps on the host (Atari games and MuJoCo tasks in envpool,
+    Gymnasium envs)."""
+    return is_atari(env) or is_mujoco(env) or is_gym(env)
+
+
+@dataclass
+class GymOptions:
+    """Options of a Gymnasium env (``env=gym:<id>``)."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``gymnasium.make`` (e.g. ``{reset_noise_scale: 0}``)."""
+    reset_seed: int = 0
+    """The reset seed of a fixed start: every evaluation episode without start-state
+    noise resets with it (``init_state`` gives each sample its own seed)."""
 
 
 # ------------------------------------------------------------- imported policies
@@ -58,6 +76,8 @@ class ImportSource(Enum):
 
     brax_ppo = "brax_ppo"
     brax_sac = "brax_sac"
+    sb3 = "sb3"
+    npz = "npz"
 
 
 class Activation(Enum):
@@ -91,6 +111,17 @@ class ImportedPolicy:
     ``normalize_observations``)."""
     params_sha256: str = ""
     """SHA-256 of the parameter file the run was imported from."""
+    squash: str | None = None
+    """An MLP actor's output map (sb3, npz): tanh (the output in [-1, 1]) or clip
+    (the output clipped to the action bounds, then mapped to [-1, 1]); null for
+    brax.training policies."""
+    action_low: list[float] | None = None
+    """An MLP actor's action bounds, low (those of the env it was trained on)."""
+    action_high: list[float] | None = None
+    """An MLP actor's action bounds, high."""
+    observation_clip: float | None = None
+    """An MLP actor's normalised observations are clipped to this bound (null:
+    unclipped)."""
 
 
 @dataclass
@@ -157,6 +188,8 @@ class TrainConfig(WandbOptions):
     """PPO hyper-parameters (``algo=ppo`` on Brax)."""
     atari: AtariConfig = field(default_factory=AtariConfig)
     """PPO hyper-parameters and env options on Atari (``env=atari:...``)."""
+    gym: GymOptions = field(default_factory=GymOptions)
+    """Options of a Gymnasium env (``env=gym:...``)."""
     imported: ImportedPolicy = field(default_factory=ImportedPolicy)
     """Set by ``landscape import`` on a run of a policy trained elsewhere; empty
     (``source: null``) for every run ``landscape train`` writes: not an option."""
@@ -179,21 +212,30 @@ class TrainConfig(WandbOptions):
 class ImportConfig:
     """``landscape import``: a run directory from a policy trained elsewhere.
 
-    Reads a parameter file that brax.training's PPO or SAC saved
-    (``brax.io.model.save_params``): a pickle, read with only the globals such a
-    file needs (arrays and the normalizer's state); a file that names any other
-    global is refused unrun. The run holds the policy only (no optimizer state,
-    replay or env states): ``param_noise``, ``param_noise_per_step``,
+    Sources (``source=``):
+
+    - ``sb3``: a Stable-Baselines3 ``model.save`` zip (TD3, DDPG, SAC, PPO, A2C with
+      an MLP policy and Box actions), read without torch;
+    - ``npz``: the neutral actor file (``docs/import.md``), which any framework
+      writes with numpy;
+    - ``brax_ppo`` / ``brax_sac``: a ``brax.io.model.save_params`` file.
+
+    Pickles are read with only the globals their format needs; a file that names
+    any other global is refused unrun. The run holds the policy only (no optimizer
+    state, replay or env states): ``param_noise``, ``param_noise_per_step``,
     ``action_noise`` and ``init_state`` PURDs, plain paths and surfaces apply; the
     ``td3``, ``sac`` and ``ppo`` updates and rejection do not.
     """
 
     source: ImportSource | None = None
-    """What trained the policy: brax_ppo or brax_sac."""
+    """What wrote the file: sb3, npz, brax_ppo or brax_sac."""
     params: str | None = None
-    """The parameter file (``brax.io.model.save_params``)."""
+    """The file: an SB3 zip, a neutral .npz, or brax.io.model.save_params output."""
     env: str = "hopper"
-    """The Brax env the policy was trained on."""
+    """The env to evaluate the policy on: a Brax env, ``mujoco:<Task>-v5`` or
+    ``gym:<id>`` (sb3 and npz policies on any of them; brax_* on Brax envs)."""
+    gym: GymOptions = field(default_factory=GymOptions)
+    """Options of a Gymnasium env (``env=gym:...``)."""
     backend: str = "positional"
     """Brax physics pipeline of the evaluation episodes."""
     out: str | None = None

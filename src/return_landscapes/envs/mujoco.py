@@ -8,9 +8,9 @@ truncated at the horizon. Observations come as float64 and are cast to float32 f
 the networks; actions go back as float64.
 
 Envs step on the host in C++ threads, so the evaluation of K parameter sets is a
-``HostStage``: K envs in one envpool batch, the policy forward jitted over the K
-parameter sets (in groups of ``GROUP`` on the CPU, as every stage), one step at a
-time until every episode has ended or reached the horizon. Evaluation episodes start
+host stage (``envs/host.py``): K envs in one envpool batch, the policy forward jitted
+over the K parameter sets, one step at a time until every episode has ended or
+reached the horizon. Evaluation episodes start
 from the task's initial state exactly (reset noise 0) unless the episode env has
 start-state noise (``init_state``, or the trainer's evaluations); then each sample's
 envpool seed comes from its episode key, so a sample's start does not depend on the
@@ -26,9 +26,12 @@ import jax
 import numpy as np
 
 from return_landscapes.constants import MUJOCO_PREFIX
+from return_landscapes.envs.host import (
+    HostEpisodes,
+    host_episode_stage,
+    in_env_order,
+)
 from return_landscapes.errors import LandscapeError
-from return_landscapes.pipeline import HostStage, group_map
-from return_landscapes.types import EpisodeStats, episode_stats_shapes
 
 GYM_SPEC_MODULE = "envpool.mujoco.gym"  # envpool's Gymnasium MuJoCo tasks
 ENV_SEED_TAG = 11  # folded into an episode key for its envpool seed
@@ -118,24 +121,30 @@ class MujocoEnv(NamedTuple):
     def task(self) -> str:
         return self.name.removeprefix(MUJOCO_PREFIX)
 
-    def episode_stage(self, setup) -> MujocoEpisodes:
+    def episode_stage(self, setup) -> HostEpisodes:
         """The host stage that evaluates K parameter sets on this task (one per
         setup in a process, so its jitted policy step compiles once)."""
-        return _episode_stage(self, setup)
+        return host_episode_stage(self, setup)
 
+    def episode_pool(self, keys: jax.Array, horizon: int):
+        """The envs of one chunk of episodes, reset: a fixed start, or one envpool
+        seed per episode key. Returns ``(pool, first observations)``."""
+        count = keys.shape[0]
+        if self.reset_noise == 0:
+            pool = _fixed_start_pool(self.task, count, horizon)
+        else:
+            seeds = episode_env_seeds(keys)
+            pool = make_pool(self.task, count, self.reset_noise, horizon, seeds)
+        observation, info = pool.reset()
+        (observation,) = in_env_order((observation,), info)
+        return pool, observation
 
-@functools.cache
-def _episode_stage(env: MujocoEnv, setup) -> MujocoEpisodes:
-    return MujocoEpisodes(env, setup)
-
-
-def in_env_order(outputs: tuple, info) -> tuple:
-    """envpool's outputs sorted by env id (already so in sync mode; checked)."""
-    ids = np.asarray(info["env_id"])
-    if np.array_equal(ids, np.arange(ids.size)):
-        return outputs
-    order = np.argsort(ids)
-    return tuple(x[order] for x in outputs)
+    def training_pool(self, env_seeds: list[int], horizon: int):
+        """Training envs, one per seed with these envpool seeds, truncated at
+        ``horizon``."""
+        return make_pool(
+            self.task, len(env_seeds), self.reset_noise, horizon, env_seeds
+        )
 
 
 def make_mujoco_env(env: str, reset_noise: float | None = None) -> MujocoEnv:
@@ -167,72 +176,3 @@ def training_env_seed(base_seed: int, seed_index: int, step: int) -> int:
         jax.random.fold_in(jax.random.PRNGKey(base_seed), seed_index), step
     )
     return int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
-
-
-class MujocoEpisodes(HostStage):
-    """Evaluation of K parameter sets, one MuJoCo episode each (see the module doc).
-
-    Deterministic actions (``setup.policy_apply``) with the setup's action noise or
-    per-step parameter noise (``evaluation.sample_action``). Records the
-    undiscounted return, the discounted return and the length, as Brax episodes do.
-    """
-
-    def __init__(self, env: MujocoEnv, setup):
-        from return_landscapes.evaluation import sample_action
-
-        self.env = env
-        self.setup = setup
-
-        def choose(params, observation, noise_keys, t, noise_std):
-            def one(p, o, k):
-                return sample_action(setup, p, o, k, t, noise_std)
-
-            return group_map(one, params, observation, noise_keys)
-
-        self.choose = jax.jit(choose)
-
-    def output_shape(self, shared, rows):
-        return episode_stats_shapes(jax.tree.leaves(rows)[0].shape[0])
-
-    def bytes_per_row(self, shared, rows) -> int:
-        # the observation on host and device, and the env's MuJoCo data (~100 kB)
-        return 8 * self.env.observation_size + 100_000
-
-    def pool(self, keys: jax.Array):
-        """The envs of one chunk, reset: a fixed start, or one seed per episode."""
-        count, horizon = keys.shape[0], self.setup.horizon
-        if self.env.reset_noise == 0:
-            pool = _fixed_start_pool(self.env.task, count, horizon)
-        else:
-            seeds = episode_env_seeds(keys)
-            pool = make_pool(self.env.task, count, self.env.reset_noise, horizon, seeds)
-        observation, info = pool.reset()
-        (observation,) = in_env_order((observation,), info)
-        return pool, observation
-
-    def __call__(self, shared, rows) -> EpisodeStats:
-        params, keys = rows
-        count = keys.shape[0]
-        noise_keys = jax.vmap(jax.random.split)(keys)[:, 1]
-        pool, observation = self.pool(keys)
-        gamma = np.float32(self.setup.gamma)
-        alive = np.ones(count, bool)
-        total = np.zeros(count, np.float32)
-        discounted = np.zeros(count, np.float32)
-        discount = np.float32(1.0)
-        length = np.zeros(count, np.int32)
-        t = 0
-        while t < self.setup.horizon and alive.any():
-            actions = self.choose(
-                params, observation.astype(np.float32), noise_keys, t, shared
-            )
-            *outputs, info = pool.step(np.asarray(actions, np.float64))
-            observation, reward, terminated, truncated = in_env_order(outputs, info)
-            reward = np.where(alive, reward, 0.0).astype(np.float32)
-            total += reward
-            discounted += discount * reward
-            discount *= gamma
-            length += alive
-            alive &= ~(terminated | truncated)
-            t += 1
-        return EpisodeStats(total, discounted, length)

@@ -1,11 +1,11 @@
-"""Env families, registered once: how runs on Brax envs, Atari games and MuJoCo
-tasks are built, trained and evaluated, and what their episodes allow.
+"""Env families, registered once: how runs on Brax envs, Atari games, MuJoCo tasks
+and Gymnasium envs are built, trained and evaluated, and what their episodes allow.
 
-A run's env name chooses its family (``atari:Breakout-v5``, ``mujoco:Hopper-v5``; a
-bare name is a Brax env). The trainers (``trainers.py``), the landscape engine's
-evaluation env and start-state noise, and the checks of what a perturbation can do
-to an episode ask the family, not the name. Each family's modules are imported
-when first used (envpool only for envpool's families).
+A run's env name chooses its family (``atari:Breakout-v5``, ``mujoco:Hopper-v5``,
+``gym:Pendulum-v1``; a bare name is a Brax env). The trainers (``trainers.py``),
+the landscape engine's evaluation env and start-state noise, and the checks of what
+a perturbation can do to an episode ask the family, not the name. Each family's
+modules are imported when first used (envpool only for envpool's families).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from return_landscapes.constants import ATARI_PREFIX, MUJOCO_PREFIX
+from return_landscapes.constants import ATARI_PREFIX, GYM_PREFIX, MUJOCO_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,10 +174,15 @@ register_family(
 # ------------------------------------------------------------------------ MuJoCo
 
 
-def _mujoco_parts(cfg, env=None):
+def _host_parts(cfg, env=None):
+    """TD3 / SAC on a host-stepped env, or an imported policy evaluated there."""
+    from return_landscapes.conf import is_imported
     from return_landscapes.training.mujoco import mujoco_parts
 
-    del env
+    if is_imported(cfg):
+        from return_landscapes.training.imported import imported_parts
+
+        return imported_parts(cfg, env or family_of(cfg.env).evaluation_env(cfg, None))
     return mujoco_parts(cfg)
 
 
@@ -205,9 +210,42 @@ register_family(
         "mujoco",
         MUJOCO_PREFIX,
         "a Gymnasium MuJoCo task stepped by envpool on the host",
-        _mujoco_parts,
+        _host_parts,
         _mujoco_trainer,
         _mujoco_evaluation_env,
         _mujoco_start_noise,
+    )
+)
+
+# --------------------------------------------------------------------- Gymnasium
+
+
+def _gym_evaluation_env(run_cfg, start_noise):
+    from return_landscapes.envs.gym import make_gym_env
+    from return_landscapes.errors import LandscapeError
+
+    if start_noise not in (None, 0.0, 1.0):
+        raise LandscapeError(
+            f"scale={start_noise}: a Gymnasium env has no start-state noise width, "
+            "only its own reset distribution; init_state on gym: envs takes scale=1 "
+            "(each sample its own reset seed)"
+        )
+    return make_gym_env(
+        run_cfg.env,
+        run_cfg.gym.kwargs,
+        run_cfg.gym.reset_seed,
+        seeded_starts=bool(start_noise),
+    )
+
+
+register_family(
+    EnvFamily(
+        "gym",
+        GYM_PREFIX,
+        "a Gymnasium env stepped on the host",
+        _host_parts,
+        _mujoco_trainer,
+        _gym_evaluation_env,
+        lambda env: 1.0,  # its own reset distribution, in units of itself
     )
 )

@@ -1,13 +1,16 @@
 """Runs of policies trained elsewhere: ``landscape import`` and their restore parts.
 
-``import_policy`` turns a brax.training PPO or SAC parameter file into a run directory
-of one seed and one checkpoint, in the format every landscape command reads: the
-config (with ``imported`` set), the manifest and the checkpoint of the actor (the
-imported run's whole agent state). ``imported_parts`` rebuilds the agent and the
-restore template from the config.
+``import_policy`` turns a saved policy into a run directory of one seed and one
+checkpoint, in the format every landscape command reads: the config (with
+``imported`` set), the manifest and the checkpoint of the actor (the imported run's
+whole agent state). ``imported_parts`` rebuilds the agent and the restore template
+from the config. Sources (``SOURCES``): brax.training PPO / SAC parameter files
+(the network rebuilt by brax.training, ``agents/brax_policy.py``), and MLP actors
+read from Stable-Baselines3 zips and the neutral ``.npz`` (``formats/``,
+``agents/mlp_actor.py``), which act on Brax envs, MuJoCo tasks and Gymnasium envs.
 
-A parameter file is a pickle: it is read with only the globals its format needs
-(``safe_pickle``), after every other check has passed.
+Pickles are read with only the globals their format needs (``safe_pickle``), after
+every other check on the options has passed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from return_landscapes.agents.brax_policy import (
     input_size_of,
     make_brax_policy_agent,
 )
+from return_landscapes.agents.mlp_actor import make_mlp_actor_agent, mlp_actor_state
 from return_landscapes.conf import (
     Activation,
     Algo,
@@ -40,17 +44,22 @@ from return_landscapes.conf import (
     ImportedPolicy,
     ImportSource,
     TrainConfig,
+    is_atari,
+    is_gym,
     is_host_env,
+    is_mujoco,
     resolve,
 )
 from return_landscapes.envs.brax import BACKENDS, env_names, make_env
 from return_landscapes.errors import LandscapeError
+from return_landscapes.formats.neutral import MlpActor, NeutralFormatError, read_actor
 from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
     RefusedGlobal,
     record,
     restricted_load,
 )
+from return_landscapes.formats.sb3 import SB3FormatError, read_sb3
 from return_landscapes.provenance import check_writable
 from return_landscapes.training.schedule import seed_key
 from return_landscapes.training.state import TrainingParts, TrainState
@@ -60,7 +69,8 @@ logger = logging.getLogger(__name__)
 
 def imported_parts(cfg: TrainConfig, env) -> TrainingParts:
     """The env, agent and ``init`` (the restore template) of an imported run."""
-    agent = make_brax_policy_agent(cfg.imported, env.observation_size, env.action_size)
+    make = SOURCES[ImportSource(cfg.imported.source)].agent
+    agent = make(cfg.imported, env.observation_size, env.action_size)
 
     def init(seed_keys: jax.Array) -> TrainState:
         return TrainState(
@@ -92,19 +102,29 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
     source = ImportSource(cfg.source)
-    state = actor_state_from_brax(SOURCES[source].read(params_path), source)
-    env = make_env(cfg.env, cfg.backend, 0.0)
     declared = SOURCES[source]
-    imported = ImportedPolicy(
-        source=source,
-        hidden_sizes=list(cfg.hidden_sizes or declared.hidden_sizes),
-        activation=cfg.activation or declared.activation,
-        normalize_observations=cfg.normalize_observations,
-        params_sha256=_sha256(params_path),
-    )
-    run_cfg = _run_config(cfg, imported, out)
+    saved = declared.read(params_path)
+    if isinstance(saved, MlpActor):
+        state = mlp_actor_state(saved)
+        imported = _mlp_description(cfg, saved, params_path)
+        algo = FAMILY_ALGOS.get(saved.family, Algo.td3)
+    else:
+        state = actor_state_from_brax(saved, source)
+        imported = ImportedPolicy(
+            source=source,
+            hidden_sizes=list(cfg.hidden_sizes or declared.hidden_sizes),
+            activation=cfg.activation or declared.activation,
+            normalize_observations=cfg.normalize_observations,
+            params_sha256=_sha256(params_path),
+        )
+        algo = declared.algo
+    run_cfg = _run_config(cfg, imported, algo, out)
+    env = _fixed_start_env(run_cfg)
     parts = imported_parts(run_cfg, env)
-    _check_fits(state, parts, cfg.env, imported)
+    if isinstance(saved, MlpActor):
+        _check_actor_fits(saved, env, cfg.env)
+    else:
+        _check_fits(state, parts, cfg.env, imported)
     _check_finite(state)
     _write_run(out, run_cfg, parts, state, cfg.step, params_path)
     logger.info(
@@ -118,25 +138,129 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     return out
 
 
+def _fixed_start_env(run_cfg: TrainConfig):
+    """The env of the run's evaluation episodes from a fixed start state."""
+    if is_gym(run_cfg.env):
+        from return_landscapes.envs.gym import make_gym_env
+
+        return make_gym_env(run_cfg.env, run_cfg.gym.kwargs, run_cfg.gym.reset_seed)
+    if is_mujoco(run_cfg.env):
+        from return_landscapes.envs.mujoco import make_mujoco_env
+
+        return make_mujoco_env(run_cfg.env, 0.0)
+    return make_env(run_cfg.env, run_cfg.backend, 0.0)
+
+
+FAMILY_ALGOS = {"td3": Algo.td3, "sac": Algo.sac, "ppo": Algo.ppo}
+"""The run's ``algo`` label of an MLP actor by the family its file names (a neutral
+file names none: td3, the label of a deterministic actor)."""
+
+
+def _mlp_description(cfg: ImportConfig, actor: MlpActor, path: Path) -> ImportedPolicy:
+    """The config of an MLP actor's run: its network, output map and bounds."""
+    if cfg.hidden_sizes is not None or cfg.activation is not None:
+        logger.warning(
+            "hidden_sizes= and activation= are read from %s itself: the options are "
+            "ignored",
+            path,
+        )
+    if actor.squash == "clip" and not (
+        np.isfinite(actor.low).all() and np.isfinite(actor.high).all()
+    ):
+        raise LandscapeError(
+            f"params={path}: the actor clips its output to unbounded actions "
+            f"({actor.low.tolist()} to {actor.high.tolist()}), which cannot be mapped "
+            "to the toolkit's [-1, 1]: export it with finite action bounds"
+        )
+    return ImportedPolicy(
+        source=ImportSource(cfg.source),
+        hidden_sizes=[int(k.shape[1]) for k in actor.kernels[:-1]],
+        activation=Activation(actor.activation),
+        normalize_observations=actor.obs_mean is not None,
+        params_sha256=_sha256(path),
+        squash=actor.squash,
+        action_low=[float(x) for x in actor.low],
+        action_high=[float(x) for x in actor.high],
+        observation_clip=actor.obs_clip,
+    )
+
+
+def _check_actor_fits(actor: MlpActor, env, name: str) -> None:
+    """One line naming the mismatch if the actor's sizes do not fit the env; a
+    warning if its action bounds are not the env's."""
+    if actor.observation_size != env.observation_size:
+        raise LandscapeError(
+            f"the saved policy takes observations of {actor.observation_size} numbers "
+            f"and env '{name}' gives {env.observation_size}: pass the env= it was "
+            "trained on"
+        )
+    if actor.action_size != env.action_size:
+        raise LandscapeError(
+            f"the saved policy gives {actor.action_size} actions and env '{name}' "
+            f"takes {env.action_size}: pass the env= it was trained on"
+        )
+    low, high = _env_bounds(env)
+    if not (np.allclose(actor.low, low) and np.allclose(actor.high, high)):
+        logger.warning(
+            "the saved policy's action bounds (%s to %s) are not those of %s (%s to "
+            "%s): its actions in [-1, 1] are rescaled to the env's",
+            actor.low.tolist(),
+            actor.high.tolist(),
+            name,
+            np.asarray(low).tolist(),
+            np.asarray(high).tolist(),
+        )
+
+
+def _env_bounds(env) -> tuple[np.ndarray, np.ndarray]:
+    """A Gymnasium env's action bounds; [-1, 1] for Brax envs and MuJoCo tasks
+    (which take the toolkit's actions as they are)."""
+    if hasattr(env, "low"):
+        return np.asarray(env.low), np.asarray(env.high)
+    ones = np.ones(env.action_size)
+    return -ones, ones
+
+
 def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
     choices = ", ".join(s.value for s in ImportSource)
     if cfg.source is None:
         raise LandscapeError(f"source= is required: one of {choices}")
     if not cfg.params:
         raise LandscapeError(
-            "params= is required: the file brax.io.model.save_params wrote"
+            f"params= is required: {SOURCES[ImportSource(cfg.source)].what}"
         )
     params_path = Path(cfg.params)
     if not params_path.is_file():
         raise LandscapeError(f"params={cfg.params} is not a file: pass the saved file")
     if not os.access(params_path, os.R_OK):
         raise LandscapeError(f"cannot read params={cfg.params}: check its permissions")
-    if is_host_env(cfg.env):
+    _check_env(cfg)
+    return params_path, _check_numbers(cfg)
+
+
+def _check_env(cfg: ImportConfig) -> None:
+    source = ImportSource(cfg.source)
+    if is_atari(cfg.env):
+        raise LandscapeError(
+            f"env={cfg.env}: imported policies act in continuous actions, not an "
+            "Atari game's: pass a Brax env, mujoco:<Task>-v5 or gym:<id>"
+        )
+    if is_host_env(cfg.env) and SOURCES[source].agent is make_brax_policy_agent:
         raise LandscapeError(
             f"env={cfg.env}: brax.training policies act on Brax envs; pass the Brax "
             "env the policy was trained on (on other envs, evaluate it with "
             "return_landscapes.policy_purd)"
         )
+    if is_gym(cfg.env):
+        from return_landscapes.envs.gym import make_gym_env
+
+        make_gym_env(cfg.env, cfg.gym.kwargs)
+        return
+    if is_mujoco(cfg.env):
+        from return_landscapes.envs.mujoco import task_id
+
+        task_id(cfg.env)
+        return
     if cfg.env not in env_names():
         raise LandscapeError(
             f"unknown env '{cfg.env}': choose one of {', '.join(env_names())}"
@@ -145,6 +269,10 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
         raise LandscapeError(
             f"unknown backend '{cfg.backend}': choose one of {', '.join(BACKENDS)}"
         )
+
+
+def _check_numbers(cfg: ImportConfig) -> Path:
+    """Checks of the numeric options and ``out``; the run directory to write."""
     if cfg.step < 0:
         raise LandscapeError(f"step={cfg.step} must be at least 0")
     if cfg.horizon < 1:
@@ -162,7 +290,7 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
             "over a folder)"
         )
     check_writable(out, "choose an out= you may write to")
-    return params_path, out
+    return out
 
 
 def _sha256(path: Path) -> str:
@@ -205,37 +333,96 @@ def _load_pickle(path: Path):
         ) from None
 
 
+def _read_sb3(path: Path) -> MlpActor:
+    """The actor of a Stable-Baselines3 zip; one line for anything else."""
+    try:
+        return read_sb3(path)
+    except RefusedGlobal as err:
+        raise LandscapeError(
+            f"params={path}: its policy.pth names the global {err.name}, which an "
+            "SB3 state dict never does: not loaded (nothing in it was run); pass "
+            "the zip model.save wrote"
+        ) from None
+    except SB3FormatError as err:
+        raise LandscapeError(f"params={path}: {err}") from None
+
+
+def _read_npz(path: Path) -> MlpActor:
+    """The actor of a neutral actor file; one line for anything else."""
+    try:
+        return read_actor(path)
+    except NeutralFormatError as err:
+        raise LandscapeError(f"params={path}: {err}") from None
+
+
 class Source(NamedTuple):
     """A format ``landscape import source=<name>`` reads.
 
     Attributes:
-      algo: the algorithm that trained the policy (the run's ``algo``).
-      hidden_sizes: the policy network's hidden layers by default.
+      algo: the algorithm that trained the policy (the run's ``algo``; an MLP
+        actor's file names its own).
+      hidden_sizes: the policy network's hidden layers by default (brax.training;
+        an MLP actor's file holds its own).
       activation: its hidden activation by default.
-      read: ``read(path)``: the saved parameters (one-line error for a file of
-        another kind).
+      read: ``read(path)``: the saved parameters, or an ``MlpActor`` (one-line
+        error for a file of another kind).
+      agent: ``agent(imported, observation_size, action_size)``: the run's agent.
+      what: the file ``params=`` names, for messages.
     """
 
     algo: Algo
     hidden_sizes: tuple[int, ...]
     activation: Activation
     read: Callable[[Path], Any]
+    agent: Callable[[ImportedPolicy, int, int], Any]
+    what: str
 
 
+_BRAX_FILE = "the file brax.io.model.save_params wrote"
 SOURCES: dict[ImportSource, Source] = {
     # brax.training's make_ppo_networks / make_sac_networks defaults
     ImportSource.brax_ppo: Source(
-        Algo.ppo, (32, 32, 32, 32), Activation.swish, _load_pickle
+        Algo.ppo,
+        (32, 32, 32, 32),
+        Activation.swish,
+        _load_pickle,
+        make_brax_policy_agent,
+        _BRAX_FILE,
     ),
-    ImportSource.brax_sac: Source(Algo.sac, (256, 256), Activation.relu, _load_pickle),
+    ImportSource.brax_sac: Source(
+        Algo.sac,
+        (256, 256),
+        Activation.relu,
+        _load_pickle,
+        make_brax_policy_agent,
+        _BRAX_FILE,
+    ),
+    ImportSource.sb3: Source(
+        Algo.td3,
+        (),
+        Activation.relu,
+        _read_sb3,
+        make_mlp_actor_agent,
+        "the zip Stable-Baselines3's model.save wrote",
+    ),
+    ImportSource.npz: Source(
+        Algo.td3,
+        (),
+        Activation.relu,
+        _read_npz,
+        make_mlp_actor_agent,
+        "a neutral actor file (.npz, see docs/import.md)",
+    ),
 }
 """Every import source, registered once (``ImportSource`` lists their names)."""
 
 
-def _run_config(cfg: ImportConfig, imported: ImportedPolicy, out: Path) -> TrainConfig:
+def _run_config(
+    cfg: ImportConfig, imported: ImportedPolicy, algo: Algo, out: Path
+) -> TrainConfig:
     return TrainConfig(
         env=cfg.env,
-        algo=SOURCES[ImportSource(cfg.source)].algo,
+        algo=algo,
         seeds=1,
         seed=0,
         steps=cfg.step,
@@ -245,6 +432,7 @@ def _run_config(cfg: ImportConfig, imported: ImportedPolicy, out: Path) -> Train
         horizon=cfg.horizon,
         eval_episodes=0,
         progress=False,
+        gym=cfg.gym,
         imported=imported,
     )
 

@@ -1,4 +1,6 @@
-"""TD3 and SAC on Gymnasium's MuJoCo tasks: N seeds, one envpool batch, a host loop.
+"""TD3 and SAC on envs stepped on the host: Gymnasium's MuJoCo tasks (N seeds, one
+envpool batch) and Gymnasium envs (``gym:<id>``, one env per seed in a ``GymBatch``
+with envpool's interface), in a host loop.
 
 Same shape as the Brax trainers (``Trainer``: init, run_block, evaluate), so the run
 directory, manifest, checkpoints, resume and the landscape commands are shared. One
@@ -28,13 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.agents import make_agent
-from return_landscapes.conf import TrainConfig
-from return_landscapes.envs.mujoco import (
-    in_env_order,
-    make_mujoco_env,
-    make_pool,
-    training_env_seed,
-)
+from return_landscapes.conf import TrainConfig, is_gym
+from return_landscapes.envs.host import in_env_order
+from return_landscapes.envs.mujoco import make_mujoco_env, training_env_seed
 from return_landscapes.evaluation import EvaluationSetup, seed_episodes
 from return_landscapes.replay import replay_init, replay_insert, replay_sample_seeds
 from return_landscapes.training.schedule import agent_config
@@ -51,7 +49,14 @@ class MujocoCarry(NamedTuple):
 
 
 def training_env(cfg: TrainConfig):
-    """The ``MujocoEnv`` of training: the run's start-state noise."""
+    """The env of training: a ``MujocoEnv`` with the run's start-state noise, or a
+    ``GymEnv`` whose every episode resets with its own seed."""
+    if is_gym(cfg.env):
+        from return_landscapes.envs.gym import make_gym_env
+
+        return make_gym_env(
+            cfg.env, cfg.gym.kwargs, cfg.gym.reset_seed, seeded_starts=True
+        )
     return make_mujoco_env(cfg.env, cfg.reset_noise_scale)
 
 
@@ -87,7 +92,7 @@ def mujoco_parts(cfg: TrainConfig) -> TrainingParts:
 
 
 def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
-    """The ``Trainer`` of TD3 / SAC on the MuJoCo task ``cfg.env``."""
+    """The ``Trainer`` of TD3 / SAC on the host-stepped env ``cfg.env``."""
     from return_landscapes.training.brax import make_replay_rows, summarize_block
 
     env, agent = parts.env, parts.agent
@@ -96,9 +101,7 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
 
     def seeded_envs(state: TrainState, env_seeds: list[int]) -> TrainState:
         """Fresh training envs, one per seed with these envpool seeds; counters 0."""
-        pool["envs"] = make_pool(
-            env.task, len(env_seeds), env.reset_noise, cfg.horizon, env_seeds
-        )
+        pool["envs"] = env.training_pool(env_seeds, cfg.horizon)
         observation, info = pool["envs"].reset()
         (observation,) = in_env_order((observation,), info)
         count = len(env_seeds)

@@ -8,6 +8,7 @@ from return_landscapes.conf import (
     Algo,
     TrainConfig,
     is_atari,
+    is_gym,
     is_host_env,
     is_imported,
     is_mujoco,
@@ -98,8 +99,24 @@ def check_env_fits_algo(cfg: TrainConfig) -> None:
     if is_host_env(cfg.env) and cfg.backend != TrainConfig.backend:
         raise LandscapeError(
             f"backend={cfg.backend} chooses Brax's physics, and {cfg.env} is stepped "
-            "by envpool: drop backend="
+            "on the host by its own simulator: drop backend="
         )
+    if is_gym(cfg.env):
+        from return_landscapes.envs.gym import make_gym_env
+
+        if cfg.reset_noise_scale is not None:
+            raise LandscapeError(
+                f"reset_noise_scale applies to Brax envs and mujoco: tasks; {cfg.env} "
+                "resets as its constructor says: pass it in gym.kwargs if the env "
+                "takes one"
+            )
+        make_gym_env(cfg.env, cfg.gym.kwargs)
+        if Algo(cfg.algo) is Algo.ppo:
+            raise LandscapeError(
+                f"algo=ppo does not train on {cfg.env} yet (PPO runs on Brax envs "
+                "and Atari games): use algo=td3 or algo=sac"
+            )
+        return
     if is_mujoco(cfg.env):
         from return_landscapes.envs.mujoco import task_id
 
