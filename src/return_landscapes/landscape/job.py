@@ -40,6 +40,7 @@ from return_landscapes.landscape.perturb import (
 )
 from return_landscapes.landscape.summary import Summary, log_result
 from return_landscapes.provenance import check_writable
+from return_landscapes.training.families import family_of
 from return_landscapes.training.schedule import learning_rate_at
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ def open_job(cfg, perturb: str | None, check_fits: bool = True) -> LandscapeJob:
         )
     if check_fits:
         check_perturbation_fits(perturbation, run_cfg)
+    if getattr(perturbation.episode, "moves_start", False):
+        scale = perturbation.default_scale if cfg.scale is None else cfg.scale
+        family_of(run_cfg.env).check_start_noise(scale)
     options = EpisodeOptions()
     if hasattr(cfg, "sampled_actions"):
         options = episode_options(cfg, run_cfg)

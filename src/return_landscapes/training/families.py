@@ -35,6 +35,8 @@ class EnvFamily:
         (``None``: it has none).
       discrete_actions: its actions are discrete (no action noise).
       per_step_noise: its episodes can redraw the policy's weights at every step.
+      start_noise_scales: the multiples of its start-state noise its episodes
+        can have (``None``: any).
     """
 
     name: str
@@ -46,6 +48,20 @@ class EnvFamily:
     start_noise: Callable[[str], float | None]
     discrete_actions: bool = False
     per_step_noise: bool = True
+    start_noise_scales: tuple[float, ...] | None = None
+
+    def check_start_noise(self, scale: float) -> None:
+        """One-line error if episodes of this family cannot start with ``scale``
+        times the training start-state noise (before anything is computed)."""
+        if self.start_noise_scales is None or scale in self.start_noise_scales:
+            return
+        from return_landscapes.errors import LandscapeError
+
+        raise LandscapeError(
+            f"scale={scale}: {self.summary} has no start-state noise width, only its "
+            "own reset distribution; init_state on it takes scale=1 (each sample "
+            "its own reset seed)"
+        )
 
 
 FAMILIES: dict[str, EnvFamily] = {}
@@ -222,14 +238,9 @@ register_family(
 
 def _gym_evaluation_env(run_cfg, start_noise):
     from return_landscapes.envs.gym import make_gym_env
-    from return_landscapes.errors import LandscapeError
 
-    if start_noise not in (None, 0.0, 1.0):
-        raise LandscapeError(
-            f"scale={start_noise}: a Gymnasium env has no start-state noise width, "
-            "only its own reset distribution; init_state on gym: envs takes scale=1 "
-            "(each sample its own reset seed)"
-        )
+    if start_noise is not None:
+        FAMILIES["gym"].check_start_noise(start_noise)
     return make_gym_env(
         run_cfg.env,
         run_cfg.gym.kwargs,
@@ -247,5 +258,6 @@ register_family(
         _mujoco_trainer,
         _gym_evaluation_env,
         lambda env: 1.0,  # its own reset distribution, in units of itself
+        start_noise_scales=(0.0, 1.0),
     )
 )

@@ -1,0 +1,262 @@
+"""Gymnasium envs (``env=gym:<id>``) and policies imported from Stable-Baselines3
+files: actions and returns against SB3's own, PURDs, lines and surfaces, chunk
+invariance, MuJoCo agreement, TD3 training with exact checkpoints and resume, bad
+input."""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from helpers import TINY_AGENT, assert_one_error_line, landscape_here
+from return_landscapes import (
+    import_policy,
+    line,
+    load_line,
+    load_surface,
+    purd,
+    surface,
+    train,
+)
+from return_landscapes.agents.mlp_actor import normalised_action
+from return_landscapes.envs.gym import make_gym_env
+from return_landscapes.rundir import load_checkpoint, load_run_config
+from return_landscapes.store import read_result
+from return_landscapes.training.schedule import plan_blocks
+from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.trainers import get_trainer, make_parts
+from test_train import assert_same_run, assert_trees_equal
+
+SB3 = Path(__file__).parent / "fixtures" / "sb3"
+PENDULUM, HOPPER = "gym:Pendulum-v1", "gym:Hopper-v5"
+MODELS = {  # fixture: (env, its reference episode's horizon)
+    "td3": (PENDULUM, 200),
+    "sac": (PENDULUM, 200),
+    "ppo": (PENDULUM, 200),
+    "td3-hopper": (HOPPER, 1000),
+}
+SCALE = 0.01
+QUIET = {"progress": False}
+TINY_GYM = {
+    "env": PENDULUM,
+    "algo": "td3",
+    "seeds": 2,
+    "steps": 300,
+    "checkpoints": [100, 200],
+    "block": 50,
+    "horizon": 50,
+    "eval_interval": 100,
+    "eval_episodes": 2,
+    "progress": False,
+    "td3": TINY_AGENT,
+}
+STEPS = (100, 200, 300)
+
+
+def reference(name: str):
+    return np.load(SB3 / f"{name}-reference.npz")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """Every SB3 fixture imported on its own env, from the reference episode's
+    reset seed."""
+    folder = tmp_path_factory.mktemp("gym")
+    return {
+        name: import_policy(
+            source="sb3",
+            params=str(SB3 / f"{name}.zip"),
+            env=env,
+            gym={"reset_seed": int(reference(name)["episode_seed"])},
+            horizon=horizon,
+            out=str(folder / name),
+        )
+        for name, (env, horizon) in MODELS.items()
+    }
+
+
+def purd_arrays(run, perturb=None, scale=SCALE, seed=0):
+    perturb = perturb or "param_noise"
+    folder = Path(run) / f"landscape/purd/{perturb}/scale_{scale}/step_000000000"
+    return read_result(folder / f"seed_{seed:03d}.h5").arrays
+
+
+def env_actions(run, observations):
+    """The imported agent's actions on ``observations``, rescaled to the env's
+    bounds as the Gymnasium env does."""
+    cfg = load_run_config(run)
+    parts = make_parts(cfg)
+    template = parts.init(jax.random.split(jax.random.PRNGKey(0), 1))
+    state = load_checkpoint(run, 0, template).agent
+    params = jax.tree.map(lambda x: x[0], state)
+    act = jax.vmap(lambda o: normalised_action(cfg.imported, params, o))
+    unit = np.asarray(act(observations), np.float64)
+    low, high = np.asarray(parts.env.low), np.asarray(parts.env.high)
+    return low + (unit + 1.0) * 0.5 * (high - low)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_imported_actor_acts_as_sb3_predict(imported, name):
+    recorded = reference(name)
+    ours = env_actions(imported[name], recorded["observations"])
+    np.testing.assert_allclose(ours, recorded["actions"], rtol=0, atol=1e-5)
+    assert np.ptp(recorded["actions"]) > 0.01  # the actions do vary
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_unperturbed_return_is_the_one_sb3_recorded(imported, name):
+    purd(
+        run=str(imported[name]), perturb="param_noise", scale=SCALE, samples=8, **QUIET
+    )
+    arrays = purd_arrays(imported[name])
+    expected = float(reference(name)["episode_return"])
+    # Pendulum's dynamics keep last-bit differences small; MuJoCo's float chaos
+    # bound is the one envpool and Gymnasium agree to (docs/mujoco.md)
+    tolerance = 1e-4 if MODELS[name][0] == PENDULUM else 2e-5
+    assert float(arrays["unperturbed_return"][0]) == pytest.approx(
+        expected, rel=tolerance
+    )
+    assert np.ptp(arrays["undiscounted_return"]) > 0  # the noise moves the policy
+
+
+@pytest.mark.invariant
+@pytest.mark.parametrize(
+    ("name", "perturb", "scale"),
+    [
+        ("td3", "param_noise", 2 * SCALE),
+        ("sac", "init_state", 1.0),
+        ("td3-hopper", "param_noise", 0.05),
+    ],
+)
+def test_chunk_sizes_give_identical_arrays(imported, name, perturb, scale):
+    common = {
+        "run": str(imported[name]),
+        "perturb": perturb,
+        "scale": scale,
+        "samples": 24,
+        "sample_seed": 3,
+        **QUIET,
+    }
+    purd(**common, chunk=8)
+    first = purd_arrays(imported[name], perturb, scale)
+    purd(**common, chunk=24, overwrite=True)
+    second = purd_arrays(imported[name], perturb, scale)
+    for key in ("undiscounted_return", "discounted_return", "length"):
+        assert np.array_equal(first[key], second[key]), key
+    assert np.unique(first["discounted_return"]).size > 1  # the noise does act
+
+
+@pytest.mark.parametrize("name", ["td3", "td3-hopper"])
+def test_lines_and_surfaces_meet_the_imported_policy(imported, name):
+    run = imported[name]
+    purd(run=str(run), perturb="param_noise", scale=SCALE, samples=8, **QUIET)
+    centre = purd_arrays(run)["unperturbed_return"][0]
+    line(run=str(run), checkpoint=0, points=3, span=0.5, **QUIET)
+    path = load_line(run, 0, points=3, span=0.5)
+    assert path.plain_return[1] == centre
+    assert np.ptp(path.plain_return) > 0
+    surface(run=str(run), checkpoint=0, grid=3, span=0.5, samples=0, **QUIET)
+    plane = load_surface(run, checkpoint=0, grid=3, span=0.5)
+    assert plane.plain_return[1, 1] == centre
+    assert np.ptp(plane.plain_return) > 0
+
+
+def test_gym_and_envpool_hopper_give_the_same_return(imported, tmp_path):
+    """One policy from the task's exact initial state: Gymnasium's Hopper-v5 with
+    reset noise 0 and envpool's (mujoco:, a fixed start)."""
+    runs = {
+        env: import_policy(
+            source="sb3",
+            params=str(SB3 / "td3-hopper.zip"),
+            env=env,
+            gym={"kwargs": {"reset_noise_scale": 0.0}},
+            out=str(tmp_path / env.replace(":", "-")),
+        )
+        for env in (HOPPER, "mujoco:Hopper-v5")
+    }
+    for run in runs.values():
+        purd(run=str(run), perturb="param_noise", scale=SCALE, samples=8, **QUIET)
+    gym, envpool = (purd_arrays(run) for run in runs.values())
+    assert gym["unperturbed_length"][0] == envpool["unperturbed_length"][0]
+    assert float(gym["unperturbed_return"][0]) == pytest.approx(
+        float(envpool["unperturbed_return"][0]), rel=2e-5
+    )
+
+
+def test_gym_env_rescales_unit_actions_to_its_bounds():
+    import gymnasium
+
+    env = make_gym_env(PENDULUM, reset_seed=7)
+    assert (env.observation_size, env.action_size) == (3, 1)
+    assert (env.low, env.high) == ((-2.0,), (2.0,))
+    pool, first = env.episode_pool(np.zeros((2, 2), np.uint32), 5)
+    assert np.array_equal(first[0], first[1])  # one reset seed for a fixed start
+    pool.step(np.array([[0.5], [-1.0]]))
+    observation, reward, *_ = pool.step(np.array([[0.5], [-1.0]]))
+    for row, torque in enumerate([1.0, -2.0]):  # [-1, 1] onto [-2, 2]
+        direct = gymnasium.make("Pendulum-v1")
+        direct.reset(seed=7)
+        direct.step(np.array([torque]))
+        expected, expected_reward, *_ = direct.step(np.array([torque]))
+        np.testing.assert_array_equal(observation[row], expected)
+        assert reward[row] == expected_reward
+
+
+# ------------------------------------------------------------------ training
+
+
+@pytest.fixture(scope="module")
+def tiny_gym_run(tmp_path_factory):
+    return train(TINY_GYM, out=str(tmp_path_factory.mktemp("gym-train") / "run"))
+
+
+def test_gym_checkpoints_restore_every_leaf(tiny_gym_run):
+    cfg = load_run_config(tiny_gym_run)
+    trainer = get_trainer(cfg)
+    state = trainer.restart_envs(init_state(trainer, cfg), 0)
+    snapshots = {}
+    for block in plan_blocks(cfg):
+        state, _ = trainer.run_block(state, block)
+        end = block.start + block.length
+        if end in STEPS:
+            snapshots[end] = host(state)
+            state = trainer.restart_envs(state, end)
+    for step, expected in snapshots.items():
+        assert_trees_equal(restore_state(trainer, cfg, tiny_gym_run, step), expected)
+    assert snapshots[300].env.observation.shape == (2, 3)
+
+
+@pytest.mark.invariant
+def test_gym_resume_equals_no_crash(tiny_gym_run, tmp_path):
+    out = tmp_path / "resumed"
+    train(TINY_GYM, out=str(out), stop_at=100)
+    train(TINY_GYM, out=str(out), resume=True)
+    assert_same_run(tiny_gym_run, out, STEPS)
+
+
+def test_gym_bad_input_gets_one_line(imported, tmp_path):
+    unknown = landscape_here("train", "env=gym:NoSuchEnv-v0", cwd=tmp_path)
+    assert_one_error_line(unknown, "Gymnasium cannot make 'NoSuchEnv-v0'")
+    discrete = landscape_here("train", "env=gym:CartPole-v1", cwd=tmp_path)
+    assert_one_error_line(discrete, "one flat Box of continuous actions")
+    ppo = landscape_here("train", f"env={PENDULUM}", "algo=ppo", cwd=tmp_path)
+    assert_one_error_line(ppo, "algo=ppo", "algo=td3")
+    sizes = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={SB3 / 'td3.zip'}",
+        f"env={HOPPER}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(sizes, "observations of 3 numbers", "gives 11")
+    assert not any(tmp_path.glob("runs/*"))
+    scaled = landscape_here(
+        "purd",
+        f"run={imported['sac']}",
+        "perturb=init_state",
+        "scale=2",
+        "samples=8",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(scaled, "takes scale=1")
