@@ -291,3 +291,73 @@ def test_every_import_source_is_registered_once():
 
     assert list(SOURCES) == list(ImportSource)
     assert SOURCES[ImportSource.brax_ppo].hidden_sizes == (32, 32, 32, 32)
+
+
+def test_brax_orbax_checkpoint_acts_as_brax_inference(tmp_path):
+    """A step folder written by brax.training's own checkpoint.save (orbax arrays and
+    ppo_network_config.json) is imported with its network read from the config."""
+    import functools
+
+    import flax.linen as nn
+
+    networks = import_quietly("brax.training.agents.ppo.networks")
+    checkpoint = import_quietly("brax.training.agents.ppo.checkpoint")
+    _, params = brax_ppo_params(seed=4)
+    factory = functools.partial(
+        networks.make_ppo_networks,
+        policy_hidden_layer_sizes=tuple(HIDDEN),
+        value_hidden_layer_sizes=(8,),
+        activation=nn.tanh,
+    )
+    env = make_env("hopper", BACKEND, 0.0)
+    config = checkpoint.network_config(
+        env.observation_size, env.action_size, True, factory
+    )
+    checkpoint.save(tmp_path / "ckpt", 7, params, config)
+    folder = tmp_path / "ckpt" / f"{7:012d}"
+    run = import_policy(
+        source="brax_ppo",
+        params=str(folder),
+        env="hopper",
+        backend=BACKEND,
+        step=7,
+        out=str(tmp_path / "run"),
+    )
+    from return_landscapes.rundir import load_checkpoint, load_run_config
+    from return_landscapes.training.trainers import make_parts
+
+    cfg = load_run_config(run)
+    assert (cfg.imported.hidden_sizes, cfg.imported.activation.value) == (
+        HIDDEN,
+        "tanh",
+    )
+    assert cfg.imported.normalize_observations
+    parts = make_parts(cfg)
+    template = parts.init(jax.random.split(jax.random.PRNGKey(0), 1))
+    state = jax.tree.map(lambda x: x[0], load_checkpoint(run, 7, template).agent)
+    tanh_net = factory(
+        env.observation_size,
+        env.action_size,
+        preprocess_observations_fn=import_quietly(
+            "brax.training.acme.running_statistics"
+        ).normalize,
+    )
+    theirs = networks.make_inference_fn(tanh_net)(
+        checkpoint.load(folder), deterministic=True
+    )
+    observations = 2.0 * jax.random.normal(jax.random.PRNGKey(5), (64, 11))
+    ours = jax.vmap(lambda o: parts.agent.policy(state)(o, None))(observations)
+    expected = jax.vmap(lambda o: theirs(o, jax.random.PRNGKey(0))[0])(observations)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+    assert np.ptp(np.asarray(expected)) > 0.1
+
+    config.network_factory_kwargs["distribution_type"] = "normal"
+    checkpoint.save(tmp_path / "normal", 7, params, config)
+    refused = landscape_here(
+        "import",
+        "source=brax_ppo",
+        f"params={tmp_path / 'normal' / f'{7:012d}'}",
+        "env=hopper",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(refused, "distribution_type='normal'", "does not rebuild")

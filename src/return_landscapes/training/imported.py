@@ -50,7 +50,7 @@ from return_landscapes.conf import (
     is_mujoco,
     resolve,
 )
-from return_landscapes.envs.brax import BACKENDS, env_names, make_env
+from return_landscapes.envs.brax import BACKENDS, env_names, import_quietly, make_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.formats.neutral import MlpActor, NeutralFormatError, read_actor
 from return_landscapes.formats.safe_pickle import (
@@ -103,11 +103,25 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     params_path, out = _check_options(cfg)
     source = ImportSource(cfg.source)
     declared = SOURCES[source]
-    saved = declared.read(params_path)
+    saved = (
+        _load_orbax(params_path, source)
+        if params_path.is_dir() and source in ORBAX_CONFIGS
+        else declared.read(params_path)
+    )
     if isinstance(saved, MlpActor):
         state = mlp_actor_state(saved)
         imported = _mlp_description(cfg, saved, params_path)
         algo = FAMILY_ALGOS.get(saved.family, Algo.td3)
+    elif isinstance(saved, BraxCheckpoint):
+        state = actor_state_from_brax(saved.params, source)
+        imported = ImportedPolicy(
+            source=source,
+            hidden_sizes=list(cfg.hidden_sizes or saved.hidden_sizes),
+            activation=cfg.activation or saved.activation,
+            normalize_observations=saved.normalize_observations,
+            params_sha256=_sha256(params_path),
+        )
+        algo = declared.algo
     else:
         state = actor_state_from_brax(saved, source)
         imported = ImportedPolicy(
@@ -230,7 +244,8 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
             f"params= is required: {SOURCES[ImportSource(cfg.source)].what}"
         )
     params_path = Path(cfg.params)
-    if not params_path.is_file():
+    folder_ok = params_path.is_dir() and ImportSource(cfg.source) in ORBAX_CONFIGS
+    if not (params_path.is_file() or folder_ok):
         raise LandscapeError(f"params={cfg.params} is not a file: pass the saved file")
     if not os.access(params_path, os.R_OK):
         raise LandscapeError(f"cannot read params={cfg.params}: check its permissions")
@@ -294,10 +309,17 @@ def _check_numbers(cfg: ImportConfig) -> Path:
 
 
 def _sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (their paths and bytes, sorted)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    files = (
+        sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    )
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -355,6 +377,108 @@ def _read_npz(path: Path) -> MlpActor:
         raise LandscapeError(f"params={path}: {err}") from None
 
 
+class BraxCheckpoint(NamedTuple):
+    """What a brax.training orbax checkpoint folder holds: the parameters and the
+    network its config JSON describes."""
+
+    params: Any
+    hidden_sizes: list[int]
+    activation: Activation
+    normalize_observations: bool
+
+
+ORBAX_CONFIGS = {
+    ImportSource.brax_ppo: ("ppo_network_config.json", "policy_hidden_layer_sizes"),
+    ImportSource.brax_sac: ("sac_network_config.json", "hidden_layer_sizes"),
+}
+"""Each brax.training source's checkpoint config file and its policy-size key."""
+
+_ACTING_KWARGS_KEPT = ("activation", "kernel_init", "value_", "q_network", "_obs_key")
+"""Network options that do not change how the policy acts on flat observations
+(or that are read: the activation); any other differing from brax.training's
+default is refused by name."""
+
+_BRAX_ACTIVATIONS = {"silu": "swish", "swish": "swish", "relu": "relu", "tanh": "tanh"}
+_BRAX_ACTIVATIONS |= {"elu": "elu", "gelu": "gelu"}
+
+
+def _load_orbax(path: Path, source: ImportSource) -> BraxCheckpoint:
+    """The parameters and network of a brax.training checkpoint folder, read by
+    brax.training's own ``checkpoint.load`` (orbax's array files, no pickle)."""
+    import json
+
+    name, sizes_key = ORBAX_CONFIGS[source]
+    config_path = path / name
+    if not config_path.is_file():
+        raise LandscapeError(
+            f"params={path} is a folder without {name}: pass the step folder "
+            f"brax.training's {source.value.removeprefix('brax_')} checkpoint.save "
+            "wrote (it holds that file)"
+        )
+    try:
+        config = json.loads(config_path.read_text())
+        kwargs = dict(config["network_factory_kwargs"])
+        normalize = bool(config["normalize_observations"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise LandscapeError(
+            f"{config_path} is not a brax.training network config ({err})"
+        ) from None
+    _check_brax_kwargs(kwargs, source, config_path)
+    defaults = SOURCES[source]
+    activation = kwargs.get(
+        "activation", "swish" if defaults.algo is Algo.ppo else "relu"
+    )
+    if activation not in _BRAX_ACTIVATIONS:
+        raise LandscapeError(
+            f"{config_path}: activation {activation!r} is not one an import rebuilds "
+            f"({', '.join(sorted(_BRAX_ACTIVATIONS))})"
+        )
+    checkpoint = import_quietly("brax.training.checkpoint")
+    try:
+        params = checkpoint.load(path)
+    except Exception as err:  # orbax raises many kinds for a damaged folder
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise LandscapeError(
+            f"params={path}: orbax cannot restore the checkpoint ({text})"
+        ) from None
+    return BraxCheckpoint(
+        params,
+        list(kwargs.get(sizes_key, defaults.hidden_sizes)),
+        Activation(_BRAX_ACTIVATIONS[activation]),
+        normalize,
+    )
+
+
+def _check_brax_kwargs(kwargs: dict, source: ImportSource, where: Path) -> None:
+    """One line naming a network option that changes how the policy acts and that
+    an import does not rebuild (e.g. ``distribution_type='normal'``)."""
+    import inspect
+
+    module = "ppo" if source is ImportSource.brax_ppo else "sac"
+    factory = getattr(
+        import_quietly(f"brax.training.agents.{module}.networks"),
+        f"make_{module}_networks",
+    )
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(factory).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    sizes_key = ORBAX_CONFIGS[source][1]
+    for name, value in kwargs.items():
+        if name == sizes_key or any(k in name for k in _ACTING_KWARGS_KEPT):
+            continue
+        default = defaults.get(name)
+        if isinstance(default, tuple):
+            value = tuple(value)
+        if value != default:
+            raise LandscapeError(
+                f"{where}: the policy network was made with {name}={value!r}, which "
+                "an import does not rebuild (only the layer sizes, the activation "
+                "and the normalizer): evaluate it with return_landscapes.policy_purd"
+            )
+
+
 class Source(NamedTuple):
     """A format ``landscape import source=<name>`` reads.
 
@@ -378,7 +502,10 @@ class Source(NamedTuple):
     what: str
 
 
-_BRAX_FILE = "the file brax.io.model.save_params wrote"
+_BRAX_FILE = (
+    "the file brax.io.model.save_params wrote, or a step folder of brax.training's "
+    "checkpoint.save"
+)
 SOURCES: dict[ImportSource, Source] = {
     # brax.training's make_ppo_networks / make_sac_networks defaults
     ImportSource.brax_ppo: Source(
