@@ -28,14 +28,29 @@ from return_landscapes.training.state import host, init_state, restore_state
 from return_landscapes.training.trainers import get_trainer, make_parts
 from test_train import assert_same_run, assert_trees_equal
 
-SB3 = Path(__file__).parent / "fixtures" / "sb3"
+FIXTURES = Path(__file__).parent / "fixtures"
+SB3, CLEANRL = FIXTURES / "sb3", FIXTURES / "cleanrl"
 PENDULUM, HOPPER = "gym:Pendulum-v1", "gym:Hopper-v5"
 MODELS = {  # fixture: (env, its reference episode's horizon)
     "td3": (PENDULUM, 200),
     "sac": (PENDULUM, 200),
     "ppo": (PENDULUM, 200),
     "td3-hopper": (HOPPER, 1000),
+    "td3-norm": (PENDULUM, 200),  # trained inside VecNormalize
+    "cleanrl-td3": (PENDULUM, 200),
+    "cleanrl-td3_jax": (PENDULUM, 200),
+    "cleanrl-ppo": (PENDULUM, 200),
 }
+NORMALIZERS = {"td3-norm": "td3-norm-vecnormalize.pkl"}
+
+
+def model_file(name: str) -> tuple[str, Path]:
+    """The import source of a fixture and its model file."""
+    if name.startswith("cleanrl-"):
+        return "cleanrl", CLEANRL / f"{name.removeprefix('cleanrl-')}.cleanrl_model"
+    return "sb3", SB3 / f"{name}.zip"
+
+
 SCALE = 0.01
 QUIET = {"progress": False}
 TINY_GYM = {
@@ -55,21 +70,25 @@ STEPS = (100, 200, 300)
 
 
 def reference(name: str):
+    """The library's own outputs beside the fixture (its actions and return)."""
+    if name.startswith("cleanrl-"):
+        return np.load(CLEANRL / f"{name.removeprefix('cleanrl-')}-reference.npz")
     return np.load(SB3 / f"{name}-reference.npz")
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    """Every SB3 fixture imported on its own env, from the reference episode's
-    reset seed."""
+    """Every SB3 and CleanRL fixture imported on its own env, from the reference
+    episode's reset seed."""
     folder = tmp_path_factory.mktemp("gym")
     return {
         name: import_policy(
-            source="sb3",
-            params=str(SB3 / f"{name}.zip"),
+            source=model_file(name)[0],
+            params=str(model_file(name)[1]),
             env=env,
             gym={"reset_seed": int(reference(name)["episode_seed"])},
             horizon=horizon,
+            normalizer=str(SB3 / NORMALIZERS[name]) if name in NORMALIZERS else None,
             out=str(folder / name),
         )
         for name, (env, horizon) in MODELS.items()
@@ -260,3 +279,32 @@ def test_gym_bad_input_gets_one_line(imported, tmp_path):
         cwd=tmp_path,
     )
     assert_one_error_line(scaled, "takes scale=1")
+
+
+def test_cleanrl_imports_say_what_the_file_lacks(tmp_path):
+    ppo = landscape_here(
+        "import",
+        "source=cleanrl",
+        f"params={CLEANRL / 'ppo.cleanrl_model'}",
+        f"env={PENDULUM}",
+        "out=ppo",
+        cwd=tmp_path,
+    )
+    assert ppo.returncode == 0, ppo.stderr
+    warnings = [line for line in ppo.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "NormalizeObservation" in warnings[0]
+    assert load_run_config(tmp_path / "ppo").imported.action_low == [-2.0]  # the env's
+    foreign = landscape_here(
+        "import",
+        "source=cleanrl",
+        f"params={SB3 / 'td3.zip'}",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(foreign, "a zip, but not torch.save's")
+    garbage = tmp_path / "garbage.cleanrl_model"
+    garbage.write_bytes(b"\x00not a model")
+    unreadable = landscape_here(
+        "import", "source=cleanrl", f"params={garbage}", f"env={PENDULUM}", cwd=tmp_path
+    )
+    assert_one_error_line(unreadable, "neither torch.save's zip nor flax's msgpack")

@@ -59,8 +59,8 @@ SUBLAYERS = {
     "formats": [
         {"__init__"},
         {"safe_pickle", "neutral"},
-        {"torch_file", "jax_actor"},
-        {"sb3"},
+        {"torch_file", "jax_actor", "normalizer"},
+        {"sb3", "cleanrl"},
     ],
     "landscape.grid": [{"vectors"}, {"directions"}, {"plane"}],
     "landscape.experiments": [

@@ -5,6 +5,7 @@ import builtins
 import io
 import os
 import pickle
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -95,3 +96,40 @@ def test_a_foreign_class_is_a_record_of_its_fields():
     np.testing.assert_array_equal(loaded.mean, [0.5, 1.0])
     with pytest.raises(RefusedGlobal, match=f"{__name__}.Normalizer"):
         restricted_load(io.BytesIO(data), NUMPY_ARRAYS)
+
+
+@pytest.mark.parametrize("how", ["os.system", "builtins.exec"])
+def test_a_normalizer_pickle_that_would_run_code_is_refused(tmp_path, how):
+    marker = tmp_path / "ran"
+    normalizer = tmp_path / "vecnormalize.pkl"
+    normalizer.write_bytes(malicious(marker, how))
+    model = Path(__file__).parent / "fixtures" / "sb3" / "td3-norm.zip"
+    result = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={model}",
+        f"normalizer={normalizer}",
+        "env=gym:Pendulum-v1",
+        "out=run",
+        cwd=tmp_path,
+    )
+    name = "posix.system" if how == "os.system" else "builtins.exec"
+    assert_one_error_line(result, f"names the global {name}", "nothing in it was run")
+    assert not marker.exists() and not (tmp_path / "run").exists()
+
+
+def test_normalizer_files_give_sb3_statistics(tmp_path):
+    from return_landscapes.formats.normalizer import read_normalizer
+
+    folder = Path(__file__).parent / "fixtures" / "sb3"
+    recorded = np.load(folder / "td3-norm-reference.npz")
+    saved = read_normalizer(folder / "td3-norm-vecnormalize.pkl")
+    np.testing.assert_array_equal(saved.mean, recorded["obs_mean"].astype(np.float32))
+    expected_std = np.sqrt(recorded["obs_var"] + 1e-8).astype(np.float32)
+    np.testing.assert_array_equal(saved.std, expected_std)
+    assert saved.clip == 10.0  # VecNormalize's default clip_obs
+    exported = tmp_path / "obs_rms.npz"
+    np.savez(exported, mean=recorded["obs_mean"], var=recorded["obs_var"])
+    plain = read_normalizer(exported)
+    np.testing.assert_array_equal(plain.std, expected_std)
+    assert plain.clip is None

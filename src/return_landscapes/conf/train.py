@@ -77,6 +77,7 @@ class ImportSource(Enum):
     brax_ppo = "brax_ppo"
     brax_sac = "brax_sac"
     sb3 = "sb3"
+    cleanrl = "cleanrl"
     npz = "npz"
 
 
@@ -216,6 +217,8 @@ class ImportConfig:
 
     - ``sb3``: a Stable-Baselines3 ``model.save`` zip (TD3, DDPG, SAC, PPO, A2C with
       an MLP policy and Box actions), read without torch;
+    - ``cleanrl``: a ``.cleanrl_model`` of CleanRL's continuous-action TD3, DDPG
+      and PPO scripts (torch or JAX), read without torch;
     - ``npz``: the neutral actor file (``docs/import.md``), which any framework
       writes with numpy;
     - ``brax_ppo`` / ``brax_sac``: a ``brax.io.model.save_params`` file.
@@ -228,14 +231,19 @@ class ImportConfig:
     """
 
     source: ImportSource | None = None
-    """What wrote the file: sb3, npz, brax_ppo or brax_sac."""
+    """What wrote the file: sb3, cleanrl, npz, brax_ppo or brax_sac."""
     params: str | None = None
-    """The file: an SB3 zip, a neutral .npz, or brax.io.model.save_params output."""
+    """The file: an SB3 zip, a .cleanrl_model, a neutral .npz, a
+    brax.io.model.save_params file or a brax.training checkpoint step folder."""
     env: str = "hopper"
     """The env to evaluate the policy on: a Brax env, ``mujoco:<Task>-v5`` or
     ``gym:<id>`` (sb3 and npz policies on any of them; brax_* on Brax envs)."""
     gym: GymOptions = field(default_factory=GymOptions)
     """Options of a Gymnasium env (``env=gym:...``)."""
+    normalizer: str | None = None
+    """The observation normaliser of an sb3 policy (or a cleanrl one): rl-zoo's
+    ``vecnormalize.pkl``, or an .npz with ``mean`` and ``var`` (optionally
+    ``epsilon``, ``clip_obs``); null: the policy reads raw observations."""
     backend: str = "positional"
     """Brax physics pipeline of the evaluation episodes."""
     out: str | None = None

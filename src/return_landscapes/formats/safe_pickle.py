@@ -29,7 +29,8 @@ class RefusedGlobal(pickle.UnpicklingError):
 
 def record(class_name: str) -> type:
     """A stand-in for a foreign class: its instances keep the fields the pickle
-    gives them (positional arguments under ``args``, the state as attributes)."""
+    gives them (positional arguments under ``args``, a dict state as attributes,
+    any other state under ``state``)."""
 
     def __init__(self, *args, **fields):
         types.SimpleNamespace.__init__(self, **fields)
@@ -37,9 +38,16 @@ def record(class_name: str) -> type:
             self.args = args
 
     def __setstate__(self, state):
-        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
+        if (
+            isinstance(state, tuple)
+            and len(state) == 2
+            and all(isinstance(part, dict | None) for part in state)
+        ):  # (dict, slots)
             state = {**(state[0] or {}), **(state[1] or {})}
-        self.__dict__.update(state)
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:  # a state that is not fields (e.g. a generator's): kept whole
+            self.state = state
 
     return type(
         class_name,

@@ -15,6 +15,7 @@ every other check on the options has passed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -52,7 +53,9 @@ from return_landscapes.conf import (
 )
 from return_landscapes.envs.brax import BACKENDS, env_names, import_quietly, make_env
 from return_landscapes.errors import LandscapeError
+from return_landscapes.formats.cleanrl import CleanRLFormatError, read_cleanrl
 from return_landscapes.formats.neutral import MlpActor, NeutralFormatError, read_actor
+from return_landscapes.formats.normalizer import NormalizerFormatError, read_normalizer
 from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
     RefusedGlobal,
@@ -108,7 +111,21 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
         if params_path.is_dir() and source in ORBAX_CONFIGS
         else declared.read(params_path)
     )
+    env = _fixed_start_env(cfg)
     if isinstance(saved, MlpActor):
+        if (
+            source is ImportSource.cleanrl
+            and saved.family == "ppo"
+            and not cfg.normalizer
+        ):
+            logger.warning(
+                "warning: %s: CleanRL's PPO script normalises observations "
+                "(NormalizeObservation) and saves no statistics, so the policy reads "
+                "raw observations here; pass normalizer= an .npz of mean and var if "
+                "you kept them",
+                params_path,
+            )
+        saved = _with_env_bounds(_with_normalizer(saved, cfg), env)
         state = mlp_actor_state(saved)
         imported = _mlp_description(cfg, saved, params_path)
         algo = FAMILY_ALGOS.get(saved.family, Algo.td3)
@@ -133,7 +150,6 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
         )
         algo = declared.algo
     run_cfg = _run_config(cfg, imported, algo, out)
-    env = _fixed_start_env(run_cfg)
     parts = imported_parts(run_cfg, env)
     if isinstance(saved, MlpActor):
         _check_actor_fits(saved, env, cfg.env)
@@ -152,7 +168,21 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     return out
 
 
-def _fixed_start_env(run_cfg: TrainConfig):
+def _with_env_bounds(actor: MlpActor, env) -> MlpActor:
+    """The actor with the env's action bounds where its file holds none (NaN)."""
+    if not (np.isnan(actor.low).any() or np.isnan(actor.high).any()):
+        return actor
+    low, high = _env_bounds(env)
+    if actor.action_size != low.size:
+        return actor  # _check_actor_fits names the mismatch
+    return dataclasses.replace(
+        actor,
+        low=np.where(np.isnan(actor.low), low, actor.low).astype(np.float32),
+        high=np.where(np.isnan(actor.high), high, actor.high).astype(np.float32),
+    )
+
+
+def _fixed_start_env(run_cfg: TrainConfig | ImportConfig):
     """The env of the run's evaluation episodes from a fixed start state."""
     if is_gym(run_cfg.env):
         from return_landscapes.envs.gym import make_gym_env
@@ -165,6 +195,46 @@ def _fixed_start_env(run_cfg: TrainConfig):
     return make_env(run_cfg.env, run_cfg.backend, 0.0)
 
 
+def _with_normalizer(actor: MlpActor, cfg: ImportConfig) -> MlpActor:
+    """The actor with the observation normaliser of ``normalizer=`` (one line if
+    it does not fit)."""
+    if not cfg.normalizer:
+        return actor
+    path = Path(cfg.normalizer)
+    if not path.is_file():
+        raise LandscapeError(
+            f"normalizer={cfg.normalizer} is not a file: pass the vecnormalize.pkl "
+            "saved with the model, or an .npz of mean and var"
+        )
+    if actor.obs_mean is not None:
+        raise LandscapeError(
+            f"params={cfg.params} holds its own observation normaliser: drop "
+            "normalizer="
+        )
+    try:
+        normalizer = read_normalizer(path)
+    except RefusedGlobal as err:
+        raise LandscapeError(
+            f"normalizer={path} names the global {err.name}, which a VecNormalize "
+            "file never does: not loaded (nothing in it was run); pass the file "
+            "VecNormalize.save wrote"
+        ) from None
+    except NormalizerFormatError as err:
+        raise LandscapeError(f"normalizer={path}: {err}") from None
+    if normalizer.mean.shape != (actor.observation_size,):
+        raise LandscapeError(
+            f"normalizer={path} holds statistics of {normalizer.mean.size} "
+            f"observations and the policy takes {actor.observation_size}: pass the "
+            "normaliser saved with this model"
+        )
+    return dataclasses.replace(
+        actor,
+        obs_mean=normalizer.mean,
+        obs_std=normalizer.std,
+        obs_clip=normalizer.clip,
+    )
+
+
 FAMILY_ALGOS = {"td3": Algo.td3, "sac": Algo.sac, "ppo": Algo.ppo}
 """The run's ``algo`` label of an MLP actor by the family its file names (a neutral
 file names none: td3, the label of a deterministic actor)."""
@@ -174,8 +244,8 @@ def _mlp_description(cfg: ImportConfig, actor: MlpActor, path: Path) -> Imported
     """The config of an MLP actor's run: its network, output map and bounds."""
     if cfg.hidden_sizes is not None or cfg.activation is not None:
         logger.warning(
-            "hidden_sizes= and activation= are read from %s itself: the options are "
-            "ignored",
+            "warning: hidden_sizes= and activation= are read from %s itself: the "
+            "options are ignored",
             path,
         )
     if actor.squash == "clip" and not (
@@ -216,8 +286,8 @@ def _check_actor_fits(actor: MlpActor, env, name: str) -> None:
     low, high = _env_bounds(env)
     if not (np.allclose(actor.low, low) and np.allclose(actor.high, high)):
         logger.warning(
-            "the saved policy's action bounds (%s to %s) are not those of %s (%s to "
-            "%s): its actions in [-1, 1] are rescaled to the env's",
+            "warning: the saved policy's action bounds (%s to %s) are not those of "
+            "%s (%s to %s): its actions in [-1, 1] are rescaled to the env's",
             actor.low.tolist(),
             actor.high.tolist(),
             name,
@@ -250,6 +320,15 @@ def _check_options(cfg: ImportConfig) -> tuple[Path, Path]:
     if not os.access(params_path, os.R_OK):
         raise LandscapeError(f"cannot read params={cfg.params}: check its permissions")
     _check_env(cfg)
+    if (
+        cfg.normalizer
+        and SOURCES[ImportSource(cfg.source)].agent is make_brax_policy_agent
+    ):
+        raise LandscapeError(
+            "normalizer= applies to sb3, cleanrl and npz policies; a "
+            f"{ImportSource(cfg.source).value} file holds its own "
+            "(normalize_observations=true reads it): drop normalizer="
+        )
     return params_path, _check_numbers(cfg)
 
 
@@ -367,6 +446,21 @@ def _read_sb3(path: Path) -> MlpActor:
         ) from None
     except SB3FormatError as err:
         raise LandscapeError(f"params={path}: {err}") from None
+
+
+def _read_cleanrl(path: Path) -> MlpActor:
+    """The actor of a CleanRL model; one line for anything else."""
+    try:
+        actor = read_cleanrl(path)
+    except RefusedGlobal as err:
+        raise LandscapeError(
+            f"params={path} names the global {err.name}, which a CleanRL model never "
+            "does: not loaded (nothing in it was run); pass the .cleanrl_model the "
+            "script saved"
+        ) from None
+    except CleanRLFormatError as err:
+        raise LandscapeError(f"params={path}: {err}") from None
+    return actor
 
 
 def _read_npz(path: Path) -> MlpActor:
@@ -531,6 +625,14 @@ SOURCES: dict[ImportSource, Source] = {
         _read_sb3,
         make_mlp_actor_agent,
         "the zip Stable-Baselines3's model.save wrote",
+    ),
+    ImportSource.cleanrl: Source(
+        Algo.td3,
+        (),
+        Activation.relu,
+        _read_cleanrl,
+        make_mlp_actor_agent,
+        "the .cleanrl_model a CleanRL script saved with --save-model",
     ),
     ImportSource.npz: Source(
         Algo.td3,
