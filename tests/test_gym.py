@@ -16,6 +16,7 @@ from return_landscapes import (
     load_line,
     load_surface,
     purd,
+    report,
     surface,
     train,
 )
@@ -167,7 +168,7 @@ def test_chunk_sizes_give_identical_arrays(imported, name, perturb, scale):
 
 
 @pytest.mark.parametrize("name", ["td3", "td3-hopper"])
-def test_lines_and_surfaces_meet_the_imported_policy(imported, name):
+def test_lines_and_surfaces_meet_the_imported_policy(imported, name, tmp_path):
     run = imported[name]
     purd(run=str(run), perturb="param_noise", scale=SCALE, samples=8, **QUIET)
     centre = purd_arrays(run)["unperturbed_return"][0]
@@ -179,6 +180,13 @@ def test_lines_and_surfaces_meet_the_imported_policy(imported, name):
     plane = load_surface(run, checkpoint=0, grid=3, span=0.5)
     assert plane.plain_return[1, 1] == centre
     assert np.ptp(plane.plain_return) > 0
+    if name == "td3":  # the summaries of a gym: run, once
+        table = landscape_here("stats", f"run={run}", cwd=tmp_path)
+        assert table.returncode == 0, table.stderr
+        assert "param_noise" in table.stdout
+        page = report(runs=[str(run)], out=str(tmp_path / "report"))
+        html = (page / "index.html").read_text() if page.is_dir() else page.read_text()
+        assert f"purd_{Path(run).name}_param_noise" in html and PENDULUM in html
 
 
 def test_gym_and_envpool_hopper_give_the_same_return(imported, tmp_path):
@@ -308,3 +316,23 @@ def test_cleanrl_imports_say_what_the_file_lacks(tmp_path):
         "import", "source=cleanrl", f"params={garbage}", f"env={PENDULUM}", cwd=tmp_path
     )
     assert_one_error_line(unreadable, "neither torch.save's zip nor flax's msgpack")
+
+
+def test_policy_api_takes_gym_names():
+    from return_landscapes import evaluate_policies, policy_purd
+    from return_landscapes.formats.jax_actor import jax_policy
+    from return_landscapes.formats.sb3 import read_sb3
+
+    actor = read_sb3(SB3 / "td3.zip")
+    apply, params = jax_policy(actor)
+
+    def unit_apply(p, observation):  # the toolkit's actions are in [-1, 1]
+        return apply(p, observation) / 2.0
+
+    stacked = jax.tree.map(lambda x: x[None], params)
+    plain = evaluate_policies(unit_apply, stacked, PENDULUM, horizon=200)
+    returns = policy_purd(
+        unit_apply, params, PENDULUM, perturb="init_state", samples=4, horizon=200
+    )
+    assert returns.shape == (4,) and np.unique(returns).size == 4  # own seeds
+    assert float(plain.undiscounted_return[0]) not in returns.tolist()

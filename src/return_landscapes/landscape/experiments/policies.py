@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.agents.common import ParamsAsState
-from return_landscapes.conf import is_mujoco
+from return_landscapes.conf import is_gym, is_mujoco
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.envs.brax import (
     DEFAULT_BACKEND,
@@ -142,6 +142,10 @@ def _env(env, backend: str, start_noise: float | None):
         from return_landscapes.envs.mujoco import make_mujoco_env
 
         return make_mujoco_env(env, start_noise or 0.0)
+    if is_gym(env):
+        from return_landscapes.envs.gym import make_gym_env
+
+        return make_gym_env(env, seeded_starts=bool(start_noise))
     width = start_noise if has_start_state_noise(env) else None
     return make_env(env, backend, width)
 
@@ -172,7 +176,8 @@ def evaluate_policies(
       apply: ``apply(params, observation) -> action`` of one parameter set.
       params: the parameter sets stacked on a leading axis ``(K, ...)``.
       env: a Brax env name (``"hopper"``; fixed start state), a MuJoCo task
-        (``"mujoco:Hopper-v5"``) or a Brax env object.
+        (``"mujoco:Hopper-v5"``), a Gymnasium env (``"gym:Pendulum-v1"``) or a
+        Brax env object.
       seed: the episodes' key (they are noise-free: it matters only to envs whose
         reset is random).
       horizon: episode step cap.
@@ -227,8 +232,10 @@ def policy_purd(
     Args:
       apply: ``apply(params, observation) -> action``.
       params: one parameter set (no leading axis).
-      env: a Brax env name, a MuJoCo task (``"mujoco:Hopper-v5"``), or a Brax
-        env object (not for ``init_state``).
+      env: a Brax env name, a MuJoCo task (``"mujoco:Hopper-v5"``), a Gymnasium
+        env (``"gym:Pendulum-v1"``, actions in [-1, 1] rescaled to its bounds;
+        its fixed start resets with seed 0), or a Brax env object (not for
+        ``init_state``).
       perturb: ``param_noise`` (noise of std ``scale`` on every weight, once),
         ``param_noise_per_step`` (afresh at every step), ``action_noise`` (on
         every action) or ``init_state`` (``scale`` times the env's own start-state
@@ -255,6 +262,8 @@ def policy_purd(
                 f"env '{env}' has no start-state noise option, so perturb="
                 "init_state cannot apply: choose another perturbation"
             )
+        if named:
+            family_of(env).check_start_noise(scale)
         start_noise = scale * _named_start_noise(env) if named else 1
     engine = _engine(apply, env, perturb, horizon, gamma, backend, start_noise)
     source = CheckpointSource(jax.tree.map(jnp.asarray, params))
@@ -282,7 +291,7 @@ def policy_path(
       apply: ``apply(params, observation) -> action``.
       start: the parameter set at ``a = 0``.
       end: the parameter set at ``a = 1`` (same structure).
-      env: a Brax env name, a MuJoCo task or a Brax env object.
+      env: a Brax env name, a MuJoCo task, a Gymnasium env or a Brax env object.
       points: evenly spaced ``a`` in [0, 1], both ends included.
       seed: the episodes' key (as in ``evaluate_policies``).
       horizon: episode step cap.
@@ -327,7 +336,7 @@ def policy_surface(
     Args:
       apply: ``apply(params, observation) -> action``.
       params: one parameter set.
-      env: a Brax env name, a MuJoCo task or a Brax env object.
+      env: a Brax env name, a MuJoCo task, a Gymnasium env or a Brax env object.
       grid: points per side (odd, so the policy itself is the centre).
       span: the plane reaches ``-span .. span`` along each direction.
       seed: draws the directions (and the episodes' key).
