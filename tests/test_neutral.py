@@ -153,7 +153,9 @@ def test_the_docs_export_lines_write_the_flax_network_they_read(tmp_path, monkey
 
     guide = (REPOSITORY / "docs" / "import.md").read_text()
     (block,) = [
-        b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "np.savez" in b
+        b
+        for b in re.findall(r"```python\n(.*?)```", guide, re.S)
+        if "np.savez" in b and "Dense_" in b
     ]
 
     class Net(nn.Module):
@@ -168,3 +170,58 @@ def test_the_docs_export_lines_write_the_flax_network_they_read(tmp_path, monkey
     obs = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (16, 4)))
     expected = np.tanh(Net().apply({"params": params}, obs))
     np.testing.assert_allclose(read_actor("actor.npz").act(obs), expected, atol=1e-6)
+
+
+def test_the_docs_torch_export_lines_write_the_layers_they_read(tmp_path, monkeypatch):
+    """docs/import.md's export of a torch actor, run as printed on stand-ins for
+    torch's Linear modules (torch is not a dependency of the suite)."""
+    import sys
+    import types
+
+    from helpers import REPOSITORY
+
+    guide = (REPOSITORY / "docs" / "import.md").read_text()
+    (block,) = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", guide, re.S)
+        if "np.savez" in b and "torch.nn.Linear" in b
+    ]
+
+    class Tensor:  # what .detach().cpu().numpy() gives back
+        def __init__(self, array):
+            self.array = np.asarray(array, np.float32)
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self.array
+
+    class Linear:
+        def __init__(self, weight, bias):  # torch's weight is [outputs, inputs]
+            self.weight, self.bias = Tensor(weight), Tensor(bias)
+
+    class ReLU:
+        pass
+
+    rng = np.random.default_rng(0)
+    layers = [
+        Linear(rng.normal(size=(8, 4)), rng.normal(size=8)),
+        ReLU(),
+        Linear(rng.normal(size=(2, 8)), rng.normal(size=2)),
+    ]
+    actor = types.SimpleNamespace(modules=lambda: [object(), *layers])
+    torch = types.ModuleType("torch")
+    torch.nn = types.SimpleNamespace(Linear=Linear)
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.chdir(tmp_path)
+    space = types.SimpleNamespace(low=np.full(2, -2.0), high=np.full(2, 2.0))
+    exec(block, {"actor": actor, "action_space": space})
+    obs = rng.normal(size=(16, 4)).astype(np.float32)
+    first, last = layers[0], layers[2]
+    hidden = np.maximum(obs @ first.weight.array.T + first.bias.array, 0)
+    expected = 2.0 * np.tanh(hidden @ last.weight.array.T + last.bias.array)
+    np.testing.assert_allclose(read_actor("actor.npz").act(obs), expected, atol=1e-5)
