@@ -54,20 +54,19 @@ def model_file(name: str) -> tuple[str, Path]:
 
 SCALE = 0.01
 QUIET = {"progress": False}
-TINY_GYM = {
+TINY_GYM = {  # a few thousand steps: Pendulum's 200-step episodes end in each block
     "env": PENDULUM,
     "algo": "td3",
     "seeds": 2,
-    "steps": 300,
-    "checkpoints": [100, 200],
-    "block": 50,
-    "horizon": 50,
-    "eval_interval": 100,
+    "steps": 2000,
+    "checkpoints": [700, 1400],
+    "block": 350,
+    "eval_interval": 700,
     "eval_episodes": 2,
     "progress": False,
-    "td3": TINY_AGENT,
+    "td3": {**TINY_AGENT, "replay_capacity": 700},
 }
-STEPS = (100, 200, 300)
+STEPS = (700, 1400, 2000)
 
 
 def reference(name: str):
@@ -251,13 +250,14 @@ def test_gym_checkpoints_restore_every_leaf(tiny_gym_run):
             state = trainer.restart_envs(state, end)
     for step, expected in snapshots.items():
         assert_trees_equal(restore_state(trainer, cfg, tiny_gym_run, step), expected)
-    assert snapshots[300].env.observation.shape == (2, 3)
+    assert snapshots[2000].env.observation.shape == (2, 3)
+    assert snapshots[2000].replay.size.tolist() == [700, 700]
 
 
 @pytest.mark.invariant
 def test_gym_resume_equals_no_crash(tiny_gym_run, tmp_path):
     out = tmp_path / "resumed"
-    train(TINY_GYM, out=str(out), stop_at=100)
+    train(TINY_GYM, out=str(out), stop_at=700)
     train(TINY_GYM, out=str(out), resume=True)
     assert_same_run(tiny_gym_run, out, STEPS)
 
@@ -319,7 +319,9 @@ def test_cleanrl_imports_say_what_the_file_lacks(tmp_path):
 
 
 def test_policy_api_takes_gym_names():
-    from return_landscapes import evaluate_policies, policy_purd
+    import jax.numpy as jnp
+
+    from return_landscapes import evaluate_policies, policy_path, policy_purd
     from return_landscapes.formats.jax_actor import jax_policy
     from return_landscapes.formats.sb3 import read_sb3
 
@@ -329,10 +331,14 @@ def test_policy_api_takes_gym_names():
     def unit_apply(p, observation):  # the toolkit's actions are in [-1, 1]
         return apply(p, observation) / 2.0
 
-    stacked = jax.tree.map(lambda x: x[None], params)
+    other = jax.tree.map(lambda x: 1.5 * x, params)
+    stacked = jax.tree.map(lambda a, b: jnp.stack([a, b]), params, other)
     plain = evaluate_policies(unit_apply, stacked, PENDULUM, horizon=200)
     returns = policy_purd(
         unit_apply, params, PENDULUM, perturb="init_state", samples=4, horizon=200
     )
     assert returns.shape == (4,) and np.unique(returns).size == 4  # own seeds
     assert float(plain.undiscounted_return[0]) not in returns.tolist()
+    _, path = policy_path(unit_apply, params, other, PENDULUM, points=3, horizon=200)
+    assert path[0] == plain.undiscounted_return[0]  # the ends, exactly
+    assert path[-1] == plain.undiscounted_return[1] != path[1]
