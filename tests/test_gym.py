@@ -188,9 +188,10 @@ def test_lines_and_surfaces_meet_the_imported_policy(imported, name, tmp_path):
         assert f"purd_{Path(run).name}_param_noise" in html and PENDULUM in html
 
 
-def test_gym_and_envpool_hopper_give_the_same_return(imported, tmp_path):
+def test_one_sb3_file_acts_on_gym_mujoco_and_brax_envs(tmp_path):
     """One policy from the task's exact initial state: Gymnasium's Hopper-v5 with
-    reset noise 0 and envpool's (mujoco:, a fixed start)."""
+    reset noise 0 and envpool's (mujoco:, a fixed start) give the same episode; the
+    same file runs on Brax's hopper too."""
     runs = {
         env: import_policy(
             source="sb3",
@@ -208,6 +209,17 @@ def test_gym_and_envpool_hopper_give_the_same_return(imported, tmp_path):
     assert float(gym["unperturbed_return"][0]) == pytest.approx(
         float(envpool["unperturbed_return"][0]), rel=2e-5
     )
+    # the same file on Brax's hopper, whose sizes fit (its dynamics are Brax's)
+    brax = import_policy(
+        source="sb3",
+        params=str(SB3 / "td3-hopper.zip"),
+        env="hopper",
+        backend="spring",
+        horizon=50,
+        out=str(tmp_path / "brax"),
+    )
+    purd(run=str(brax), perturb="param_noise", scale=SCALE, samples=8, **QUIET)
+    assert np.isfinite(purd_arrays(brax)["undiscounted_return"]).all()
 
 
 def test_gym_env_rescales_unit_actions_to_its_bounds():
@@ -342,3 +354,27 @@ def test_policy_api_takes_gym_names():
     _, path = policy_path(unit_apply, params, other, PENDULUM, points=3, horizon=200)
     assert path[0] == plain.undiscounted_return[0]  # the ends, exactly
     assert path[-1] == plain.undiscounted_return[1] != path[1]
+
+
+def test_a_standing_controller_lasts_as_long_on_gym_and_envpool_hopper():
+    """A PD controller as a one-layer MLP actor (it keeps the hopper standing for
+    1000 steps): Gymnasium's Hopper-v5 with reset noise 0, stepped by this package,
+    against envpool's fixed start, within MuJoCo's float-chaos bound."""
+    from return_landscapes import evaluate_policies
+    from return_landscapes.formats.jax_actor import jax_policy
+    from return_landscapes.formats.neutral import MlpActor
+
+    kernel = np.zeros((11, 3), np.float32)
+    kernel[2:5] = -0.5 * np.eye(3)  # joint angles
+    kernel[8:11] = -0.3 * np.eye(3)  # joint velocities
+    ones = np.ones(3, np.float32)
+    actor = MlpActor((kernel,), (0 * ones,), "relu", "clip", -ones, ones, "td3")
+    apply, params = jax_policy(actor)
+    stacked = jax.tree.map(lambda x: x[None], params)
+    standing = make_gym_env(HOPPER, {"reset_noise_scale": 0.0})
+    gym = evaluate_policies(apply, stacked, standing, horizon=1000)
+    envpool = evaluate_policies(apply, stacked, "mujoco:Hopper-v5", horizon=1000)
+    assert gym.length.tolist() == envpool.length.tolist() == [1000]
+    assert float(gym.undiscounted_return[0]) == pytest.approx(
+        float(envpool.undiscounted_return[0]), rel=2e-5
+    )
