@@ -87,20 +87,22 @@ def imported_parts(cfg: TrainConfig, env) -> TrainingParts:
 
 
 def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Path:
-    """Write a run directory from a brax.training PPO or SAC parameter file.
+    """Write a run directory from a saved policy: a Stable-Baselines3 zip, a CleanRL
+    model, a neutral actor file, or a brax.training parameter file or checkpoint.
 
     Args:
       config: an ``ImportConfig`` (or a mapping of its keys).
-      **overrides: ``ImportConfig`` keys, e.g. ``source="brax_ppo",
-        params="policy.pkl", env="hopper", out="runs/imported"``.
+      **overrides: ``ImportConfig`` keys, e.g. ``source="sb3",
+        params="td3.zip", env="gym:Pendulum-v1", out="runs/imported"``.
 
     Returns:
       The run directory: one seed, one checkpoint at ``step``, which ``purd``,
       ``interpolate``, ``surface``, ``stats`` and ``report`` accept.
 
     Raises:
-      LandscapeError: a bad option, an unreadable file, or parameters that do not
-        fit the env or the network sizes (the message names the sizes found).
+      LandscapeError: a bad option, an unreadable file, a pickle naming a global
+        its format never needs (nothing in it is run), or parameters that do not
+        fit the env or the network sizes (the message names what was found).
     """
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
@@ -113,41 +115,12 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     )
     env = _fixed_start_env(cfg)
     if isinstance(saved, MlpActor):
-        if (
-            source is ImportSource.cleanrl
-            and saved.family == "ppo"
-            and not cfg.normalizer
-        ):
-            logger.warning(
-                "warning: %s: CleanRL's PPO script normalises observations "
-                "(NormalizeObservation) and saves no statistics, so the policy reads "
-                "raw observations here; pass normalizer= an .npz of mean and var if "
-                "you kept them",
-                params_path,
-            )
-        saved = _with_env_bounds(_with_normalizer(saved, cfg), env)
+        saved = _prepared_actor(saved, cfg, env)
         state = mlp_actor_state(saved)
         imported = _mlp_description(cfg, saved, params_path)
         algo = FAMILY_ALGOS.get(saved.family, Algo.td3)
-    elif isinstance(saved, BraxCheckpoint):
-        state = actor_state_from_brax(saved.params, source)
-        imported = ImportedPolicy(
-            source=source,
-            hidden_sizes=list(cfg.hidden_sizes or saved.hidden_sizes),
-            activation=cfg.activation or saved.activation,
-            normalize_observations=saved.normalize_observations,
-            params_sha256=_sha256(params_path),
-        )
-        algo = declared.algo
     else:
-        state = actor_state_from_brax(saved, source)
-        imported = ImportedPolicy(
-            source=source,
-            hidden_sizes=list(cfg.hidden_sizes or declared.hidden_sizes),
-            activation=cfg.activation or declared.activation,
-            normalize_observations=cfg.normalize_observations,
-            params_sha256=_sha256(params_path),
-        )
+        state, imported = _brax_description(saved, cfg, params_path)
         algo = declared.algo
     run_cfg = _run_config(cfg, imported, algo, out)
     parts = imported_parts(run_cfg, env)
@@ -166,6 +139,43 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
         out,
     )
     return out
+
+
+def _prepared_actor(actor: MlpActor, cfg: ImportConfig, env) -> MlpActor:
+    """The actor with ``normalizer=`` and the env's bounds where its file holds
+    none; a warning where CleanRL's PPO script saved no normaliser."""
+    unnormalised_ppo = ImportSource(cfg.source) is ImportSource.cleanrl and (
+        actor.family == "ppo" and not cfg.normalizer
+    )
+    if unnormalised_ppo:
+        logger.warning(
+            "warning: %s: CleanRL's PPO script normalises observations "
+            "(NormalizeObservation) and saves no statistics, so the policy reads "
+            "raw observations here; pass normalizer= an .npz of mean and var if "
+            "you kept them",
+            cfg.params,
+        )
+    return _with_env_bounds(_with_normalizer(actor, cfg), env)
+
+
+def _brax_description(saved, cfg: ImportConfig, path: Path):
+    """The agent state and config of a brax.training policy: from an orbax
+    checkpoint's config, or from the options (a ``save_params`` pickle)."""
+    source = ImportSource(cfg.source)
+    if isinstance(saved, BraxCheckpoint):
+        sizes, activation = saved.hidden_sizes, saved.activation
+        normalize, saved = saved.normalize_observations, saved.params
+    else:
+        sizes, activation = SOURCES[source].hidden_sizes, SOURCES[source].activation
+        normalize = cfg.normalize_observations
+    imported = ImportedPolicy(
+        source=source,
+        hidden_sizes=list(cfg.hidden_sizes or sizes),
+        activation=cfg.activation or activation,
+        normalize_observations=normalize,
+        params_sha256=_sha256(path),
+    )
+    return actor_state_from_brax(saved, source), imported
 
 
 def _with_env_bounds(actor: MlpActor, env) -> MlpActor:
