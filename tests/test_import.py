@@ -23,6 +23,7 @@ from return_landscapes import (
 from return_landscapes.agents.brax_policy import actor_state_from_brax
 from return_landscapes.envs.brax import import_quietly, make_env
 from return_landscapes.store import purd as purd_store
+from test_train import assert_trees_equal
 from toy_env import PointReach
 
 HIDDEN = [8, 8]  # a tiny brax.training PPO policy (its default is [32] * 4)
@@ -282,6 +283,20 @@ def test_imported_sac_policy_acts_as_brax_inference(tmp_path):
     expected = jax.vmap(lambda o: theirs(o, None)[0])(observations)
     np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
     assert np.ptp(np.asarray(ours)) > 0
+
+    # the same parameters as brax.training's SAC training checkpoints them (orbax)
+    checkpoint = import_quietly("brax.training.agents.sac.checkpoint")
+    config = checkpoint.network_config(11, 3, True, networks.make_sac_networks)
+    checkpoint.save(tmp_path / "ckpt", 7, saved, config)
+    folder = import_policy(
+        source="brax_sac",
+        params=str(tmp_path / "ckpt" / f"{7:012d}"),
+        out=str(tmp_path / "from-checkpoint"),
+        step=7,
+    )
+    again = restore_without_replay_rows(parts, run_cfg, folder, 7)
+    assert_trees_equal(again.agent, state.agent)
+    assert load_run_config(folder).imported.normalize_observations
 
 
 @pytest.mark.unit
