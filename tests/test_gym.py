@@ -385,3 +385,37 @@ def test_a_standing_controller_lasts_as_long_on_gym_and_envpool_hopper():
     assert float(gym.undiscounted_return[0]) == pytest.approx(
         float(envpool.undiscounted_return[0]), rel=2e-5
     )
+
+
+def test_trained_gym_run_paths_meet_their_checkpoints(tiny_gym_run):
+    from return_landscapes.landscape.experiments.interpolate import interpolate
+    from return_landscapes.store.interpolation import load_interpolation
+
+    run = str(tiny_gym_run)
+    interpolate(
+        run=run,
+        pairs="same_seed",
+        points=3,
+        samples=0,
+        checkpoints=[1400, 2000],
+        seeds=[0],
+        **QUIET,
+    )
+    purd(
+        run=run,
+        perturb="action_noise",
+        samples=8,
+        checkpoints=[1400, 2000],
+        seeds=[0],
+        **QUIET,
+    )
+    path = load_interpolation(tiny_gym_run, (0, 1400, 0, 2000), None, 0.1)
+    folder = tiny_gym_run / "landscape/purd/action_noise/scale_0.1"
+    unperturbed = {
+        step: read_result(folder / f"step_{step:09d}/seed_000.h5").arrays[
+            "unperturbed_discounted_return"
+        ][0]
+        for step in (1400, 2000)
+    }
+    plain = path.arrays["plain_discounted_return"]
+    assert plain[-1] == unperturbed[1400] and plain[0] == unperturbed[2000]
