@@ -131,8 +131,8 @@ class TrainConfig(WandbOptions):
 
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
     PPO, 10M agent steps (40M frames) for PPO on Atari (``env=atari:Breakout-v5``).
-    Gymnasium's MuJoCo tasks (``env=mujoco:Hopper-v5``) train TD3 and SAC with the
-    Brax defaults.
+    Gymnasium's MuJoCo tasks (``env=mujoco:Hopper-v5``) and Gymnasium envs
+    (``env=gym:Pendulum-v1``) train TD3 and SAC with the Brax defaults.
     ``horizon`` caps episodes: 1000 steps on Brax, 27,000 agent steps (108,000
     frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k (Atari) steps.
     ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead places N
@@ -144,10 +144,11 @@ class TrainConfig(WandbOptions):
     RANGES: ClassVar[dict[str, Range]] = {"reset_noise_scale": NON_NEGATIVE}
 
     env: str = "hopper"
-    """A Brax env (hopper, walker2d, halfcheetah, ant, ...), ``atari:<Game>-v5`` or
-    ``mujoco:<Task>-v5``."""
+    """A Brax env (hopper, walker2d, halfcheetah, ant, ...), ``atari:<Game>-v5``,
+    ``mujoco:<Task>-v5`` or ``gym:<id>`` (any Gymnasium env with Box spaces)."""
     algo: Algo = Algo.td3
-    """Training algorithm (Atari games: ppo only; MuJoCo tasks: td3 or sac)."""
+    """Training algorithm (Atari games: ppo only; MuJoCo tasks and Gymnasium envs:
+    td3 or sac)."""
     seeds: int = 4
     """Seeds trained side by side in one vmapped computation."""
     seed: int = 0
@@ -237,7 +238,8 @@ class ImportConfig:
     brax.io.model.save_params file or a brax.training checkpoint step folder."""
     env: str = "hopper"
     """The env to evaluate the policy on: a Brax env, ``mujoco:<Task>-v5`` or
-    ``gym:<id>`` (sb3 and npz policies on any of them; brax_* on Brax envs)."""
+    ``gym:<id>`` (sb3, cleanrl and npz policies on any of them; brax_* on Brax
+    envs)."""
     gym: GymOptions = field(default_factory=GymOptions)
     """Options of a Gymnasium env (``env=gym:...``)."""
     normalizer: str | None = None
@@ -251,13 +253,15 @@ class ImportConfig:
     step: int = 0
     """The training step the policy was saved at (the run's one checkpoint)."""
     hidden_sizes: list[int] | None = None
-    """Policy hidden layers; null: brax.training's defaults ([32,32,32,32] for PPO,
+    """Policy hidden layers of a brax.training ``save_params`` file (every other
+    file holds its own); null: brax.training's defaults ([32,32,32,32] for PPO,
     [256,256] for SAC)."""
     activation: Activation | None = None
-    """Hidden activation; null: brax.training's defaults (swish for PPO, relu for
-    SAC)."""
+    """Hidden activation of a brax.training ``save_params`` file; null:
+    brax.training's defaults (swish for PPO, relu for SAC)."""
     normalize_observations: bool = False
-    """The policy was trained with ``normalize_observations=True``: observations pass
-    the saved running normalizer (brax.training's default is false)."""
+    """A brax.training ``save_params`` policy was trained with
+    ``normalize_observations=True``: observations pass the saved running normalizer
+    (brax.training's default is false; a checkpoint folder's config says it)."""
     horizon: int = DEFAULT_HORIZON
     """Episode step cap of the run's evaluation episodes."""
