@@ -1,5 +1,6 @@
 """Post-update rejection on a tiny trained TD3 run: exact undo, criteria, store."""
 
+import dataclasses
 import sys
 import types
 
@@ -162,6 +163,33 @@ def test_check_interval_groups_the_proposed_updates(setup):
     assert result.arrays["proposed_updates"].tolist() == [0, 2, 4, 5]
     assert result.arrays["accepted"].all()
     assert result.attrs["check_interval"] == 2 and result.attrs["criterion"] == "none"
+    assert result.attrs["check_noise"] == "fresh"  # the paper's Algorithm 1
+
+
+@pytest.mark.parametrize("noise", ["fresh", "common"])
+def test_checks_draw_fresh_or_common_samples(setup, noise, monkeypatch):
+    """check_noise=fresh: every check its own draws (the root's are the repeat's);
+    common: one set of draws for every check of a repeat."""
+    _, job, engine, root = setup
+    job = dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, check_noise=noise))
+    seen = []
+    estimate = rejection._estimate
+
+    def recording(job, engine, state, keys, bar):
+        seen.append(np.asarray(keys))
+        return estimate(job, engine, state, keys, bar)
+
+    monkeypatch.setattr(rejection, "_estimate", recording)
+    _, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: False)
+    assert len(seen) == 5 == len(trace["accepted"])  # the root and four checks
+    for check, keys in enumerate(seen):
+        np.testing.assert_array_equal(keys, rejection.check_keys(job.cfg, 0, check))
+    same = [np.array_equal(seen[0], keys) for keys in seen[1:]]
+    distinct = {keys.tobytes() for keys in seen}
+    if noise == "common":
+        assert all(same)
+    else:
+        assert not any(same) and len(distinct) == 5
 
 
 def test_bad_requests_are_refused(setup, tiny_ppo_run):
@@ -216,3 +244,16 @@ def test_cli_bad_input_is_one_line_and_changes_nothing(setup):
     )
     assert_one_error_line(result, "cvr", "cvar")
     assert files_and_stamps(run / "landscape") == before
+
+
+@pytest.mark.unit
+def test_traces_from_before_check_noise_count_as_common(tmp_path):
+    from return_landscapes.landscape.checks import is_finished
+    from return_landscapes.store import write_result
+
+    path = tmp_path / "repeat_000.h5"
+    write_result(path, {"accepted": np.array([True])}, {"max_steps": 4})
+    older = rejection.OLDER_SETTINGS
+    assert is_finished(path, {"max_steps": 4, "check_noise": "common"}, False, older)
+    with pytest.raises(LandscapeError, match="check_noise=common"):
+        is_finished(path, {"max_steps": 4, "check_noise": "fresh"}, False, older)

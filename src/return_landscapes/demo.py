@@ -251,7 +251,8 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
     (start, kept), (_, plain) = changes["cvar"], changes["none"]
     logger.info(
         "rejection: CVaR %.1f at the root; after %d proposed updates cvar keeps "
-        "%.1f, none ends at %.1f (cvar %+.1f against none; means over %d repeats)",
+        "%.1f, none ends at %.1f (cvar %+.1f against none; means over %d repeats "
+        "of the estimates each criterion kept, which selection biases upward)",
         start,
         cfg.reject_steps,
         kept,

@@ -45,6 +45,7 @@ from return_landscapes.conf.describe import (
 )
 from return_landscapes.conf.landscape import (
     BiasDirection,
+    CheckNoise,
     Criterion,
     DirectionKind,
     DirectionOptions,
@@ -121,6 +122,7 @@ __all__ = [
     "AtariEpisodeOptions",
     "Autoreset",
     "BiasDirection",
+    "CheckNoise",
     "Criterion",
     "DemoConfig",
     "DirectionKind",

@@ -126,6 +126,13 @@ class RejectEnv(Enum):
     checkpoint = "checkpoint"  # the checkpointed training envs, training noise
 
 
+class CheckNoise(Enum):
+    """Which random draws rejection's PURD checks use."""
+
+    fresh = "fresh"  # new draws at every check (the paper's Algorithm 1)
+    common = "common"  # the same draws at every check of a repeat (CRN)
+
+
 @dataclass
 class RejectConfig(RunEpisodeOptions, WandbOptions):
     """``landscape reject``: post-update CVaR rejection (Algorithm 1 of the paper).
@@ -174,6 +181,10 @@ class RejectConfig(RunEpisodeOptions, WandbOptions):
     reject_env: RejectEnv = RejectEnv.fresh
     """Continue training in a fresh env with 0.1x the training start noise (the
     paper's code), or in the checkpointed training envs (checkpoint)."""
+    check_noise: CheckNoise = CheckNoise.fresh
+    """The PURD checks' draws: fresh at every check (the paper's Algorithm 1), or
+    common to every check of a repeat (common random numbers: two checks differ by
+    the update, not by the draws, which changes which updates pass)."""
     perturb: str | None = None
     """Perturbation of the PURD checks; null: the run's algorithm."""
     scale: float | None = None

@@ -196,15 +196,21 @@ def _stored(attrs: dict[str, Any], key: str) -> str:
     return str(attrs[key]) if key in attrs else "unset (an older version)"
 
 
-def is_finished(path: Path, settings: dict[str, Any], overwrite: bool) -> bool:
+def is_finished(
+    path: Path,
+    settings: dict[str, Any],
+    overwrite: bool,
+    older: dict[str, Any] | None = None,
+) -> bool:
     """Whether the result at ``path`` exists and may be skipped.
 
     A stored result computed with other ``settings`` is an error (naming them), never
-    silently mixed with new ones or replaced without ``overwrite=true``.
+    silently mixed with new ones or replaced without ``overwrite=true``. ``older``
+    gives the value a setting had in results written before it was recorded.
     """
     if overwrite or not path.is_file():
         return False
-    stored = store.read_result(path).attrs
+    stored = {**(older or {}), **store.read_result(path).attrs}
     differ = {k: v for k, v in settings.items() if stored.get(k) != v}
     if differ:
         shown = ", ".join(f"{k}={_stored(stored, k)}" for k in differ)

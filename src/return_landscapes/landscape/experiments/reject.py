@@ -19,10 +19,14 @@ continues training in a freshly reset env whose starts (and restarts) have 0.1x 
 training start-state noise; ``reject_env=checkpoint`` continues the checkpointed
 training envs with the training noise.
 
-Sample keys are the same at every check of a repeat (common random numbers): the
-same perturbation draws, and for ``td3``/``sac`` minibatch rows that a key keeps
-after the buffer grows by one insert (``replay.nested_rows``; each row changes with
-probability ``1/(N+1)``), so two checks differ by the update, not by the draws.
+Each check draws its own samples (``check_noise=fresh``, the default: the paper's
+Algorithm 1, which re-estimates the PURD with fresh draws at every check; the root's
+draws are the repeat's). With ``check_noise=common`` the sample keys are the same at
+every check of a repeat (common random numbers): the same perturbation draws, and
+for ``td3``/``sac`` minibatch rows that a key keeps after the buffer grows by one
+insert (``replay.nested_rows``; each row changes with probability ``1/(N+1)``), so
+two checks differ by the update, not by the draws, which changes which updates
+pass.
 
 Each repeat starts from the checkpoint with its own training key and writes one trace
 file (``store/rejection.py``); finished repeats are skipped on a re-run.
@@ -43,6 +47,7 @@ import numpy as np
 
 from return_landscapes.conf import (
     Algo,
+    CheckNoise,
     Criterion,
     RejectConfig,
     RejectEnv,
@@ -64,9 +69,10 @@ from return_landscapes.landscape.hotpath.engine import (
     plain_returns,
     seed_source,
 )
-from return_landscapes.landscape.hotpath.keys import plain_key, repeat_training_key
 from return_landscapes.landscape.hotpath.keys import (
-    repeat_sample_keys as sample_keys_of,
+    check_sample_keys,
+    plain_key,
+    repeat_training_key,
 )
 from return_landscapes.landscape.job import (
     LandscapeJob,
@@ -260,7 +266,7 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
         path = rejection_store.rejection_path(
             run_dir, criterion, cfg.checkpoint, cfg.seed_index, repeat
         )
-        if not is_finished(path, _settings(job), cfg.overwrite):
+        if not is_finished(path, _settings(job), cfg.overwrite, OLDER_SETTINGS):
             job.todo.append(repeat)
     return job
 
@@ -275,6 +281,10 @@ def _check_numbers(cfg: RejectConfig) -> None:
         raise LandscapeError(f"threshold={cfg.threshold} must lie in [0, 1]")
 
 
+OLDER_SETTINGS = {"check_noise": CheckNoise.common.value}
+"""Traces written before ``check_noise`` was recorded used common draws."""
+
+
 def _settings(job: RejectJob) -> dict[str, Any]:
     """The settings a stored repeat must match to count as finished."""
     cfg = job.cfg
@@ -285,6 +295,7 @@ def _settings(job: RejectJob) -> dict[str, Any]:
         "check_interval": cfg.check_interval,
         "bins": cfg.bins,
         "reject_env": RejectEnv(cfg.reject_env).value,
+        "check_noise": CheckNoise(cfg.check_noise).value,
         **common_settings(job),
     }
 
@@ -346,10 +357,18 @@ def host_env_seed(job: RejectJob, state: TrainState, fresh: bool) -> int:
     return training_env_seed(job.run_cfg.seed, cfg.seed_index, cfg.checkpoint)
 
 
-def repeat_sample_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
-    """``(samples,)`` keys of every PURD estimate of one repeat."""
-    return sample_keys_of(
-        cfg.sample_seed, cfg.seed_index, cfg.checkpoint, repeat, cfg.samples
+def check_keys(cfg: RejectConfig, repeat: int, check: int) -> jax.Array:
+    """``(samples,)`` keys of check ``check`` of one repeat (0: the root), fresh
+    or common to the repeat's checks as ``check_noise`` says."""
+    fresh = CheckNoise(cfg.check_noise) is CheckNoise.fresh
+    return check_sample_keys(
+        cfg.sample_seed,
+        cfg.seed_index,
+        cfg.checkpoint,
+        repeat,
+        check,
+        cfg.samples,
+        fresh,
     )
 
 
@@ -407,9 +426,8 @@ def run_repeat(
     else:
         state = repeat_start(jax.tree.map(jnp.copy, root), cfg.sample_seed, repeat)
         state = trainer.seeded_envs(state, [host_env_seed(job, state, fresh)])
-    keys = repeat_sample_keys(cfg, repeat)
     step = cfg.checkpoint  # env steps behind the kept parameters
-    kept = _estimate(job, engine, state, keys, bar)
+    kept = _estimate(job, engine, state, check_keys(cfg, repeat, 0), bar)
     rows = [CheckRow(0, step, True, kept, 0)]
     log_check(repeat, rows[0], kept, cfg.max_steps)
     proposed = 0
@@ -418,6 +436,7 @@ def run_repeat(
         snapshot = _snapshot(state, step, count)
         state, _ = trainer.run_block(state, Block(step, count, True))
         proposed += count
+        keys = check_keys(cfg, repeat, len(rows))
         estimate = _estimate(job, engine, state, keys, bar)
         keep = bool(accept(estimate.statistics, kept.statistics))
         if keep:

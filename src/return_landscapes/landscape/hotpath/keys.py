@@ -80,6 +80,32 @@ def repeat_sample_keys(
     return indexed_keys(key, samples)
 
 
+CHECK_TAG = 5  # folded into a repeat's key for the fresh draws of its checks
+
+
+def check_sample_keys(
+    sample_seed: int,
+    seed: int,
+    checkpoint: int,
+    repeat: int,
+    check: int,
+    samples: int,
+    fresh: bool,
+) -> jax.Array:
+    """``(samples,)`` keys of check ``check`` of a rejection repeat (0: the root).
+
+    The root's keys are the repeat's (``repeat_sample_keys``) either way; with
+    ``fresh``, every later check draws its own, from ``(CHECK_TAG, check)`` folded
+    into the repeat's key.
+    """
+    if not fresh or check == 0:
+        return repeat_sample_keys(sample_seed, seed, checkpoint, repeat, samples)
+    key = jax.random.PRNGKey(sample_seed)
+    for value in (seed, checkpoint, repeat, CHECK_TAG, check):
+        key = jax.random.fold_in(key, value)
+    return indexed_keys(key, samples)
+
+
 def repeat_training_key(root_key: jax.Array, sample_seed: int, repeat: int):
     """A rejection repeat's training key, from the checkpoint's own training key."""
     return jax.random.fold_in(jax.random.fold_in(root_key, sample_seed), repeat)
