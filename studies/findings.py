@@ -151,6 +151,7 @@ def compute(scale: Scale, runs: Path) -> list[dict]:
                 check_interval=scale.check_interval,
                 samples=scale.reject_samples,
                 repeats=scale.repeats,
+                check_noise="common",  # as the committed results were computed
                 progress=False,
             )
     return roots
@@ -422,6 +423,16 @@ def commit() -> str:
         return "unknown"
 
 
+_REJECTION_CAVEAT = (
+    "The final CVaR and LTP below are the estimates each criterion kept at its last "
+    "kept check: chosen by the criterion for being high, so biased upward (under "
+    "pure estimation noise `cvar` would still look better than `none`). The study's "
+    "checks used common draws (`check_noise=common`) and it recorded no held-out "
+    "PURD of the final policies, which `landscape reject` now stores (`heldout_*`): "
+    "these rows are not evidence that rejection works until the study is rerun."
+)
+
+
 def _ci(entry: dict | None, digits: int = 3) -> str:
     if entry is None:
         return "none"
@@ -481,6 +492,8 @@ def page(scale: Scale, found: dict, command: str, seconds: float) -> str:
         f"{len(r['roots'])} roots (the TD3 policies with the lowest CVaR / mean) x "
         f"{scale.repeats} repeats x {scale.reject_steps} proposed updates, a check "
         f"every {scale.check_interval} with {scale.reject_samples} samples.",
+        "",
+        _REJECTION_CAVEAT,
         "",
         "| criterion | final CVaR | final LTP |",
         "|---|---|---|",

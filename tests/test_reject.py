@@ -180,16 +180,23 @@ def test_checks_draw_fresh_or_common_samples(setup, noise, monkeypatch):
         return estimate(job, engine, state, keys, bar)
 
     monkeypatch.setattr(rejection, "_estimate", recording)
-    _, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: False)
-    assert len(seen) == 5 == len(trace["accepted"])  # the root and four checks
-    for check, keys in enumerate(seen):
+    final, trace = rejection.run_repeat(job, engine, root, 0, accept=lambda *_: False)
+    *checks, heldout = seen
+    assert len(checks) == 5 == len(trace["accepted"])  # the root and four checks
+    for check, keys in enumerate(checks):
         np.testing.assert_array_equal(keys, rejection.check_keys(job.cfg, 0, check))
-    same = [np.array_equal(seen[0], keys) for keys in seen[1:]]
-    distinct = {keys.tobytes() for keys in seen}
+    same = [np.array_equal(checks[0], keys) for keys in checks[1:]]
+    distinct = {keys.tobytes() for keys in checks}
     if noise == "common":
         assert all(same)
     else:
         assert not any(same) and len(distinct) == 5
+    # the final policy's held-out PURD: draws no check used, stored with the trace
+    np.testing.assert_array_equal(heldout, rejection.heldout_keys(job.cfg, 0))
+    assert heldout.tobytes() not in distinct
+    again = rejection._estimate(job, engine, final, heldout, None)
+    np.testing.assert_array_equal(trace["heldout_returns"], again.returns)
+    assert float(trace["heldout_cvar"]) == again.statistics["cvar"]
 
 
 def test_bad_requests_are_refused(setup, tiny_ppo_run):

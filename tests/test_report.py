@@ -19,7 +19,7 @@ from helpers import (
     landscape,
     landscape_here,
 )
-from return_landscapes import LandscapeError, report
+from return_landscapes import LandscapeError, load_rejection, report
 from return_landscapes.landscape.stats.table import COLUMNS
 
 TINY_DEMO = [
@@ -152,7 +152,17 @@ def test_the_demo_analyses_no_policy_that_falls(demo_dir):
         r"root: seed (\d) at checkpoint (\d+), the heaviest left tail", stderr
     )
     assert root and (root[1], root[2]) in {(r["seed"], r["checkpoint"]) for r in rows}
-    assert "cvar keeps" in stderr and "against none" in stderr
+    line = re.search(
+        r"held-out CVaR .* is (\S+) under cvar and (\S+) under none", stderr
+    )
+    assert line and "paired by repeat" in stderr and "selection biases upward" in stderr
+    run = out / "hopper-td3"
+    for criterion in ("cvar", "none"):
+        traces = [
+            r.arrays for r in load_rejection(run, int(root[2]), int(root[1]), criterion)
+        ]
+        heldout = np.mean([float(t["heldout_cvar"]) for t in traces])
+        assert f"{heldout:.1f}" == line[1 if criterion == "cvar" else 2].rstrip(",")
 
 
 def test_a_second_demo_reuses_what_is_done(demo_dir, tmp_path):

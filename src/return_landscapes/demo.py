@@ -21,7 +21,7 @@ from return_landscapes.landscape.experiments.interpolate import interpolate
 from return_landscapes.landscape.experiments.purd import purd
 from return_landscapes.landscape.experiments.reject import reject
 from return_landscapes.landscape.experiments.surface import surface
-from return_landscapes.landscape.stats import cvar_change
+from return_landscapes.landscape.stats import cvar_change, heldout_cvars
 from return_landscapes.landscape.stats.table import heaviest_left_tail
 from return_landscapes.report.build import report
 from return_landscapes.store import rejection as rejection_store
@@ -232,7 +232,7 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
     if algo == "ppo":
         logger.info("rejection continues off-policy training: skipped for ppo")
         return
-    changes = {}
+    traces = {}
     for criterion in ("cvar", "none"):
         reject(
             run=str(run_dir),
@@ -247,18 +247,24 @@ def _reject(cfg: DemoConfig, run_dir: Path, algo: str, root: dict) -> None:
         repeats = rejection_store.load_rejection(
             run_dir, root["checkpoint"], root["seed"], criterion
         )
-        changes[criterion] = cvar_change([r.arrays for r in repeats])
-    (start, kept), (_, plain) = changes["cvar"], changes["none"]
+        traces[criterion] = [r.arrays for r in repeats]
+    heldout = {c: heldout_cvars(t) for c, t in traces.items()}
+    difference = heldout["cvar"] - heldout["none"]  # paired by repeat
+    (start, kept), (_, plain) = cvar_change(traces["cvar"]), cvar_change(traces["none"])
     logger.info(
-        "rejection: CVaR %.1f at the root; after %d proposed updates cvar keeps "
-        "%.1f, none ends at %.1f (cvar %+.1f against none; means over %d repeats "
-        "of the estimates each criterion kept, which selection biases upward)",
+        "rejection: CVaR %.1f at the root; after %d proposed updates, the final "
+        "policies' held-out CVaR (draws no check used) is %.1f under cvar and %.1f "
+        "under none (cvar - none %+.1f, paired by repeat, mean over %d repeats); "
+        "the estimates each criterion kept, which selection biases upward: cvar "
+        "%.1f, none %.1f",
         start,
         cfg.reject_steps,
+        heldout["cvar"].mean(),
+        heldout["none"].mean(),
+        difference.mean(),
+        cfg.repeats,
         kept,
         plain,
-        kept - plain,
-        cfg.repeats,
     )
 
 

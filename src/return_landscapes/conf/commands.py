@@ -214,7 +214,9 @@ register(
             "Post-update rejection",
             "Training continued from a checkpoint; after each check the update is "
             "kept or undone by the criterion (none: always kept). Curves show the "
-            "kept parameters' PURD statistics.",
+            "kept parameters' PURD estimates, which the criterion selected (biased "
+            "upward); the legend compares the final policies on held-out draws no "
+            "check used.",
             f"{FIGURES}:rejection_figure",
             "no rejection trace in any run",
             "no rejection trace: landscape reject {run} checkpoint=<step> "

@@ -22,6 +22,7 @@ from return_landscapes.landscape.stats import (
     bootstrap_ci,
     cvar,
     cvar_change,
+    heldout_cvars,
     histogram_mode,
     kept_rows,
     left_tail_probability,
@@ -324,6 +325,19 @@ def trace_values(trace: dict, name: str) -> np.ndarray:
     return values
 
 
+def rejection_label(criterion: str, traces: list[dict]) -> str:
+    """A criterion's legend: the root's CVaR and the final policies' held-out CVaR
+    (the kept estimate, biased upward by the criterion's selection, where a trace
+    has no held-out PURD)."""
+    start, kept = cvar_change(traces)
+    heldout = heldout_cvars(traces)
+    head = f"{criterion} ({len(traces)} repeats): CVaR {start:.0f} at the root"
+    if heldout is None:
+        return f"{head}, {kept:.0f} kept (a selected estimate, no held-out PURD)"
+    end = float(heldout.mean())
+    return f"{head}, {end:.0f} held out at the end ({end - start:+.0f})"
+
+
 def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
     """PURD mean, LTP and CVaR of the kept parameters after each check, per
     criterion: thin lines per repeat, a thick line for their mean."""
@@ -343,14 +357,12 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
                         trace["proposed_updates"], kept, color=color, alpha=0.3, lw=0.8
                     )
                 length = min(len(c) for c in curves)
-                start, end = cvar_change([r.arrays for r in repeats])
                 ax.plot(
                     repeats[0].arrays["proposed_updates"][:length],
                     np.mean([c[:length] for c in curves], axis=0),
                     color=color,
                     lw=2,
-                    label=f"{criterion} ({len(repeats)} repeats): CVaR {start:.0f} "
-                    f"-> {end:.0f} ({end - start:+.0f})",
+                    label=rejection_label(criterion, [r.arrays for r in repeats]),
                 )
                 ax.set_xlabel("proposed updates")
                 ax.set_ylabel(label)
@@ -364,7 +376,8 @@ def rejection_traces(run: RunData, root: RejectionRoot) -> Figure:
         fig.suptitle(
             wrapped(
                 f"Rejection from {run.name}, checkpoint {root.checkpoint:,}, seed "
-                f"{root.seed}: statistics of the kept parameters after each check",
+                f"{root.seed}: statistics of the kept parameters after each check "
+                "(selected estimates; the legend's end values are held out)",
                 9.6,
             )
         )

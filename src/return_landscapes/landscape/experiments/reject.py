@@ -28,6 +28,11 @@ insert (``replay.nested_rows``; each row changes with probability ``1/(N+1)``), 
 two checks differ by the update, not by the draws, which changes which updates
 pass.
 
+After the last check, the repeat's final (kept) policy gets a held-out PURD of
+``samples`` draws that no check used (``heldout_sample_keys``, the same for every
+criterion's repeat of that index): the kept estimates were chosen by the criterion
+for being high, so effects of rejection are measured on these.
+
 Each repeat starts from the checkpoint with its own training key and writes one trace
 file (``store/rejection.py``); finished repeats are skipped on a re-run.
 """
@@ -71,6 +76,7 @@ from return_landscapes.landscape.hotpath.engine import (
 )
 from return_landscapes.landscape.hotpath.keys import (
     check_sample_keys,
+    heldout_sample_keys,
     plain_key,
     repeat_training_key,
 )
@@ -126,6 +132,8 @@ def _repeat_headline(trace) -> dict[str, float]:
     for name in ("mean", "ltp", "cvar"):
         row[f"{name}_start"] = float(trace[name][0])
         row[f"{name}_end"] = float(trace[name][last])
+        if f"heldout_{name}" in trace:
+            row[f"{name}_heldout"] = float(trace[f"heldout_{name}"])
     return row
 
 
@@ -133,7 +141,7 @@ REPEAT_SUMMARY = Summary(
     ("criterion", "alpha", "checkpoint", "seed", "repeat"), _repeat_headline
 )
 """A repeat's wandb row: its root and criterion, what it kept, the statistics at
-the root and at the last kept check."""
+the root and at the last kept check (kept estimates), and the held-out PURD's."""
 
 FRESH_ENV_NOISE = 0.1  # reject_env=fresh: start-state noise, x the training noise
 FRESH_ENV_TAG = 7  # folded into a repeat's training key for its fresh env's reset
@@ -172,7 +180,7 @@ def reject(config: RejectConfig | dict | None = None, **overrides) -> Path:
     engine = make_engine(job)
     root = root_state(job, engine)
     _warn_if_root_falls(job, engine, root)
-    checks = 1 + -(-cfg.max_steps // cfg.check_interval)
+    checks = 2 + -(-cfg.max_steps // cfg.check_interval)  # root, checks, held out
     bar = progress_bar(cfg.samples * checks * len(job.todo), cfg.progress, "reject")
     with bar, tracking(cfg, job.run_dir, "reject", as_plain_dict(cfg)):
         for repeat in job.todo:
@@ -281,8 +289,8 @@ def _check_numbers(cfg: RejectConfig) -> None:
         raise LandscapeError(f"threshold={cfg.threshold} must lie in [0, 1]")
 
 
-OLDER_SETTINGS = {"check_noise": CheckNoise.common.value}
-"""Traces written before ``check_noise`` was recorded used common draws."""
+OLDER_SETTINGS = {"check_noise": CheckNoise.common.value, "heldout_samples": 0}
+"""Traces written before these were recorded: common draws, no held-out PURD."""
 
 
 def _settings(job: RejectJob) -> dict[str, Any]:
@@ -296,6 +304,7 @@ def _settings(job: RejectJob) -> dict[str, Any]:
         "bins": cfg.bins,
         "reject_env": RejectEnv(cfg.reject_env).value,
         "check_noise": CheckNoise(cfg.check_noise).value,
+        "heldout_samples": cfg.samples,
         **common_settings(job),
     }
 
@@ -369,6 +378,13 @@ def check_keys(cfg: RejectConfig, repeat: int, check: int) -> jax.Array:
         check,
         cfg.samples,
         fresh,
+    )
+
+
+def heldout_keys(cfg: RejectConfig, repeat: int) -> jax.Array:
+    """``(samples,)`` keys of a repeat's held-out PURD (no check draws them)."""
+    return heldout_sample_keys(
+        cfg.sample_seed, cfg.seed_index, cfg.checkpoint, repeat, cfg.samples
     )
 
 
@@ -447,7 +463,8 @@ def run_repeat(
         log_check(repeat, rows[-1], kept, cfg.max_steps)
         if bar is not None:
             bar.set_postfix(repeat=repeat, kept=sum(r.accepted for r in rows) - 1)
-    return state, _trace(rows)
+    heldout = _estimate(job, engine, state, heldout_keys(cfg, repeat), bar)
+    return state, {**_trace(rows), **_heldout_arrays(heldout)}
 
 
 def log_check(repeat: int, row: CheckRow, kept: Estimate, max_steps: int) -> None:
@@ -557,6 +574,18 @@ def _trace(rows) -> dict[str, np.ndarray]:
     return trace
 
 
+def _heldout_arrays(estimate: Estimate) -> dict[str, np.ndarray]:
+    """The held-out PURD of a repeat's final policy, as the trace stores it:
+    ``heldout_returns`` ``(samples,)``, ``heldout_<statistic>`` (LTP 0 where
+    undefined, as in the trace) and ``heldout_unperturbed_return``."""
+    arrays = {"heldout_returns": np.asarray(estimate.returns)}
+    for name in TRACE_STATISTICS:
+        arrays[f"heldout_{name}"] = np.asarray(estimate.statistics[name], np.float64)
+    arrays["heldout_ltp"] = np.nan_to_num(arrays["heldout_ltp"], nan=0.0)
+    arrays["heldout_unperturbed_return"] = np.asarray(estimate.unperturbed_return)
+    return arrays
+
+
 def _write_repeat(job: RejectJob, repeat: int, trace: dict[str, np.ndarray]) -> None:
     cfg = job.cfg
     attrs = result_attrs(
@@ -584,5 +613,7 @@ def _report(repeat: int, trace: dict[str, np.ndarray]) -> None:
         f"{len(trace['accepted']) - 1} checks; PURD mean "
         f"{trace['mean'][0]:.1f} -> {trace['mean'][last]:.1f}, LTP "
         f"{trace['ltp'][0]:.3f} -> {trace['ltp'][last]:.3f}, CVaR "
-        f"{trace['cvar'][0]:.1f} -> {trace['cvar'][last]:.1f}"
+        f"{trace['cvar'][0]:.1f} -> {trace['cvar'][last]:.1f} (kept estimates); "
+        f"held out: mean {float(trace['heldout_mean']):.1f}, LTP "
+        f"{float(trace['heldout_ltp']):.3f}, CVaR {float(trace['heldout_cvar']):.1f}"
     )

@@ -106,6 +106,21 @@ def check_sample_keys(
     return indexed_keys(key, samples)
 
 
+HELDOUT_TAG = 6  # folded into a repeat's key for its held-out evaluation
+
+
+def heldout_sample_keys(
+    sample_seed: int, seed: int, checkpoint: int, repeat: int, samples: int
+) -> jax.Array:
+    """``(samples,)`` keys of a rejection repeat's held-out PURD of its final
+    policy: no check of any repeat draws them, and every criterion's repeat
+    ``repeat`` draws the same (paired comparisons across criteria)."""
+    key = jax.random.PRNGKey(sample_seed)
+    for value in (seed, checkpoint, repeat, HELDOUT_TAG):
+        key = jax.random.fold_in(key, value)
+    return indexed_keys(key, samples)
+
+
 def repeat_training_key(root_key: jax.Array, sample_seed: int, repeat: int):
     """A rejection repeat's training key, from the checkpoint's own training key."""
     return jax.random.fold_in(jax.random.fold_in(root_key, sample_seed), repeat)

@@ -177,6 +177,14 @@ def cvar_change(traces: list[dict[str, np.ndarray]]) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def heldout_cvars(traces: list[dict[str, np.ndarray]]) -> np.ndarray | None:
+    """Each repeat's held-out CVaR of its final policy (``None`` if a trace has no
+    held-out PURD: written before it was recorded)."""
+    if not all("heldout_cvar" in t for t in traces):
+        return None
+    return np.array([float(t["heldout_cvar"]) for t in traces])
+
+
 def _scipy_stats():
     """``scipy.stats``, imported on first use: this package's ``flat`` rules are
     read by ``return_landscapes.plot``, which loads no scipy."""
