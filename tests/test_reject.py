@@ -264,3 +264,29 @@ def test_traces_from_before_check_noise_count_as_common(tmp_path):
     assert is_finished(path, {"max_steps": 4, "check_noise": "common"}, False, older)
     with pytest.raises(LandscapeError, match="check_noise=common"):
         is_finished(path, {"max_steps": 4, "check_noise": "fresh"}, False, older)
+
+
+def test_under_pure_noise_kept_estimates_climb_and_held_out_ones_do_not(
+    setup, monkeypatch
+):
+    """Updates that change nothing: with fresh draws, cvar's kept CVaR can only
+    climb (it keeps the highest of noisy estimates of one policy), yet the final
+    policies of cvar and none are that one policy, and their held-out PURDs (the
+    same draws) are equal."""
+    _, job, engine, root = setup
+    trainer = rejection.continuing_trainer(job)
+    idle = trainer._replace(run_block=lambda state, block: (state, {}))
+    monkeypatch.setattr(rejection, "continuing_trainer", lambda job: idle)
+    job = dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, max_steps=12))
+    traces = {
+        name: rejection.run_repeat(job, engine, root, 0, accept=accept)[1]
+        for name, accept in rejection.CRITERIA.items()
+        if name in ("cvar", "none")
+    }
+    kept = traces["cvar"]["cvar"][np.flatnonzero(traces["cvar"]["accepted"])]
+    assert np.all(np.diff(kept) >= 0) and kept[-1] > kept[0]  # selected upward
+    assert np.unique(traces["none"]["cvar"]).size > 1  # the draws do vary
+    np.testing.assert_array_equal(
+        traces["cvar"]["heldout_returns"], traces["none"]["heldout_returns"]
+    )
+    assert float(traces["cvar"]["heldout_cvar"]) < kept[-1]
