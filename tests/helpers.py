@@ -215,3 +215,21 @@ def assert_one_error_line(result, *fragments):
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def training_snapshots(trainer, cfg, steps) -> dict:
+    """The host copy of the training state at each of ``steps``, by training the
+    run's config again block by block, envs restarted at each checkpoint as
+    ``landscape train`` restarts them (host-stepped envs)."""
+    from return_landscapes.training.schedule import plan_blocks
+    from return_landscapes.training.state import host, init_state
+
+    state = trainer.restart_envs(init_state(trainer, cfg), 0)
+    snapshots = {}
+    for block in plan_blocks(cfg):
+        state, _ = trainer.run_block(state, block)
+        end = block.start + block.length
+        if end in steps:
+            snapshots[end] = host(state)
+            state = trainer.restart_envs(state, end)
+    return snapshots

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, landscape_here
+from helpers import assert_one_error_line, landscape_here, training_snapshots
 from return_landscapes import load_purd, load_surface, surface, train
 from return_landscapes import rundir as ckpt
 from return_landscapes.conf import TrainConfig, resolve
@@ -14,8 +14,7 @@ from return_landscapes.landscape.experiments.purd import purd
 from return_landscapes.rundir import load_run_config
 from return_landscapes.store import read_result
 from return_landscapes.store.interpolation import load_interpolation
-from return_landscapes.training.schedule import plan_blocks
-from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.state import restore_state
 from return_landscapes.training.trainers import get_trainer
 from test_train import assert_same_run, assert_trees_equal, eval_records
 
@@ -56,14 +55,7 @@ def test_atari_run_directory_and_defaults(tiny_atari_run):
 def test_atari_checkpoints_restore_every_leaf(tiny_atari_run):
     cfg = load_run_config(tiny_atari_run)
     trainer = get_trainer(cfg)
-    state = trainer.restart_envs(init_state(trainer, cfg), 0)
-    snapshots = {}
-    for block in plan_blocks(cfg):
-        state, _ = trainer.run_block(state, block)
-        end = block.start + block.length
-        if end in STEPS:
-            snapshots[end] = host(state)
-            state = trainer.restart_envs(state, end)
+    snapshots = training_snapshots(trainer, cfg, STEPS)
     for step, expected in snapshots.items():
         assert_trees_equal(restore_state(trainer, cfg, tiny_atari_run, step), expected)
     assert snapshots[256].env.observation.shape == (2, 4, 4, 84, 84)

@@ -9,7 +9,12 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import TINY_AGENT, assert_one_error_line, landscape_here
+from helpers import (
+    TINY_AGENT,
+    assert_one_error_line,
+    landscape_here,
+    training_snapshots,
+)
 from return_landscapes import (
     import_policy,
     line,
@@ -24,8 +29,7 @@ from return_landscapes.agents.mlp_actor import normalised_action
 from return_landscapes.envs.gym import make_gym_env
 from return_landscapes.rundir import load_checkpoint, load_run_config
 from return_landscapes.store import read_result
-from return_landscapes.training.schedule import plan_blocks
-from return_landscapes.training.state import host, init_state, restore_state
+from return_landscapes.training.state import restore_state
 from return_landscapes.training.trainers import get_trainer, make_parts
 from test_train import assert_same_run, assert_trees_equal
 
@@ -259,14 +263,7 @@ def tiny_gym_run(tmp_path_factory):
 def test_gym_checkpoints_restore_every_leaf(tiny_gym_run):
     cfg = load_run_config(tiny_gym_run)
     trainer = get_trainer(cfg)
-    state = trainer.restart_envs(init_state(trainer, cfg), 0)
-    snapshots = {}
-    for block in plan_blocks(cfg):
-        state, _ = trainer.run_block(state, block)
-        end = block.start + block.length
-        if end in STEPS:
-            snapshots[end] = host(state)
-            state = trainer.restart_envs(state, end)
+    snapshots = training_snapshots(trainer, cfg, STEPS)
     for step, expected in snapshots.items():
         assert_trees_equal(restore_state(trainer, cfg, tiny_gym_run, step), expected)
     assert snapshots[2000].env.observation.shape == (2, 3)

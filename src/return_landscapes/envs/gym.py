@@ -29,10 +29,12 @@ import jax
 import numpy as np
 
 from return_landscapes.constants import GYM_PREFIX
-from return_landscapes.envs.host import HostEpisodes, host_episode_stage
+from return_landscapes.envs.host import (
+    HostEpisodes,
+    episode_env_seeds,
+    host_episode_stage,
+)
 from return_landscapes.errors import LandscapeError
-
-ENV_SEED_TAG = 11  # folded into an episode key for its reset seed (as on MuJoCo)
 
 
 def env_id(env: str) -> str:
@@ -141,16 +143,6 @@ class GymEnv(NamedTuple):
 @functools.cache
 def _episode_batch(env: GymEnv, count: int, horizon: int) -> GymBatch:
     return GymBatch(env, count, horizon)
-
-
-def episode_env_seeds(keys: jax.Array) -> list[int]:
-    """One reset seed per episode key (the episode's start state)."""
-    draw = jax.vmap(
-        lambda k: jax.random.randint(
-            jax.random.fold_in(k, ENV_SEED_TAG), (), 0, np.iinfo(np.int32).max
-        )
-    )
-    return [int(s) for s in np.asarray(draw(keys))]
 
 
 def make_gym_env(

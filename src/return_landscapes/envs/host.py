@@ -19,6 +19,19 @@ import numpy as np
 from return_landscapes.pipeline import HostStage, group_map
 from return_landscapes.types import EpisodeStats, episode_stats_shapes
 
+ENV_SEED_TAG = 11  # folded into an episode key for its env's seed
+
+
+def episode_env_seeds(keys: jax.Array) -> list[int]:
+    """One env seed per episode key (the episode's start state), so a sample's
+    start does not depend on the chunk it runs in."""
+    draw = jax.vmap(
+        lambda k: jax.random.randint(
+            jax.random.fold_in(k, ENV_SEED_TAG), (), 0, np.iinfo(np.int32).max
+        )
+    )
+    return [int(s) for s in np.asarray(draw(keys))]
+
 
 def in_env_order(outputs: tuple, info) -> tuple:
     """A batch's outputs sorted by env id (already so in sync mode; checked)."""

@@ -28,13 +28,13 @@ import numpy as np
 from return_landscapes.constants import MUJOCO_PREFIX
 from return_landscapes.envs.host import (
     HostEpisodes,
+    episode_env_seeds,
     host_episode_stage,
     in_env_order,
 )
 from return_landscapes.errors import LandscapeError
 
 GYM_SPEC_MODULE = "envpool.mujoco.gym"  # envpool's Gymnasium MuJoCo tasks
-ENV_SEED_TAG = 11  # folded into an episode key for its envpool seed
 
 
 @functools.cache
@@ -158,16 +158,6 @@ def make_mujoco_env(env: str, reset_noise: float | None = None) -> MujocoEnv:
         int(np.prod(spec.action_space.shape)),
         noise,
     )
-
-
-def episode_env_seeds(keys: jax.Array) -> list[int]:
-    """One envpool seed per episode key (the episode's start state)."""
-    draw = jax.vmap(
-        lambda k: jax.random.randint(
-            jax.random.fold_in(k, ENV_SEED_TAG), (), 0, np.iinfo(np.int32).max
-        )
-    )
-    return [int(s) for s in np.asarray(draw(keys))]
 
 
 def training_env_seed(base_seed: int, seed_index: int, step: int) -> int:

@@ -114,17 +114,9 @@ def _ppo_actor(tensors: Mapping) -> MlpActor:
         if k.startswith("actor_mean.") and k.endswith(".weight")
     )
     names = [f"actor_mean.{i}" for i in indices]
-    size = tensors[f"{names[-1]}.weight"].shape[0]
-    missing = np.full(size, np.nan, np.float32)
-    return MlpActor(
-        kernels=tuple(np.asarray(tensors[f"{n}.weight"], np.float32).T for n in names),
-        biases=tuple(np.asarray(tensors[f"{n}.bias"], np.float32) for n in names),
-        activation="tanh",
-        squash="clip",
-        low=missing,
-        high=missing,
-        family="ppo",
-    )
+    kernels = [np.asarray(tensors[f"{n}.weight"]).T for n in names]
+    biases = [tensors[f"{n}.bias"] for n in names]
+    return _unbounded_actor(kernels, biases, "tanh", "clip", "ppo")
 
 
 def _flax_actor(tree) -> MlpActor:
@@ -136,16 +128,23 @@ def _flax_actor(tree) -> MlpActor:
         raise CleanRLFormatError(
             f"no Dense layers in the actor's parameters ({sorted(actor)[:5]})"
         )
-    size = np.shape(actor[layers[-1]]["kernel"])[1]
-    missing = np.full(size, np.nan, np.float32)
+    kernels = [actor[n]["kernel"] for n in layers]
+    biases = [actor[n]["bias"] for n in layers]
+    return _unbounded_actor(kernels, biases, "relu", "tanh", "td3")
+
+
+def _unbounded_actor(kernels, biases, activation, squash, family) -> MlpActor:
+    """An actor whose file holds no action bounds (NaN: the importer takes the
+    env's); kernels ``[inputs, outputs]``."""
+    missing = np.full(np.shape(kernels[-1])[1], np.nan, np.float32)
     return MlpActor(
-        kernels=tuple(np.asarray(actor[n]["kernel"], np.float32) for n in layers),
-        biases=tuple(np.asarray(actor[n]["bias"], np.float32) for n in layers),
-        activation="relu",
-        squash="tanh",
+        kernels=tuple(np.asarray(k, np.float32) for k in kernels),
+        biases=tuple(np.asarray(b, np.float32) for b in biases),
+        activation=activation,
+        squash=squash,
         low=missing,
         high=missing,
-        family="td3",
+        family=family,
     )
 
 
