@@ -26,39 +26,68 @@ def policy(seed, mean, std):
     return {"seed": seed, "checkpoint": 1000, "mean": mean, "std": std}
 
 
-def test_similar_mean_pairs_count_spreads_three_times_apart(findings):
-    rows = [policy(0, 1000.0, 10.0), policy(1, 1040.0, 45.0), policy(2, 500.0, 5.0)]
-    pairs = findings.similar_mean_pairs(rows)
-    # 1000 and 1040 lie within 5 % (40 / 1040); 500 is far from both
-    assert pairs["similar"] == 1 and pairs["spread_3x"] == 1
-    assert pairs["best"]["ratio"] == pytest.approx(4.5)
-    assert findings.similar_mean_pairs(rows[:1] + rows[2:])["best"] is None
-
-
-def test_the_last_kept_check_gives_the_final_cvar_and_an_undefined_ltp(findings):
-    trace = {
-        "accepted": np.array([True, True, False]),
-        "cvar": np.array([100.0, 120.0, 50.0]),
-        "ltp": np.array([0.1, 0.0, 0.3]),
-        "mode": np.array([200.0, -5.0, 200.0]),
+def test_similar_mean_pairs_get_a_ratio_interval_and_still_policies_drop(findings):
+    rng = np.random.default_rng(0)
+    samples = {
+        0: 1000 + rng.normal(0, 10, 300),
+        1: 1040 + rng.normal(0, 60, 300),
+        2: 1010 + rng.normal(0, 1, 300),  # CV 0.1 %: barely moves
+        3: 500 + rng.normal(0, 5, 300),
     }
-    last = findings._last_kept(trace)
-    assert last["cvar"] == 120.0 and np.isnan(last["ltp"])  # mode <= 0 at row 1
-    assert [findings._win(a, b) for a, b in [(2, 1), (1, 1), (0, 1)]] == [1, 0.5, 0]
+    rows = [policy(s, v.mean(), v.std()) for s, v in samples.items()]
+    pairs = findings.similar_mean_pairs(None, rows, lambda row: samples[row["seed"]])
+    # 0, 1 and 2 lie within 5 % of each other (3 pairs); 2 is in two of them
+    assert pairs["similar"] == 3 and pairs["still"] == 2
+    assert pairs["confidence"] == pytest.approx(1 - 0.05 / 3)
+    (tested,) = pairs["tested"]
+    assert tested["ratio"]["estimate"] == pytest.approx(
+        samples[1].std() / samples[0].std()
+    )
+    assert tested["ratio"]["low"] > 3 and pairs["spread_3x"] == pairs["differ"] == 1
 
 
-def test_verdicts_say_what_does_not_reproduce(findings):
-    empty_pairs = {"similar": 0, "spread_3x": 0, "best": None}
+def test_finals_read_the_last_kept_check_and_the_held_out_purd(findings):
+    trace = {
+        "accepted": np.array([True, True, False, False]),
+        "cvar": np.array([100.0, 120.0, 150.0, 50.0]),
+        "heldout_cvar": np.float64(90.0),
+        "heldout_ltp": np.float64(0.0),
+        "heldout_mode": np.float64(-5.0),  # LTP undefined
+    }
+    finals = findings._finals("cvar", trace)
+    assert finals["cvar_kept_cvar"] == 120.0 and finals["cvar_heldout_cvar"] == 90.0
+    assert np.isnan(finals["cvar_heldout_ltp"])
+    assert finals["cvar_kept_rate"] == pytest.approx(1 / 3)
+
+
+def estimate(value, low, high, units=5):
+    return {"estimate": value, "low": low, "high": high, "units": units}
+
+
+def test_verdicts_are_computed_from_intervals(findings):
     found = {
         "neighbourhoods": {
-            "hopper-td3": {"ltp_at_least_0.02": 1, "cvar_at_most_0.8_mean": 0,
-                           "pairs": empty_pairs},
+            "hopper-td3": {"ltp": estimate(0.04, 0.01, 0.07),
+                           "pairs": {"tested": [], "similar": 0, "still": 0}},
         },
-        "paths": {"hopper": {"same_seed": None, "cross_seed": None}},
-        "rejection": {"probability_of_improvement": {"value": 0.6, "low": 0.4,
-                                                     "high": 0.8, "n": 5}},
+        "paths": {"hopper": {"drop": estimate(0.1, -0.05, 0.3)}},
+        "rejection": {"heldout_cvar": estimate(20.0, -10.0, 50.0),
+                      "heldout_ltp": estimate(-0.02, -0.04, -0.01)},
     }  # fmt: skip
-    lines = findings.verdicts(found)
-    assert "does not reproduce at this scale" in lines[0]
-    assert "too few paths" in lines[1]
-    assert "is not established at this scale" in lines[2]
+    verdicts = [c["verdict"] for c in findings.claims(found)]
+    assert verdicts == [
+        "reproduces",  # LTP interval above 0
+        "not established at this scale",  # the path drop's interval holds 0
+        "not established at this scale",  # held-out CVaR difference holds 0
+        "reproduces",  # held-out LTP difference below 0
+    ]
+
+
+def test_the_units_needed_follow_the_effect_and_its_spread(findings):
+    claim = {"interval": estimate(20.0, -10.0, 50.0, 5), "no_effect": 0.0,
+             "above": True}  # fmt: skip
+    sigma = 30.0 / 1.96 * np.sqrt(5)  # one unit's spread, from the half-width
+    assert findings.units_needed(claim) == int(np.ceil((2.8 * sigma / 20.0) ** 2))
+    assert findings.units_needed(claim | {"above": False}) is None  # wrong side
+    one = claim | {"interval": estimate(20.0, np.nan, np.nan, 1)}
+    assert findings.units_needed(one) is None

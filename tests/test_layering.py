@@ -37,7 +37,10 @@ SUBLAYERS = {
         {"resolve"},
         {"__init__"},
     ],
-    "store": [{"__init__"}, {"purd", "interpolation", "rejection", "surface", "line"}],
+    "store": [
+        {"__init__"},
+        {"purd", "interpolation", "rejection", "surface", "line", "selection"},
+    ],
     "landscape": [
         {"__init__"},
         {"stats"},  # numpy statistics, flat policies (no JAX)
@@ -48,7 +51,7 @@ SUBLAYERS = {
         {"grid"},  # planes and lines of points
         {"experiments"},  # purd, interpolate, reject, surface, line, policies
     ],
-    "landscape.stats": [{"__init__", "flat"}, {"table", "aggregate"}],
+    "landscape.stats": [{"__init__", "flat"}, {"table", "aggregate", "units"}],
     "landscape.perturb": [
         {"episode"},
         {"registry"},
@@ -66,6 +69,7 @@ SUBLAYERS = {
     "landscape.experiments": [
         {"__init__"},
         {"purd", "interpolate", "reject", "surface", "line", "policies"},
+        {"select"},  # ranks stored PURDs, confirms with purd's fresh_purds
     ],
     "report": [{"__init__", "html", "data"}, {"figures", "across_envs"}, {"build"}],
 }

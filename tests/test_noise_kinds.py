@@ -93,6 +93,16 @@ def test_noisy_parameters_spare_the_normalizer():
 
 
 @pytest.mark.unit
+@pytest.mark.unit
+def test_equal_shaped_leaves_get_independent_noise():
+    """A key per leaf: the paper's code drew every leaf's noise from one key, so
+    leaves of equal shape got equal noise; here each leaf has its own draw."""
+    params = {"a": jnp.zeros((4, 4)), "b": jnp.zeros((4, 4))}
+    noisy = noisy_parameters(params, jax.random.PRNGKey(0), 1.0)
+    assert not np.allclose(noisy["a"], noisy["b"])
+    assert abs(np.corrcoef(np.ravel(noisy["a"]), np.ravel(noisy["b"]))[0, 1]) < 0.7
+
+
 def test_per_step_parameter_noise_is_refused_on_atari_in_one_line():
     cfg = TrainConfig(env="atari:Breakout-v5", algo="ppo")
     with pytest.raises(LandscapeError, match="steps its episodes on the host"):

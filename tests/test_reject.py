@@ -22,6 +22,12 @@ from return_landscapes import LandscapeError, load_rejection, reject
 from return_landscapes.conf import RejectConfig
 from return_landscapes.landscape.experiments import reject as rejection
 from return_landscapes.landscape.hotpath.engine import get_engine
+from return_landscapes.landscape.stats import purd_statistics
+from return_landscapes.landscape.stats.units import (
+    REPRODUCES,
+    paired_difference,
+    verdict,
+)
 from return_landscapes.store import rejection as rejection_store
 from return_landscapes.tracking import tracking
 from return_landscapes.training.schedule import Block
@@ -290,3 +296,65 @@ def test_under_pure_noise_kept_estimates_climb_and_held_out_ones_do_not(
         traces["cvar"]["heldout_returns"], traces["none"]["heldout_returns"]
     )
     assert float(traces["cvar"]["heldout_cvar"]) < kept[-1]
+
+
+def test_where_updates_widen_the_tail_held_out_cvar_beats_none(setup, monkeypatch):
+    """A toy on the real loop: every other proposed update widens the left tail (a
+    tenth more samples fall to 0), the others change nothing. ``cvar`` undoes the
+    widening ones, ``none`` keeps them all, and the held-out CVaR of the final
+    policies, paired by repeat, says ``cvar`` is better with an interval that
+    excludes no effect."""
+    _, job, engine, root = setup
+    leaf = _first_float_leaf(root.agent)
+    proposals = {"count": 0}
+
+    def run_block(state, block):
+        proposals["count"] += 1
+        harm = 1.0 if proposals["count"] % 2 else 0.0
+        return state.replace(agent=_shift_leaf(state.agent, harm)), {}
+
+    def estimate(job, engine, state, keys, bar):
+        harm = float(np.mean(_first_float_leaf(state.agent) - leaf))
+        rng = np.random.default_rng(np.asarray(jax.random.key_data(keys)).ravel())
+        returns = 100.0 + rng.normal(0.0, 5.0, len(keys))
+        returns[rng.random(len(keys)) < min(0.1 * harm, 0.6)] = 0.0
+        statistics = purd_statistics(returns)
+        return rejection.Estimate(returns, statistics, 100.0)
+
+    trainer = rejection.continuing_trainer(job)
+    monkeypatch.setattr(
+        rejection,
+        "continuing_trainer",
+        lambda job: trainer._replace(run_block=run_block),
+    )
+    monkeypatch.setattr(rejection, "_estimate", estimate)
+    cfg = dataclasses.replace(job.cfg, max_steps=12, samples=40)
+    job = dataclasses.replace(job, cfg=cfg)
+    held_out = {"cvar": [], "none": []}
+    for repeat in range(4):
+        for name in held_out:
+            proposals["count"] = 0
+            _, trace = rejection.run_repeat(
+                job, engine, root, repeat, accept=rejection.CRITERIA[name]
+            )
+            held_out[name].append(float(trace["heldout_cvar"]))
+    assert min(held_out["cvar"]) > 80.0 and max(held_out["none"]) < 10.0
+    effect = paired_difference(held_out["cvar"], held_out["none"], range(4))
+    assert verdict(effect) == REPRODUCES
+
+
+def _first_float_leaf(tree) -> np.ndarray:
+    return next(
+        np.asarray(x)
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.floating)
+    )
+
+
+def _shift_leaf(tree, by: float):
+    leaves, structure = jax.tree.flatten(tree)
+    index = next(
+        i for i, x in enumerate(leaves) if jnp.issubdtype(x.dtype, jnp.floating)
+    )
+    leaves[index] = leaves[index] + by
+    return jax.tree.unflatten(structure, leaves)

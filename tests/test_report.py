@@ -19,7 +19,13 @@ from helpers import (
     landscape,
     landscape_here,
 )
-from return_landscapes import LandscapeError, load_rejection, report
+from return_landscapes import (
+    LandscapeError,
+    load_rejection,
+    load_selection,
+    report,
+    select,
+)
 from return_landscapes.landscape.stats.table import COLUMNS
 
 TINY_DEMO = [
@@ -90,6 +96,28 @@ def test_the_demo_runs_every_stage_and_reports_every_figure(demo_dir):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(COLUMNS)
     assert (out / "timings.json").is_file()
+
+
+def test_select_on_the_demo_run_writes_its_table_and_the_report_shows_it(
+    demo_dir, tmp_path, capsys
+):
+    out, _ = demo_dir
+    run = tmp_path / "hopper-td3"
+    shutil.copytree(out / "hopper-td3", run)
+    table = select(run=str(run), criterion="cvar", progress=False)
+    assert table == run / "landscape" / "select_cvar_all_seeds.csv"
+    rows = load_selection(table)
+    assert [int(r["checkpoint"]) for r in rows] and rows[0]["chosen"] == "True"
+    assert {int(r["checkpoint"]) for r in rows} == {150, 300}  # every checkpoint
+    assert float(rows[0]["confirm_cvar"]) == pytest.approx(
+        float(rows[0]["cvar"]), rel=0.2
+    )  # fresh draws of the same policy: near, and not the same numbers
+    assert rows[0]["confirm_cvar"] != rows[0]["cvar"]
+    printed = capsys.readouterr().out
+    assert "chosen: checkpoint" in printed and "on fresh draws" in printed
+    page = report(runs=[str(run)], out=str(tmp_path / "report"), resamples=100)
+    html = page.read_text()
+    assert "Checkpoint selection" in html and "select_cvar_all_seeds.csv" in html
 
 
 def test_a_report_in_svg_or_pdf_writes_those_files_and_still_shows_every_figure(

@@ -103,6 +103,7 @@ if TYPE_CHECKING:  # for type checkers and the API docs; tests/test_packaging.py
     )
     from return_landscapes.landscape.experiments.purd import purd
     from return_landscapes.landscape.experiments.reject import reject
+    from return_landscapes.landscape.experiments.select import select
     from return_landscapes.landscape.experiments.surface import surface
     from return_landscapes.report.build import report
     from return_landscapes.store.interpolation import (
@@ -111,6 +112,7 @@ if TYPE_CHECKING:  # for type checkers and the API docs; tests/test_packaging.py
     from return_landscapes.store.line import load_line
     from return_landscapes.store.purd import load_purd
     from return_landscapes.store.rejection import load_rejection
+    from return_landscapes.store.selection import load_selection
     from return_landscapes.store.surface import load_surface
     from return_landscapes.training.imported import import_policy
     from return_landscapes.training.loop import train

@@ -56,6 +56,8 @@ from return_landscapes.conf.landscape import (
     PurdConfig,
     RejectConfig,
     RejectEnv,
+    SelectConfig,
+    SelectCriterion,
     SurfaceConfig,
 )
 from return_landscapes.conf.options import (
@@ -148,6 +150,8 @@ __all__ = [
     "ReportConfig",
     "RunEpisodeOptions",
     "SACConfig",
+    "SelectConfig",
+    "SelectCriterion",
     "StatsConfig",
     "SurfaceConfig",
     "TD3Config",

@@ -27,6 +27,7 @@ from return_landscapes.conf.landscape import (
     LineConfig,
     PurdConfig,
     RejectConfig,
+    SelectConfig,
     SurfaceConfig,
 )
 from return_landscapes.conf.report import ReportConfig, StatsConfig
@@ -283,6 +284,17 @@ register(
         "landscape stats run=runs/h",
         "return_landscapes.landscape.stats.table:print_stats",
         public=False,
+    )
+)
+register(
+    Command(
+        "select",
+        SelectConfig,
+        "rank a run's checkpoints by their PURDs (mean, CVaR, LTP or\n"
+        "mean above a CVaR floor), confirmed on fresh draws",
+        "landscape select run=runs/h criterion=cvar",
+        f"{LANDSCAPE}.select:select",
+        loaders=("return_landscapes.store.selection:load_selection",),
     )
 )
 register(

@@ -330,3 +330,74 @@ class SurfaceConfig(
     action_noise, 1 for init_state."""
     sample_seed: int = 0
     """Random seed of the random directions and of the samples."""
+
+
+class SelectCriterion(Enum):
+    """What ``landscape select`` ranks checkpoints by."""
+
+    mean = "mean"  # the PURD's mean return, highest first
+    cvar = "cvar"  # the PURD's CVaR (its left tail), highest first
+    ltp = "ltp"  # the PURD's left-tail probability, lowest first
+    floored_mean = "floored_mean"  # the mean, among checkpoints with CVaR >= cvar_floor
+
+
+@dataclass
+class SelectConfig:
+    """``landscape select``: rank a run's checkpoints by their PURDs, then confirm.
+
+    For one seed (``seed_index``) or across seeds (null): every checkpoint's PURD
+    statistics with bootstrap intervals (over the PURD's samples for one seed, over
+    seeds across seeds), ranked by ``criterion``. The best-mean checkpoint is marked
+    where it is not the most robust (highest CVaR). Then the chosen and the
+    best-mean checkpoints get a PURD on ``confirm_samples`` fresh draws (sample seed
+    ``confirm_seed``, which no stored PURD used), so the choice is judged on numbers
+    that did not make it. Writes ``out`` (default
+    ``<run>/landscape/select_<criterion>_<seed0|all_seeds>.csv``) and prints the
+    table.
+    """
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "bins": AT_LEAST_ONE,
+        "alpha": UNIT,
+        "threshold": FRACTION,
+        "confidence": FRACTION,
+        "resamples": AT_LEAST_ONE,
+    }
+
+    run: str | None = None
+    """Run directory whose stored PURDs rank its checkpoints; required."""
+    criterion: SelectCriterion = SelectCriterion.cvar
+    """Rank by mean, CVaR, LTP, or the mean among checkpoints whose CVaR reaches
+    ``cvar_floor`` (floored_mean)."""
+    cvar_floor: float | None = None
+    """criterion=floored_mean: the CVaR a checkpoint must reach to be chosen."""
+    seed_index: int | None = None
+    """Rank one seed's checkpoints; null: across seeds (the mean over seeds)."""
+    perturb: str | None = None
+    """Which stored PURDs to read; null: the only perturbation stored, else the
+    run's algorithm."""
+    scale: float | None = None
+    """Their scale; null: the only one stored for ``perturb``."""
+    alpha: float = 0.1
+    """CVaR level: the mean of the worst ``alpha`` fraction of returns."""
+    threshold: float = 0.5
+    """LTP counts returns below ``threshold x mode``."""
+    bins: int = 100
+    """Histogram bins of the mode that LTP uses."""
+    confidence: float = 0.95
+    """Level of the bootstrap intervals."""
+    resamples: int = 2_000
+    """Bootstrap resamples of the intervals."""
+    confirm_samples: int | None = None
+    """Samples of each fresh confirming PURD; null: as many as the stored PURDs;
+    0: no confirmation."""
+    confirm_seed: int | None = None
+    """Sample seed of the confirming PURDs; null: the stored PURDs' plus one."""
+    chunk: int | None = None
+    """Episodes per compiled call of the confirming PURDs; null: the most that fit."""
+    progress: bool | None = None
+    """Progress on stderr: true a bar, false none; null a bar on a terminal, else
+    a plain line every minute."""
+    out: str | None = None
+    """CSV file of the table; null:
+    ``<run>/landscape/select_<criterion>_<seed0|all_seeds>.csv``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import logging
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from return_landscapes.report import figures
 from return_landscapes.report.across_envs import aggregate_section
 from return_landscapes.report.data import RunData, load_run, missing_pieces
 from return_landscapes.report.html import Figure, Section, page, table
+from return_landscapes.store import selection as selection_store
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def report(config: ReportConfig | dict | None = None, **overrides) -> Path:
         builder.learning_section(),
         builder.stats_section(),
         builder.scatter_section(),
+        selection_section(runs),
         aggregate_section(runs, cfg, out),
         *(builder.kind_section(kind) for kind in experiment_kinds()),
     ]
@@ -259,6 +262,58 @@ class _Builder:
         else:
             section.missing.append(declared.absent)
         return section
+
+
+SELECTION_COLUMNS = ("rank", "checkpoint", "seeds", "mean", "cvar", "ltp")
+
+
+def selection_section(runs: list[RunData]) -> Section:
+    """The tables of ``landscape select`` found in the runs (optional: the intro
+    says how to make one where none is stored)."""
+    section = Section(
+        "Checkpoint selection",
+        "Checkpoints ranked by a criterion of their PURDs (landscape select), with "
+        "bootstrap intervals; confirm_* columns: the chosen and the best-mean "
+        "checkpoints measured again on fresh draws that made no choice.",
+    )
+    tables = []
+    for run in runs:
+        for path in selection_store.stored_selections(run.run_dir):
+            rows = selection_store.load_selection(path)
+            confirm = [c for c in rows[0] if c.startswith("confirm_")] if rows else []
+            columns = [*SELECTION_COLUMNS, "marks", *confirm]
+            cells = [
+                [
+                    *(r[c] for c in SELECTION_COLUMNS),
+                    _marks(r),
+                    *(r[c] for c in confirm),
+                ]
+                for r in rows
+            ]
+            tables.append(f"<p>{html_escape(run.name)}: {html_escape(path.name)}</p>")
+            tables.append(table(columns, cells, text_columns=0))
+    if not tables:
+        section.intro = (
+            "No selection table: landscape select run=<run> criterion=cvar ranks a "
+            "run's checkpoints by their PURDs and confirms the choice on fresh draws."
+        )
+    section.table = "".join(tables)
+    return section
+
+
+def _marks(row: dict) -> str:
+    marks = [
+        label
+        for key, label in (
+            ("chosen", "chosen"),
+            ("best_mean", "best mean"),
+            ("most_robust", "most robust"),
+        )
+        if row.get(key) == "True"
+    ]
+    if row.get("eligible") == "False":
+        marks.append("not eligible")
+    return ", ".join(marks)
 
 
 def flat_notes(runs: list[RunData]) -> list[str]:

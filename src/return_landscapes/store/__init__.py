@@ -16,6 +16,7 @@ Layout under ``<run>/landscape/``::
     surface/.../directions.h5                          (the plane's two directions)
     line/<perturb>/scale_<scale>/<anchor>_points<n>_span<span>[_<directions>]/row_<i>.h5
     line/plain/...                                     (one block per point)
+    select_<criterion>_<seed0|all_seeds>.csv           (landscape select's table)
 
 Each file is one *block* of a result with the provenance (perturbation, scale,
 samples, checkpoint step, seed, package versions, time, ...) in its attributes. PURD

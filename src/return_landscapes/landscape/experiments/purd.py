@@ -163,6 +163,13 @@ def _finished(job: PurdJob, step: int, seed: int) -> bool:
 
 
 def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
+    for seed, stats, unperturbed in _seed_purds(job, engine, step, seeds, bar):
+        _write_block(job, step, seed, stats, unperturbed)
+
+
+def _seed_purds(job: PurdJob, engine: Engine, step, seeds, bar):
+    """Yield ``(seed, EpisodeStats of the samples, the unperturbed episode's)`` for
+    every seed at one checkpoint that is not skipped as flat."""
     cfg = job.cfg
     state = restore_without_replay_rows(engine.parts, job.run_cfg, job.run_dir, step)
     agent_states = jax.tree.map(lambda x: jnp.asarray(x[np.array(seeds)]), state.agent)
@@ -182,9 +189,36 @@ def _checkpoint_purds(job: PurdJob, engine: Engine, step, seeds, bar) -> None:
         scale = job.scale_at(step)
         stats = perturbed_returns(engine, source, scale, keys, cfg.chunk, bar)
         _warn_flat(job, step, seed, length, stats.undiscounted_return)
-        _write_block(
-            job, step, seed, stats, jax.tree.map(lambda x, i=i: x[i], unperturbed)
-        )
+        check_finite_returns(stats.undiscounted_return, step, seed)
+        yield seed, stats, jax.tree.map(lambda x, i=i: x[i], unperturbed)
+
+
+def fresh_purds(cfg: PurdConfig, steps: list[int], seeds: list[int]) -> dict:
+    """PURDs computed and not stored: ``{step: returns (len(seeds), samples)}``.
+
+    For draws that no stored result used (``cfg.sample_seed`` another seed than the
+    stored PURD's), e.g. to confirm a choice made from stored PURDs on fresh ones.
+    ``cfg.min_episode_steps`` is ignored: every seed is computed.
+
+    Raises:
+      LandscapeError: bad input, or a checkpoint with non-finite state.
+    """
+    base = open_job(cfg, cfg.perturb)
+    steps = chosen_checkpoints(steps, base.run_dir)
+    seeds = chosen_seeds(seeds, base.run_cfg.seeds)
+    job = PurdJob(**base.base(), checkpoints=steps, seeds=seeds, todo={})
+    job.cfg = dataclasses.replace(cfg, min_episode_steps=0)
+    check_stored_finite(
+        job.run_dir, dict.fromkeys(steps, seeds), job.perturbation.needs_replay
+    )
+    engine = make_engine(job)
+    out = {}
+    total = cfg.samples * len(steps) * len(seeds)
+    with progress_bar(total, cfg.progress, "purd") as bar:
+        for step in steps:
+            found = _seed_purds(job, engine, step, seeds, bar)
+            out[step] = np.stack([s.undiscounted_return for _, s, _ in found])
+    return out
 
 
 def _skipped(job: PurdJob, step: int, seed: int, length: int) -> bool:
@@ -219,7 +253,6 @@ def _unperturbed(job: PurdJob, engine: Engine, agent_states, step, seeds):
 
 
 def _write_block(job: PurdJob, step: int, seed: int, stats, unperturbed) -> None:
-    check_finite_returns(stats.undiscounted_return, step, seed)
     arrays = {
         "seeds": np.array([seed], np.int32),
         "undiscounted_return": stats.undiscounted_return[None],

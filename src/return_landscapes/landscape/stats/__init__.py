@@ -133,7 +133,11 @@ def bootstrap_ci(
     resamples: int = 10_000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval across seeds.
+    """Percentile bootstrap confidence interval of independent values.
+
+    Each value must be its own independent unit (one per seed); values that share
+    a unit (checkpoints of one seed, repeats of one root) need
+    ``units.mean_over_units`` or ``units.unit_interval`` instead.
 
     Args:
       per_seed_values: one value per seed, ``(num_seeds,)``.
