@@ -106,3 +106,17 @@ def test_the_choice_is_confirmed_or_not_on_fresh_draws():
 def test_bad_options_get_one_line(tmp_path, options, message):
     with pytest.raises(LandscapeError, match=message):
         select(run=str(tmp_path), **options)
+
+
+def test_out_never_overwrites_a_file_select_did_not_write(tmp_path):
+    from return_landscapes.landscape.experiments.select import COLUMNS
+    from return_landscapes.landscape.stats.table import check_table_path
+
+    other = tmp_path / "results.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(LandscapeError, match="not a table written by 'landscape sel"):
+        check_table_path(other, COLUMNS, "landscape select")
+    assert other.read_text() == "a,b\n1,2\n"
+    mine = tmp_path / "select.csv"
+    mine.write_text(",".join(COLUMNS) + "\n")
+    check_table_path(mine, COLUMNS, "landscape select")  # its own table: fine

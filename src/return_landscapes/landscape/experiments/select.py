@@ -36,6 +36,7 @@ from return_landscapes.landscape.stats import (
     purd_statistics,
 )
 from return_landscapes.landscape.stats.flat import MIN_EPISODE_STEPS, flat_reason
+from return_landscapes.landscape.stats.table import check_table_path
 from return_landscapes.landscape.stats.units import (
     mean_over_units,
     unit_interval,
@@ -87,8 +88,9 @@ def select(config: SelectConfig | dict | None = None, **overrides) -> Path:
         else np.empty((0, samples))
         for step in chosen_checkpoints(None, run_dir)
     }
-    rows = rank_checkpoints(purds, len(seeds), cfg)
     out = _output_path(cfg, run_dir)
+    check_table_path(out, COLUMNS, "landscape select")
+    rows = rank_checkpoints(purds, len(seeds), cfg)
     attrs = next(iter(group.results.values())).attrs
     confirm = _confirm(cfg, group, attrs, rows, seeds)
     for row in rows:

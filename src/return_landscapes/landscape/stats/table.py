@@ -215,8 +215,8 @@ def _cell(value):
     return value
 
 
-def check_table_path(path: Path, columns) -> None:
-    """Refuse to overwrite anything but a table this command wrote (same header)."""
+def check_table_path(path: Path, columns, command: str = "landscape stats") -> None:
+    """Refuse to overwrite anything but a table ``command`` wrote (same header)."""
     if path.is_dir():
         raise LandscapeError(f"out={path} is a folder: give the path of a .csv file")
     if not path.exists():
@@ -225,7 +225,7 @@ def check_table_path(path: Path, columns) -> None:
         header = file.readline().rstrip("\n")
     if header != ",".join(columns):
         raise LandscapeError(
-            f"{path} exists and is not a table written by 'landscape stats': choose "
+            f"{path} exists and is not a table written by '{command}': choose "
             "another out= (nothing was written)"
         )
 
