@@ -96,8 +96,9 @@ def unit_interval(
         lists for a tuple of groups). A resample draws units with replacement, and
         a drawn unit brings all its values in every group.
       statistic: of the values (one array per group).
-      confidence, resamples, seed: the interval's coverage and the bootstrap's size
-        and seed (tables are reproducible).
+      confidence: the interval's coverage.
+      resamples: bootstrap resamples of the units.
+      seed: seed of the resampling (tables are reproducible).
 
     Returns:
       The statistic of all values, its interval, and the number of units.
