@@ -16,7 +16,7 @@ Intervals resample the independent unit (``landscape.stats.units``: seeds, seeds
 carrying their paths or roots) and every verdict is computed from its interval.
 Every stage is resumable (the commands skip what is stored), so a second run only
 redoes what is missing and the analysis; ``--until STAGE`` stops after a stage. The
-default scale (``standard``) took about 3 hours on the 2-core CPU; the page states
+default scale (``standard``) took 2.7 hours on the 2-core CPU; the page states
 each stage's measured time and what a decisive study would cost.
 
 Usage: ``python studies/findings.py [--scale standard|small] [--runs studies/runs]
@@ -639,12 +639,14 @@ def scale_needed(scale: Scale, found: dict, claim: dict) -> str:
     gpu_train = steps / GPU_TD3_TRAIN_RATE if algo == "td3" else 0.0
     cpu = needed * (train + landscape) / 3600
     gpu = needed * (gpu_train + landscape / GPU_PURD_SPEEDUP) / 3600
+    gpu_text = "under 0.1" if gpu < 0.1 else f"about {gpu:.1f}"
+    untimed = "" if algo == "td3" else ", PPO training not counted"
     return (
         f"{head}: about {needed} seeds (here "
         f"{Estimate(**claim['interval']).units}) for an 80 % chance of a decisive "
         f"interval: about {cpu:.1f} hours on this 2-core CPU ({train / 60:.0f} min "
         f"of training and {landscape / 60:.1f} min of `{claim['stage']}` per seed, "
-        f"measured) or about {gpu:.1f} GPU-hours on one H200."
+        f"measured) or {gpu_text} GPU-hours on one H200{untimed}."
     )
 
 
