@@ -208,6 +208,21 @@ def files_and_stamps(folder):
     return [(path, path.stat().st_mtime_ns) for path in sorted(folder.rglob("*"))]
 
 
+def assert_rerun_computes_nothing(folder, call) -> None:
+    """``call()`` once more, with the options that stored ``folder``'s results:
+    it compiles no program and writes no file (every stamp unchanged)."""
+
+    def files(folder):  # a folder's own stamp moves with check_writable's probe
+        return [(path, stamp) for path, stamp in files_and_stamps(folder)
+                if path.is_file()]  # fmt: skip
+
+    before = files(folder)
+    with counted_compiles() as compiled:
+        call()
+    assert not compiled, f"a re-run compiled {compiled}"
+    assert files(folder) == before
+
+
 def assert_one_error_line(result, *fragments):
     """A CLI result that failed with exit status 2 and one ``error:`` line."""
     assert result.returncode == 2

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from return_landscapes import provenance, rundir, store, train
-from return_landscapes.cli import user_errors
+from return_landscapes.cli import OS_ERROR_FIXES, user_errors
 from return_landscapes.conf import (
+    DemoConfig,
     PurdConfig,
     ReportConfig,
     StatsConfig,
@@ -24,7 +25,11 @@ from return_landscapes.conf import (
     resolve,
 )
 from return_landscapes.errors import LandscapeError
-from return_landscapes.landscape.checks import check_finite, check_finite_returns
+from return_landscapes.landscape.checks import (
+    check_finite,
+    check_finite_returns,
+    same_setting,
+)
 from return_landscapes.landscape.stats import table as stats_table
 from return_landscapes.metrics_log import MetricsLog, truncate_after
 from return_landscapes.store import purd as purd_store
@@ -112,6 +117,10 @@ def test_stray_checkpoint_and_result_names_are_skipped_not_parsed(tmp_path, capl
         (TrainConfig, {"td3": {"tau": 5}}, r"td3.tau=5.0 must lie in \(0, 1\]"),
         (TrainConfig, {"td3": {"gamma": 7}}, r"td3.gamma=7.0 must lie in \(0, 1\]"),
         (TrainConfig, {"td3": {"hidden_sizes": [0]}}, "each must be at least 1"),
+        (TrainConfig, {"td3": {"hidden_sizes": []}}, "must list at least one value"),
+        (TrainConfig, {"sac": {"hidden_sizes": []}}, r"pass e.g. its default, sac"),
+        (TrainConfig, {"ppo": {"hidden_sizes": []}}, r"ppo.hidden_sizes=\[64,64\]"),
+        (DemoConfig, {"hidden_sizes": []}, r"hidden_sizes=\[\] must list at least"),
         (TrainConfig, {"ppo": {"gae_lambda": 1.5}}, r"must lie in \[0, 1\]"),
         (TrainConfig, {"ppo": {"learning_rate": math.inf}}, "learning_rate=inf"),
         (TrainConfig, {"reset_noise_scale": -0.1}, "must be at least 0"),
@@ -172,6 +181,18 @@ def test_a_non_finite_leaf_anywhere_in_a_checkpoint_names_its_seeds():
 
 
 @pytest.mark.unit
+def test_a_stored_setting_is_compared_by_value_with_the_asked_one():
+    assert same_setting("[100, 200, 300]", [100, 200, 300])  # lists stored as JSON
+    assert same_setting("[100, 200, 300]", np.array([100, 200, 300]))
+    assert same_setting("[100, 200, 300]", (100.0, 200, 300))
+    assert same_setting(np.int64(3), 3) and same_setting(np.float32(0.5), 0.5)
+    assert same_setting("", None)
+    assert not same_setting("[100, 200]", [100, 200, 300])
+    assert not same_setting("[100, 200, 300]", [100, 200, 301])
+    assert not same_setting("pca", "random") and not same_setting("[1", [1])
+
+
+@pytest.mark.unit
 def test_a_purd_with_a_non_finite_return_is_refused_before_it_is_stored():
     check_finite_returns(np.array([1.0, 2.0]), 1000, 0)
     with pytest.raises(LandscapeError, match="1 of 3 returns are not finite"):
@@ -190,6 +211,24 @@ def test_a_full_disk_or_a_closed_folder_is_one_error_line(capsys, code, fix):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and fix in err
     assert "runs/r/landscape/x.h5" in err
+
+
+@pytest.mark.unit
+def test_a_full_disk_under_an_hdf5_write_is_one_error_line(capsys):
+    report = (  # h5py's text for a write that found the disk full
+        "Can't synchronously write data (file write failed: time = Mon Dec  7 "
+        "11:18:23 2026\n, filename = 'runs/r/landscape/x.h5', file descriptor = 3, "
+        "errno = 28, error message = 'No space left on device', buf = 0x7f, total "
+        "write size = 736512, bytes this sub-write = 736512, offset = 65536)"
+    )
+    with pytest.raises(SystemExit) as stopped, user_errors():
+        raise OSError(errno.ENOSPC, report)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: No space left on device (runs/r/landscape/x.h5): "
+        f"{OS_ERROR_FIXES[errno.ENOSPC]}\n"
+    )
 
 
 @pytest.mark.unit
@@ -301,3 +340,18 @@ def test_statistics_of_a_stored_non_finite_purd_are_unavailable_not_numbers():
         "1 of 4 PURD samples are not finite"
     )
     assert flat_reason(1000, 1000, returns[[0, 1, 3]]) is None
+
+
+@pytest.mark.unit
+def test_a_stray_name_is_noted_once_however_often_its_folder_is_listed(
+    tmp_path, caplog
+):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("step_000001000.npz", "step_000001000 (copy).npz", "step_1.npz"):
+        (folder / name).write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert rundir.completed_checkpoints(tmp_path) == [1000]
+    assert caplog.text.count("step_000001000 (copy).npz") == 1
+    assert caplog.text.count("step_1.npz") == 1

@@ -75,6 +75,31 @@ def nan_in_critic(run: Path) -> None:
         np.savez(file, **arrays)
 
 
+def inf_in_target_critic(run: Path) -> None:
+    """One target-critic bias of seed 0 set to infinity: only an update reads it."""
+    path = newest_checkpoint(run)
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    name = next(n for n in arrays if "target_critic" in n and n.endswith("['bias']"))
+    arrays[name][0, 0] = np.inf
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def one_seed_fewer(run: Path) -> None:
+    """The newest checkpoint holds seed 0 only, the manifest says 2 (a checkpoint
+    folder linked from another run)."""
+    path = newest_checkpoint(run)
+    with np.load(path) as saved:
+        arrays = {name: a[:1] if a.ndim else a for name, a in saved.items()}
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def no_newest_replay(run: Path) -> None:
+    sorted((run / "replay").glob("rows_*.npz"))[-1].unlink()
+
+
 def purd_without_returns(run: Path) -> None:
     path = purd_store.purd_path(run, "td3", 1e-2, 100, 0)
     arrays = {
@@ -108,6 +133,65 @@ def metrics_symlink(run: Path) -> None:
 
 def nothing(run: Path) -> None:
     del run
+
+
+# Tiny runs of each algorithm, so that a case that is wrongly accepted trains
+# seconds, not hours; the agent's hidden_sizes is the case's own.
+TINY = [
+    "steps=300",
+    "seeds=1",
+    "checkpoints=[100,200]",
+    "block=50",
+    "horizon=50",
+    "eval_interval=100",
+    "eval_episodes=1",
+    "backend=spring",
+    "progress=false",
+]
+TINY_OFF_POLICY = ["random_start_steps=50", "batch_size=16", "replay_capacity=150"]
+TINY_PPO = ["steps=768", "checkpoints=[256,512]", "ppo.num_envs=16"]
+
+
+def off_policy(algo: str) -> list[str]:
+    """A tiny ``algo`` run's options (no hidden_sizes)."""
+    return [*TINY, f"algo={algo}", *(f"{algo}.{o}" for o in TINY_OFF_POLICY)]
+
+
+def metrics_not_utf8(run: Path) -> None:
+    """Bytes that are not UTF-8 appended to the run's metrics log."""
+    with open(run / rundir.METRICS, "ab") as file:
+        file.write(b"\xff\xfe\x80\n")
+
+
+def metrics_not_utf8_before_the_end(run: Path) -> None:
+    """An unfinished run whose metrics log has a line of bytes that are not UTF-8
+    before its last line (a damaged log, not a torn last record)."""
+    unfinished(run)
+    lines = (run / rundir.METRICS).read_bytes().splitlines(keepends=True)
+    lines.insert(len(lines) - 1, b"\xff\xfe\x80\n")
+    (run / rundir.METRICS).write_bytes(b"".join(lines))
+
+
+def object_array_in_checkpoint(run: Path) -> None:
+    """An object (pickled) array beside the arrays of the newest checkpoint."""
+    unfinished(run)
+    path = newest_checkpoint(run)
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    arrays["extra"] = np.array([{"pickled": True}], dtype=object)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def newest_replay_rows_deleted(run: Path) -> None:
+    """A finished run without the replay rows of its last checkpoint."""
+    rundir.replay_rows_paths(run, rundir.completed_checkpoints(run)[-1])[-1].unlink()
+
+
+def oldest_replay_rows_deleted(run: Path) -> None:
+    """An unfinished run without the replay rows of its first checkpoint."""
+    unfinished(run)
+    rundir.replay_rows_paths(run, rundir.completed_checkpoints(run)[-1])[0].unlink()
 
 
 RESUME = ["train", "resume=true", *as_overrides(TINY_TD3)]
@@ -187,6 +271,96 @@ CASES = {
         nothing,
         ["train", "out={tmp}/new", "imported.source=brax_ppo"],
         "written by 'landscape import'",
+    ),
+    "reject inf in target critic": (
+        inf_in_target_critic,
+        [
+            "reject",
+            "run={run}",
+            "checkpoint=300",
+            "criterion=cvar",
+            "max_steps=2",
+            "samples=8",
+            "repeats=1",
+        ],
+        "non-finite training state for seed(s) [0]",
+    ),
+    "interpolate nan in critic": (
+        nan_in_critic,
+        ["interpolate", "run={run}", "pairs=same_seed", "points=3", "samples=0"],
+        "non-finite training state for seed(s) [0, 1]",
+    ),
+    "surface nan in critic": (
+        nan_in_critic,
+        ["surface", "run={run}", "checkpoint=300", "grid=3", "span=0.5"],
+        "non-finite training state for seed(s) [0]",
+    ),
+    "line nan in critic": (
+        nan_in_critic,
+        ["line", "run={run}", "checkpoint=300", "points=3", "span=0.5"],
+        "non-finite training state for seed(s) [0]",
+    ),
+    "purd on a checkpoint of fewer seeds": (
+        one_seed_fewer,
+        ["purd", "run={run}", "samples=8"],
+        "holds 1 seed(s)",
+    ),
+    "purd without the newest replay file": (
+        no_newest_replay,
+        ["purd", "run={run}", "samples=8"],
+        "rows_000000200_000000300.npz",
+    ),
+    "sweep member with a negative scale": (
+        nothing,
+        ["purd", "--multirun", "run={run}", "samples=8", "scale=1e-4,-1"],
+        "scale=-1",
+    ),
+    "$( unquoted": (nothing, ["purd", "run={tmp}/a$(b"], "quote"),
+    "backtick unquoted": (nothing, ["purd", "run={tmp}/a`b"], "quote"),
+    "train no hidden layer": (
+        nothing,
+        ["train", "out={tmp}/new", *off_policy("td3"), "td3.hidden_sizes=[]"],
+        "td3.hidden_sizes=[] must list at least one",
+    ),
+    "train sac no hidden layer": (
+        nothing,
+        ["train", "out={tmp}/new", *off_policy("sac"), "sac.hidden_sizes=[]"],
+        "sac.hidden_sizes=[] must list at least one",
+    ),
+    "train ppo no hidden layer": (
+        nothing,
+        ["train", "out={tmp}/new", *TINY, "algo=ppo", *TINY_PPO, "ppo.hidden_sizes=[]"],
+        "ppo.hidden_sizes=[] must list at least one",
+    ),
+    "demo no hidden layer": (
+        nothing,
+        ["demo", "out={tmp}/new", "hidden_sizes=[]"],
+        "hidden_sizes=[] must list at least one",
+    ),
+    "report metrics not UTF-8": (
+        metrics_not_utf8,
+        ["report", "runs=[{run}]", "out={tmp}/out"],
+        "metrics.jsonl line 11 is not UTF-8 text",
+    ),
+    "resume metrics not UTF-8 before the end": (
+        metrics_not_utf8_before_the_end,
+        [*RESUME, "out={run}"],
+        "metrics.jsonl line 10 is not JSON: the log is damaged before its end",
+    ),
+    "resume object array in checkpoint": (
+        object_array_in_checkpoint,
+        [*RESUME, "out={run}"],
+        "holds an object (pickled) array",
+    ),
+    "resume finished run without its newest replay rows": (
+        newest_replay_rows_deleted,
+        [*RESUME, "out={run}"],
+        "rows_000000200_000000300.npz is missing",
+    ),
+    "resume without the first replay rows": (
+        oldest_replay_rows_deleted,
+        [*RESUME, "out={run}"],
+        "rows_000000000_000000100.npz is missing",
     ),
     "resume through a symlinked log": (
         metrics_symlink,
@@ -272,3 +446,35 @@ def test_a_folder_that_refuses_writes_is_one_error_line_before_any_compile(
         run_case(tmp_path, run, case, args, "cannot write in")
     finally:
         reopen()
+
+
+def test_resume_with_the_schedule_in_another_order_is_the_same_run(run, tmp_path):
+    """A finished run resumed with its checkpoints listed in another order (and
+    repeated) is the same run: nothing to train, nothing changed, exit 0."""
+    reordered = {**TINY_TD3, "checkpoints": [200, 100, 200]}
+    before = digests(tmp_path)
+    result = landscape_here(
+        "train", "resume=true", f"out={run}", *as_overrides(reordered), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "different run" not in result.stderr
+    assert "already trained to step 300" in result.stderr
+    assert digests(tmp_path) == before
+
+
+STRAY = "step_000000100 (copy).npz"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[*RESUME, "out={run}"], ["report", "runs=[{run}]", "out={tmp}/out"]],
+    ids=lambda args: args[0],
+)
+def test_a_stray_checkpoint_name_is_noted_once_per_command(run, tmp_path, args):
+    newest = newest_checkpoint(run)
+    (newest.parent / STRAY).write_bytes(newest.read_bytes())
+    command = [arg.format(run=run, tmp=tmp_path) for arg in args]
+    result = landscape_here(*command, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if STRAY in line]
+    assert notes == [f"ignored {newest.parent / STRAY}: not a name this tool writes"]

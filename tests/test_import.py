@@ -1,12 +1,14 @@
 """Policies trained elsewhere: `landscape import` of brax.training parameters and the
 public API on plain parameters (`policy_purd`, `policy_surface`, ...)."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import assert_one_error_line, landscape_here
+from helpers import assert_one_error_line, counted_compiles, landscape_here
 from return_landscapes import (
     LandscapeError,
     evaluate_policies,
@@ -205,6 +207,26 @@ def test_update_perturbations_are_refused_for_plain_parameters():
         policy_purd(
             lambda p, o: jnp.zeros(3), {"w": jnp.zeros(3)}, "hopper", perturb="td3"
         )
+
+
+@pytest.mark.unit
+def test_non_finite_parameters_are_refused_before_any_compile():
+    """Every policy-API entry refuses NaN or infinity in any leaf, naming it."""
+    bad = {"w": jnp.asarray([[0.5], [jnp.inf]]), "b": jnp.zeros(1)}
+    good = {"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}
+    stacked = jax.tree.map(lambda a: a[None], bad)
+    env = PointReach()
+    calls = [
+        ("params['w']", lambda: policy_purd(jnp.dot, bad, env, samples=2)),
+        ("end['w']", lambda: policy_path(jnp.dot, good, bad, env)),
+        ("params['w']", lambda: policy_surface(jnp.dot, bad, env, grid=3)),
+        ("params['w']", lambda: evaluate_policies(jnp.dot, stacked, env)),
+    ]
+    for leaf, call in calls:
+        refused = pytest.raises(LandscapeError, match=re.escape(leaf))
+        with counted_compiles() as compiled, refused:
+            call()
+        assert not compiled
 
 
 def test_import_names_what_does_not_fit(params_file, tmp_path):

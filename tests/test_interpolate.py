@@ -9,6 +9,7 @@ import yaml
 
 from helpers import (
     assert_one_error_line,
+    assert_rerun_computes_nothing,
     copy_run,
     files_and_stamps,
     kill_when_files_land,
@@ -34,10 +35,18 @@ def paths(tiny_td3_run, tmp_path_factory):
     """A run copy with plain same-seed paths, param-noise cross-seed paths and the
     checkpoints' unperturbed returns (a PURD at scale 0)."""
     run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("interpolate") / "run")
+    compute_paths(run)
+    return run
+
+
+def compute_paths(run) -> None:
     interpolate(run=str(run), pairs="same_seed", samples=0, **SMALL)
     interpolate(run=str(run), pairs="cross_seed", samples=4, scale=1e-2, **SMALL)
     purd(run=str(run), perturb="param_noise", scale=0.0, samples=8, progress=False)
-    return run
+
+
+def test_the_same_paths_again_compute_nothing(paths):
+    assert_rerun_computes_nothing(paths, lambda: compute_paths(paths))
 
 
 def unperturbed(run, seed, step):

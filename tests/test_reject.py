@@ -12,6 +12,7 @@ import pytest
 
 from helpers import (
     assert_one_error_line,
+    assert_rerun_computes_nothing,
     copy_run,
     files_and_stamps,
     kill_when_files_land,
@@ -157,13 +158,10 @@ def test_the_criterion_holds_on_the_recorded_traces(setup, criterion):
 
 def test_check_interval_groups_the_proposed_updates(setup):
     run, *_ = setup
-    reject(
-        run=str(run),
-        criterion="none",
-        max_steps=5,
-        check_interval=2,
-        **SMALL,
-        repeats=1,
+    options = {"criterion": "none", "max_steps": 5, "check_interval": 2}
+    reject(run=str(run), **options, **SMALL, repeats=1)
+    assert_rerun_computes_nothing(
+        run, lambda: reject(run=str(run), **options, **SMALL, repeats=1)
     )
     (result,) = load_rejection(run, 200, 1, "none")
     assert result.arrays["proposed_updates"].tolist() == [0, 2, 4, 5]

@@ -7,6 +7,7 @@ import pytest
 
 from helpers import (
     assert_one_error_line,
+    assert_rerun_computes_nothing,
     copy_run,
     files_and_stamps,
     landscape_here,
@@ -36,12 +37,10 @@ QUIET = {"progress": False}
 SAMPLED = {"perturb": "td3", "scale": SCALE, "samples": SAMPLES, **QUIET}
 
 
-@pytest.fixture(scope="module")
-def planes(tiny_td3_run, tmp_path_factory):
-    """A run copy with td3 PURDs, and 5x5 surfaces with PURDs (the shapes of
-    test_surface.py's: no new compile) along random, update and pca directions,
-    one along the random surface's directions read from its file, and a line."""
-    run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("directions") / "run")
+def compute_planes(run) -> None:
+    """td3 PURDs, and 5x5 surfaces with PURDs along random, update and pca
+    directions, one along the random surface's directions read from its file,
+    and a line."""
     purd(run=str(run), **SAMPLED)
     random = surface(run=str(run), **PLANE, **SAMPLED)
     surface(run=str(run), directions="update", **PLANE, **SAMPLED)
@@ -54,7 +53,21 @@ def planes(tiny_td3_run, tmp_path_factory):
         **SAMPLED,
     )
     line(run=str(run), checkpoint=200, seed_index=1, points=5, span=0.5, **SAMPLED)
+
+
+@pytest.fixture(scope="module")
+def planes(tiny_td3_run, tmp_path_factory):
+    """A run copy with ``compute_planes``' results (the shapes of test_surface.py's:
+    no new compile)."""
+    run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("directions") / "run")
+    compute_planes(run)
     return run
+
+
+def test_the_same_commands_again_compute_nothing(planes):
+    """purd, a surface along every kind of directions and a line, asked again with
+    the same options, find their results finished (pca's checkpoint list too)."""
+    assert_rerun_computes_nothing(planes, lambda: compute_planes(planes))
 
 
 def load(run, directions):

@@ -21,13 +21,12 @@ from pathlib import Path
 
 from return_landscapes._xla import configure_xla
 from return_landscapes.conf import (
-    TrainConfig,
     describe_options,
     option_names,
     renamed_options,
     renames,
 )
-from return_landscapes.conf.commands import COMMANDS, attribute
+from return_landscapes.conf.commands import COMMANDS, Command, attribute
 from return_landscapes.errors import LandscapeError
 from return_landscapes.logs import show_logs
 
@@ -86,9 +85,17 @@ def user_errors():
         fix = OS_ERROR_FIXES.get(err.errno)
         if fix is None:
             raise
-        where = f" ({err.filename})" if err.filename else ""
-        print(f"error: {err.strerror}{where}: {fix}", file=sys.stderr)
+        filename = err.filename or _hdf5_filename(str(err.strerror))
+        where = f" ({filename})" if filename else ""
+        # os.strerror, not err.strerror: HDF5's report of a failed write spans lines
+        print(f"error: {os.strerror(err.errno)}{where}: {fix}", file=sys.stderr)
         sys.exit(2)
+
+
+def _hdf5_filename(report: str) -> str | None:
+    """The file an HDF5 error report names (``filename = '...'``), if any."""
+    found = re.search(r"filename = '([^']*)'", report)
+    return found.group(1) if found else None
 
 
 class _Tee:
@@ -251,19 +258,22 @@ def check_hydra_group(key: str, value: str) -> None:
         )
 
 
-def check_member_values(schema: type, configs: list) -> None:
-    """Check every composed member's values before any runs: their ranges
-    (``RANGES``) and, for ``train``, its sizes and schedule (``validate``)."""
+def check_member_values(command: Command, configs: list, sweep: bool) -> None:
+    """Check every composed member before any runs: its ranges (``RANGES``) and,
+    in a sweep, everything the command itself checks before computing
+    (``Command.checks``: ``train``'s sizes and schedule, a landscape command's
+    run, checkpoints, settings and stored state); a single run makes those checks
+    itself, first thing."""
     from omegaconf import OmegaConf
 
     from return_landscapes.conf import resolve
-    from return_landscapes.training.validate import validate
 
+    checks = attribute(command.checks) if command.checks and sweep else None
     for config in configs:
         own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
-        resolved = resolve(schema, own)  # a value out of its range: one error line
-        if schema is TrainConfig:
-            validate(resolved)
+        resolved = resolve(command.config, own)  # out of range: one error line
+        if checks is not None:
+            checks(resolved)
 
 
 def check_launcher(value: str) -> None:
@@ -300,6 +310,19 @@ def sweep_members(overrides: list[str]) -> tuple[list[list[str]], int]:
     return members, math.prod(len(values) for values in choices)
 
 
+QUOTED_ONLY = ("$", "`", "\n")
+"""Characters Hydra's override grammar reads only inside a quoted value."""
+
+
+def needs_quoting(message: str, overrides: list[str]) -> bool:
+    """Whether Hydra's parse error comes from a value that must be quoted: one
+    holding non-ASCII characters or any of ``QUOTED_ONLY``."""
+    parse_error = "LexerNoViableAlt" in message or "mismatched input" in message
+    return parse_error and any(
+        not o.isascii() or any(c in o for c in QUOTED_ONLY) for o in overrides
+    )
+
+
 def check_overrides_compose(command: str, overrides: list[str]) -> None:
     """Compose the config of the run (or of every sweep member) before anything runs,
     so a bad value fails in one line; with ``launcher=slurm``, ask SLURM whether it
@@ -325,13 +348,14 @@ def check_overrides_compose(command: str, overrides: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as err:
         detail = str(err.__cause__ or "").splitlines()[:1]
         message = ": ".join([str(err).splitlines()[0], *detail])
-        if "LexerNoViableAlt" in message and not all(o.isascii() for o in plain):
+        if needs_quoting(message, plain):
             message += (
-                " (Hydra reads an unquoted value in ASCII only: quote one with other "
-                "characters, as in 'out=\"runs/héllo\"')"
+                " (Hydra reads an unquoted value in plain ASCII only: quote one with "
+                "other characters ($, `, a newline, non-ASCII), as in "
+                "'out=\"runs/héllo\"')"
             )
         raise LandscapeError(message) from None
-    check_member_values(COMMANDS[command].config, configs)
+    check_member_values(COMMANDS[command], configs, sweep=bool(flags))
     if flags and configs[0].hydra.runtime.choices.get("launcher") == "slurm":
         from return_landscapes.slurm import check_sbatch_accepts
 

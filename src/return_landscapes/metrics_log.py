@@ -54,7 +54,10 @@ def records_up_to(path: Path, step: int, note: bool = True) -> list[str] | None:
         )
     if not path.is_file():
         return None
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    # bytes that are not UTF-8 leave their line no JSON: damage like any other (a
+    # torn last record is dropped, an earlier one is an error naming its line)
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
     kept = []
     for number, line in enumerate(lines, start=1):
         try:

@@ -32,7 +32,8 @@ def matching_files(folder: Path, glob: str, pattern: str) -> list[re.Match]:
     matches ``pattern`` in full, as matches (``match.string``: the relative path).
 
     Others (``step_000001000 (copy).npz``, a stray editor file) are not parsed as
-    results: each is skipped with a note naming it.
+    results: each is skipped with a note naming it, once per process (a command
+    lists a folder several times).
     """
     found = []
     for path in sorted(Path(folder).glob(glob)):
@@ -41,8 +42,20 @@ def matching_files(folder: Path, glob: str, pattern: str) -> list[re.Match]:
         if match:
             found.append(match)
         elif not path.name.startswith("."):  # temporary files of atomic writes
-            logger.warning("ignored %s: not a name this tool writes", path)
+            note_ignored(path)
     return found
+
+
+_NOTED: set[Path] = set()  # the ignored files already named in this process
+
+
+def note_ignored(path: Path) -> None:
+    """Note on stderr that ``path`` is ignored (not a name this tool writes), the
+    first time this process meets it."""
+    key = Path(path).absolute()
+    if key not in _NOTED:
+        _NOTED.add(key)
+        logger.warning("ignored %s: not a name this tool writes", path)
 
 
 def check_writable(folder: Path, fix: str) -> None:

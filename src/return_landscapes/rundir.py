@@ -168,11 +168,34 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise LandscapeError(f"{path} is missing") from None
+    except ValueError as err:
+        pickled = _pickled(err)
+        if pickled:  # never unpickled: unpickling a file may run any code in it
+            raise LandscapeError(
+                f"{path} holds {pickled}, which checkpoints and replay rows never "
+                "hold: this tool did not write it, and it is not unpickled; delete "
+                "it and re-run with resume=true from an earlier checkpoint"
+            ) from None
+        raise _damaged(path, err) from None
     except Exception as err:  # zipfile / numpy raise many types for damaged files
-        raise LandscapeError(
-            f"{path} is corrupt or truncated ({type(err).__name__}): delete it and "
-            "re-run with resume=true from an earlier checkpoint"
-        ) from None
+        raise _damaged(path, err) from None
+
+
+def _pickled(err: ValueError) -> str | None:
+    """What pickled content numpy refused to load (``allow_pickle=False``), as the
+    error names it; ``None`` for another ``ValueError``."""
+    if "allow_pickle" not in str(err):
+        return None
+    if str(err).startswith("Object arrays"):
+        return "an object (pickled) array"
+    return "pickled data"
+
+
+def _damaged(path: Path, err: Exception) -> LandscapeError:
+    return LandscapeError(
+        f"{path} is corrupt or truncated ({type(err).__name__}): delete it and "
+        "re-run with resume=true from an earlier checkpoint"
+    )
 
 
 # ------------------------------------------------------------------------ checkpoints
@@ -234,6 +257,22 @@ def replay_rows_paths(run_dir: Path, step: int) -> list[Path]:
     ends = [s for s in completed_checkpoints(run_dir) if s <= step]
     starts = [0, *ends[:-1]]
     return [replay_rows_path(run_dir, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def check_replay_rows_exist(run_dir: Path, step: int) -> None:
+    """Refuse, in one line, a run that lacks a replay row file of the buffer at
+    checkpoint ``step``: resuming from it and the landscape commands that perturb
+    with the run's own update rebuild that buffer."""
+    for path in replay_rows_paths(run_dir, step):
+        if not path.is_file():
+            end = int(path.stem.split("_")[-1])
+            raise LandscapeError(
+                f"{path} is missing, so the replay buffer at step {step} cannot be "
+                "rebuilt (a resume and later landscape commands need it): restore "
+                f"the run's replay/ folder, or delete {checkpoint_path(run_dir, end)} "
+                "and every later checkpoint and re-run with resume=true to train "
+                "them again"
+            )
 
 
 def load_stored_arrays(path: Path) -> dict[str, np.ndarray]:

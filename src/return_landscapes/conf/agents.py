@@ -8,8 +8,8 @@ from enum import Enum
 from typing import ClassVar
 
 from return_landscapes.conf.ranges import (
-    AT_LEAST_ONE,
     FRACTION,
+    LAYER_WIDTHS,
     NON_NEGATIVE,
     POSITIVE,
     UNIT,
@@ -83,7 +83,7 @@ class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
 
     RANGES: ClassVar[dict[str, Range]] = {
-        "hidden_sizes": AT_LEAST_ONE,
+        "hidden_sizes": LAYER_WIDTHS,
         "actor_lr": POSITIVE,
         "critic_lr": POSITIVE,
         "tau": UNIT,
@@ -188,7 +188,7 @@ class PPOConfig:
 
     RANGES: ClassVar[dict[str, Range]] = {
         **PPO_RANGES,
-        "hidden_sizes": AT_LEAST_ONE,
+        "hidden_sizes": LAYER_WIDTHS,
     }
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])

@@ -48,6 +48,10 @@ class Command:
       public: whether that function is a public name of the package root.
       loaders: ``"module:name"`` of public functions that read its results.
       renamed: old option names still accepted (old -> new), with a note.
+      checks: ``"module:name"`` of a function that, given the resolved config,
+        makes every check the command makes before it computes or writes (one
+        ``LandscapeError``); a sweep runs it on every member before the first
+        member runs. Empty: the config's ranges are the only checks.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Command:
     public: bool = True
     loaders: tuple[str, ...] = ()
     renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    checks: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +151,7 @@ register(
         "train TD3, SAC or PPO agents, many seeds vmapped, with checkpoints",
         "landscape train env=hopper algo=td3 seeds=4 steps=200000 out=runs/h",
         "return_landscapes.training.loop:train",
+        checks="return_landscapes.training.validate:validate",
     )
 )
 register(
@@ -164,6 +170,7 @@ register(
         "post-update return distributions of a run's checkpoints",
         "landscape purd run=runs/h perturb=td3 scale=3e-4 samples=1000",
         f"{LANDSCAPE}.purd:purd",
+        checks=f"{LANDSCAPE}.purd:plan_job",
         loaders=("return_landscapes.store.purd:load_purd",),
         renamed={"seed": "sample_seed"},
         results="return_landscapes.store.purd",
@@ -185,6 +192,7 @@ register(
         "returns and PURDs along straight paths between checkpoints",
         "landscape interpolate run=runs/h pairs=cross_seed points=100",
         f"{LANDSCAPE}.interpolate:interpolate",
+        checks=f"{LANDSCAPE}.interpolate:plan_interpolation",
         loaders=("return_landscapes.store.interpolation:load_interpolation",),
         renamed={"seed": "sample_seed"},
         results="return_landscapes.store.interpolation",
@@ -208,6 +216,7 @@ register(
         "post-update CVaR rejection (Algorithm 1) from a checkpoint",
         "landscape reject run=runs/h checkpoint=150000 criterion=cvar",
         f"{LANDSCAPE}.reject:reject",
+        checks=f"{LANDSCAPE}.reject:plan_rejection",
         loaders=("return_landscapes.store.rejection:load_rejection",),
         renamed={"seed": "seed_index"},
         results="return_landscapes.store.rejection",
@@ -234,6 +243,7 @@ register(
         "(directions=random|update|pca|file) or three (through=[...])",
         "landscape surface run=runs/h checkpoint=150000 seed_index=0 grid=21",
         f"{LANDSCAPE}.surface:surface",
+        checks=f"{LANDSCAPE}.surface:plan_surface",
         loaders=("return_landscapes.store.surface:load_surface",),
         renamed={"seed": "seed_index"},
         results="return_landscapes.store.surface",
@@ -260,6 +270,7 @@ register(
         "returns (or PURDs) along one direction through a checkpoint",
         "landscape line run=runs/h checkpoint=150000 directions=update",
         f"{LANDSCAPE}.line:line",
+        checks=f"{LANDSCAPE}.line:plan_line",
         loaders=("return_landscapes.store.line:load_line",),
         renamed={"seed": "seed_index"},
         results="return_landscapes.store.line",

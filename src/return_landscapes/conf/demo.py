@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from return_landscapes.conf.agents import Algo
 from return_landscapes.conf.ranges import (
-    AT_LEAST_ONE,
+    LAYER_WIDTHS,
     Range,
 )
 
@@ -30,7 +30,7 @@ class DemoConfig:
     run) and ``<out>/report``; a re-run reuses what is done.
     """
 
-    RANGES: ClassVar[dict[str, Range]] = {"hidden_sizes": AT_LEAST_ONE}
+    RANGES: ClassVar[dict[str, Range]] = {"hidden_sizes": LAYER_WIDTHS}
 
     out: str = "demo"
     """Folder of the run (``<out>/<env>-<algo>``) and the report (``<out>/report``)."""

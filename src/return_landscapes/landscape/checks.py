@@ -6,6 +6,7 @@ run; finite parameters; whether a stored result may be skipped.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -156,24 +157,69 @@ def check_finite(
         )
 
 
+def check_params_finite(tree, name: str = "params") -> None:
+    """Refuse a parameter set given to the policy API that holds NaN or infinity,
+    naming its first such leaf (host arrays: nothing is compiled)."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        values = np.asarray(leaf)
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            raise LandscapeError(
+                f"{name}{jax.tree_util.keystr(path)} holds non-finite values (NaN or "
+                "inf): pass a finite parameter set (a diverged policy has no "
+                "landscape)"
+            )
+
+
 def check_stored_finite(
     run_dir: Path, todo: dict[int, list[int]], replay: bool
 ) -> None:
     """Refuse, before any compute, the checkpoints of ``todo`` (step -> seeds) whose
-    stored arrays hold NaN or infinity for those seeds: every leaf of the training
-    state and, with ``replay``, every replay row written up to the checkpoint."""
+    stored arrays hold NaN or infinity for those seeds, or fewer seeds than the run
+    has: every leaf of the training state and, with ``replay``, every replay row
+    written up to the checkpoint (a missing replay file is refused too)."""
     todo = {step: seeds for step, seeds in todo.items() if seeds}
+    num_seeds = rundir.load_run_config(run_dir).seeds
     for step, seeds in todo.items():
+        path = rundir.checkpoint_path(run_dir, step)
         arrays = rundir.load_checkpoint_arrays(run_dir, step)
+        _check_seed_count(arrays, num_seeds, path)
         check_finite(_seed_rows(arrays, seeds), run_dir, step, seeds, "training state")
     if not (replay and todo):
         return
     seeds = sorted({s for chosen in todo.values() for s in chosen})
     for path in rundir.replay_rows_paths(run_dir, max(todo)):
-        if path.is_file():  # a missing file is load_replay_rows' error
-            arrays = rundir.load_stored_arrays(path)
-            step = int(path.stem.split("_")[-1])
-            check_finite(_seed_rows(arrays, seeds), run_dir, step, seeds, "replay rows")
+        if not path.is_file():
+            raise LandscapeError(
+                f"{path} is missing, so the replay buffer at step {max(todo)} cannot "
+                "be rebuilt: restore the run's replay/ folder, or choose "
+                "perturb=param_noise (no replay)"
+            )
+        arrays = rundir.load_stored_arrays(path)
+        _check_seed_count(arrays, num_seeds, path)
+        step = int(path.stem.split("_")[-1])
+        check_finite(_seed_rows(arrays, seeds), run_dir, step, seeds, "replay rows")
+
+
+def check_reads_finite(reads: list[tuple[Path, int, int]], replay: bool) -> None:
+    """The one check of every landscape command before it compiles: each ``(run
+    directory, checkpoint, seed)`` it reads holds its seeds and finite numbers
+    (``check_stored_finite``; with ``replay``, the replay rows up to it too)."""
+    by_run: dict[Path, dict[int, set[int]]] = {}
+    for run_dir, step, seed in reads:
+        by_run.setdefault(Path(run_dir), {}).setdefault(step, set()).add(seed)
+    for run_dir, steps in by_run.items():
+        todo = {step: sorted(seeds) for step, seeds in sorted(steps.items())}
+        check_stored_finite(run_dir, todo, replay)
+
+
+def _check_seed_count(arrays: dict[str, np.ndarray], num_seeds: int, path) -> None:
+    """Refuse a stored file whose arrays hold fewer seeds than the run has."""
+    held = [a.shape[0] for a in arrays.values() if a.ndim]
+    if held and min(held) < num_seeds:
+        raise LandscapeError(
+            f"{path} holds {min(held)} seed(s), the run's config.yaml says "
+            f"{num_seeds}: it belongs to another run; restore this run's own file"
+        )
 
 
 def _seed_rows(arrays: dict[str, np.ndarray], seeds: list[int]) -> list[np.ndarray]:
@@ -196,6 +242,30 @@ def _stored(attrs: dict[str, Any], key: str) -> str:
     return str(attrs[key]) if key in attrs else "unset (an older version)"
 
 
+def same_setting(stored: Any, asked: Any) -> bool:
+    """Whether a stored setting is the asked one by value: lists, tuples and numpy
+    arrays element by element (a stored one is JSON text), numpy scalars, ints and
+    floats as numbers, ``None`` as the empty text it is stored as."""
+    if asked is None:
+        return stored in (None, "")
+    if isinstance(stored, str) and isinstance(asked, list | tuple | np.ndarray | dict):
+        try:
+            stored = json.loads(stored)
+        except ValueError:
+            return False
+    return _by_value(stored) == _by_value(asked)
+
+
+def _by_value(value: Any) -> Any:
+    if isinstance(value, list | tuple | np.ndarray):
+        return tuple(_by_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _by_value(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def is_finished(
     path: Path,
     settings: dict[str, Any],
@@ -211,7 +281,7 @@ def is_finished(
     if overwrite or not path.is_file():
         return False
     stored = {**(older or {}), **store.read_result(path).attrs}
-    differ = {k: v for k, v in settings.items() if stored.get(k) != v}
+    differ = {k: v for k, v in settings.items() if not same_setting(stored.get(k), v)}
     if differ:
         shown = ", ".join(f"{k}={_stored(stored, k)}" for k in differ)
         asked = ", ".join(f"{k}={v}" for k, v in differ.items())

@@ -96,7 +96,7 @@ def learning_curve(run_dir: Path) -> LearningCurve | None:
     if not path.is_file():
         return None
     steps, returns = [], []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_text_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -112,6 +112,20 @@ def learning_curve(run_dir: Path) -> LearningCurve | None:
     if not steps:
         return None
     return LearningCurve(np.asarray(steps), np.asarray(returns, dtype=np.float64))
+
+
+def _text_lines(path: Path) -> list[str]:
+    """The lines of the text file ``path``; one-line error naming the first line
+    whose bytes are not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        raise LandscapeError(
+            f"{path} line {number} is not UTF-8 text: the file is damaged; delete "
+            "that line (training logs are append-only records)"
+        ) from None
 
 
 def missing_pieces(run: RunData) -> list[str]:

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from return_landscapes.errors import LandscapeError
-from return_landscapes.provenance import matching_files
+from return_landscapes.provenance import matching_files, note_ignored
 from return_landscapes.store import (
     LANDSCAPE_DIR,
     kind_folder,
     read_result,
 )
-
-logger = logging.getLogger(__name__)
 
 KIND = "purd"  # the blocks' kind and the folder under <run>/landscape/
 
@@ -57,7 +54,7 @@ def stored_purds(run_dir: Path) -> dict[PurdKey, dict[int, Path]]:
         try:
             key = PurdKey(perturb, float(scale), int(step))
         except ValueError:
-            logger.warning("ignored %s: not a name this tool writes", match.string)
+            note_ignored(root / match.string)
             continue
         found.setdefault(key, {})[int(seed)] = root / match.string
     return dict(sorted(found.items()))

@@ -16,7 +16,13 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from return_landscapes import rundir as ckpt
-from return_landscapes.conf import Algo, TrainConfig, as_plain_dict, resolve
+from return_landscapes.conf import (
+    Algo,
+    TrainConfig,
+    as_plain_dict,
+    is_imported,
+    resolve,
+)
 from return_landscapes.errors import LandscapeError
 from return_landscapes.logs import progress_bar
 from return_landscapes.metrics_log import MetricsLog, records_up_to, truncate_after
@@ -27,6 +33,7 @@ from return_landscapes.training.schedule import (
     checkpoint_steps,
     evaluation_keys,
     evaluation_steps,
+    is_on_policy,
     plan_blocks,
     run_identity,
     total_steps,
@@ -88,11 +95,20 @@ def train(
 
 def check_resumable(run_dir: Path) -> None:
     """Read what a resume reads, before anything is built: the newest checkpoint's
-    file and the metrics log (one-line errors if damaged; nothing is written)."""
+    file, the metrics log and, for a run with a replay buffer, that its replay row
+    files are there (a finished run's too: later landscape commands read them).
+    One-line errors if damaged or missing; nothing is written."""
     done = ckpt.completed_checkpoints(run_dir)
     if done:
         ckpt.load_checkpoint_arrays(run_dir, done[-1])
         records_up_to(run_dir / ckpt.METRICS, done[-1], note=False)
+        if _has_replay(load_run_config(run_dir)):
+            ckpt.check_replay_rows_exist(run_dir, done[-1])
+
+
+def _has_replay(run_cfg: TrainConfig) -> bool:
+    """Whether the run of config ``run_cfg`` saved replay rows (TD3, SAC)."""
+    return not is_on_policy(run_cfg) and not is_imported(run_cfg)
 
 
 def check_versions(run_dir: Path, cfg: TrainConfig) -> tuple[dict, dict] | None:
@@ -191,15 +207,28 @@ def prepare_run_dir(
     return 0
 
 
+# Options that hold a schedule: lists of steps whose order and repeats mean nothing.
+SCHEDULE_KEYS = ("checkpoints",)
+
+
 def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
-    saved = run_identity(load_run_config(run_dir))
-    current = run_identity(cfg)
+    saved = _comparable(run_identity(load_run_config(run_dir)))
+    current = _comparable(run_identity(cfg))
     differ = [k for k in current if saved.get(k) != current[k]]
     if differ:
         raise LandscapeError(
             f"{run_dir} holds a different run ({', '.join(differ)} differ): resume "
             "with its settings, or choose another out="
         )
+
+
+def _comparable(identity: dict) -> dict:
+    """A run identity with each schedule (``SCHEDULE_KEYS``) as a set: its steps
+    sorted, once each."""
+    return {
+        key: sorted(set(value)) if key in SCHEDULE_KEYS and value is not None else value
+        for key, value in identity.items()
+    }
 
 
 def _manifest_fields(cfg: TrainConfig, trainer: Trainer) -> dict:

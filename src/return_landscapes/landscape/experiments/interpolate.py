@@ -41,6 +41,7 @@ from return_landscapes.conf import (
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     check_perturbation_off_checkpoints,
+    check_reads_finite,
     chosen_checkpoints,
     chosen_seeds,
     is_finished,
@@ -191,6 +192,9 @@ def plan_interpolation(cfg: InterpolateConfig) -> InterpolateJob:
         path = path_store.interpolation_path(*pair.ends, job.perturb_name, job.scale)
         if not is_finished(path, _settings(job), cfg.overwrite):
             job.todo.append(pair)
+    reads = [(e.run_dir, e.checkpoint, e.seed) for p in job.todo for e in p.ends]
+    needs_replay = job.perturb_name is not None and job.perturbation.needs_replay
+    check_reads_finite(reads, needs_replay)
     return job
 
 

@@ -52,6 +52,7 @@ from return_landscapes.errors import LandscapeError
 from return_landscapes.evaluation import EvaluationSetup
 from return_landscapes.landscape.checks import (
     check_episode_options,
+    check_params_finite,
     policy_only_perturbations,
 )
 from return_landscapes.landscape.grid.plane import (
@@ -190,6 +191,7 @@ def evaluate_policies(
       returns, episode lengths.
     """
     _check(horizon, gamma, chunk)
+    check_params_finite(params)
     engine = _engine(apply, env, "param_noise", horizon, gamma, backend)
     count = jax.tree.leaves(params)[0].shape[0]
     keys = jnp.broadcast_to(plain_key(seed, 0, 0), (count, 2))
@@ -254,6 +256,7 @@ def policy_purd(
     _check(horizon, gamma, chunk, scale)
     if samples < 1:
         raise LandscapeError(f"samples={samples} must be at least 1")
+    check_params_finite(params)
     start_noise = None
     if perturbation.episode.moves_start:
         named = isinstance(env, str)
@@ -305,6 +308,8 @@ def policy_path(
     """
     if points < 2:
         raise LandscapeError(f"points={points} must be at least 2")
+    check_params_finite(start, "start")
+    check_params_finite(end, "end")
     alphas = np.linspace(0.0, 1.0, points).astype(np.float32)
     start, end = (jax.tree.map(jnp.asarray, p) for p in (start, end))
     stacked = jax.vmap(lambda a: mix((start, end), start, (1.0 - a, a)))(
@@ -353,6 +358,7 @@ def policy_surface(
         raise LandscapeError(f"grid={grid} must be odd and at least 3")
     if not np.isfinite(span) or span <= 0:
         raise LandscapeError(f"span={span} must be a finite number > 0")
+    check_params_finite(params)
     params = jax.tree.map(jnp.asarray, params)
     key = direction_key(seed, 0, 0)
     directions = [

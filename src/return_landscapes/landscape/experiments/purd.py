@@ -83,7 +83,6 @@ def purd(config: PurdConfig | dict | None = None, **overrides) -> Path:
     cfg = resolve(PurdConfig, config, **overrides)
     require_wandb(cfg)
     job = plan_job(cfg)
-    check_stored_finite(job.run_dir, job.todo, job.perturbation.needs_replay)
     out = purd_store.purd_dir(
         job.run_dir, job.perturbation.name, job.scale_at(job.checkpoints[0])
     )
@@ -133,6 +132,7 @@ def plan_job(cfg: PurdConfig) -> PurdJob:
     job = PurdJob(**base.base(), checkpoints=checkpoints, seeds=seeds, todo={})
     for step in checkpoints:
         job.todo[step] = [s for s in seeds if not _finished(job, step, s)]
+    check_stored_finite(job.run_dir, job.todo, job.perturbation.needs_replay)
     return job
 
 

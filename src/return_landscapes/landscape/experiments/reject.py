@@ -64,6 +64,7 @@ from return_landscapes.envs.brax import reset_carry
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     check_finite,
+    check_reads_finite,
     chosen_checkpoints,
     chosen_seeds,
     is_finished,
@@ -276,6 +277,8 @@ def plan_rejection(cfg: RejectConfig) -> RejectJob:
         )
         if not is_finished(path, _settings(job), cfg.overwrite, OLDER_SETTINGS):
             job.todo.append(repeat)
+    if job.todo:  # training continues: every leaf and replay row is read
+        check_reads_finite([(run_dir, cfg.checkpoint, cfg.seed_index)], replay=True)
     return job
 
 

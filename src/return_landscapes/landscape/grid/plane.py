@@ -59,6 +59,7 @@ from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.checks import (
     check_perturbation_fits,
     check_perturbation_off_checkpoints,
+    check_reads_finite,
     chosen_checkpoints,
     chosen_seeds,
     is_finished,
@@ -190,7 +191,27 @@ def grid_job(
     )
     if kind == DIRECTIONS_PLANE:
         check_directions(job.cfg, job, anchors[0])
-    return list_todo(job)
+    job = list_todo(job)
+    if job.todo:
+        check_reads_finite(grid_reads(job), needs_replay(job))
+    return job
+
+
+def grid_reads(job: GridJob) -> list[tuple[Path, int, int]]:
+    """The ``(run, checkpoint, seed)`` a grid reads: its anchors and, for ``pca``
+    directions, every checkpoint of the anchor's seed."""
+    reads = [(job.run_dir, step, seed) for seed, step in job.anchors]
+    if job.kind == DIRECTIONS_PLANE and kind_of(job.cfg) == "pca":
+        seed = job.anchors[0][0]
+        reads += [(job.run_dir, s, seed) for s in chosen_checkpoints(None, job.run_dir)]
+    return reads
+
+
+def needs_replay(job: GridJob) -> bool:
+    """Whether the grid's perturbation or ``update`` directions read replay rows."""
+    updates = job.kind == DIRECTIONS_PLANE and kind_of(job.cfg) == "update"
+    sampled = job.perturb_name is not None
+    return (sampled or updates) and job.perturbation.needs_replay
 
 
 def check_perturbed(base: LandscapeJob, cfg) -> str | None:
