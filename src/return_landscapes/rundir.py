@@ -308,14 +308,10 @@ def load_replay_rows(
         lambda t: np.zeros((len(seeds), capacity, *t.shape[2:]), t.dtype),
         template_rows,
     )
+    check_replay_rows_exist(run_dir, step)
     start = 0
     for end in [s for s in completed_checkpoints(run_dir) if s <= step]:
         path = replay_rows_path(run_dir, start, end)
-        if not path.is_file():
-            raise LandscapeError(
-                f"{path} is missing, so the replay buffer at step {step} cannot be "
-                "rebuilt: restore the run's replay/ folder"
-            )
         rows = _unflatten_rows(template_rows, _load_npz(path), path, end - start)
         positions = np.arange(start, end) % capacity
         for stored, loaded in zip(

@@ -187,13 +187,8 @@ def check_stored_finite(
     if not (replay and todo):
         return
     seeds = sorted({s for chosen in todo.values() for s in chosen})
+    rundir.check_replay_rows_exist(run_dir, max(todo))
     for path in rundir.replay_rows_paths(run_dir, max(todo)):
-        if not path.is_file():
-            raise LandscapeError(
-                f"{path} is missing, so the replay buffer at step {max(todo)} cannot "
-                "be rebuilt: restore the run's replay/ folder, or choose "
-                "perturb=param_noise (no replay)"
-            )
         arrays = rundir.load_stored_arrays(path)
         _check_seed_count(arrays, num_seeds, path)
         step = int(path.stem.split("_")[-1])
