@@ -209,6 +209,28 @@ def test_update_perturbations_are_refused_for_plain_parameters():
         )
 
 
+def toy_apply(params, observation):
+    return jnp.tanh(observation @ params["w"])
+
+
+@pytest.mark.unit
+def test_a_second_identical_policy_call_compiles_nothing_and_a_new_shape_does():
+    """The seed, scale and parameter values are data; the sample count a shape."""
+    env, params = PointReach(), {"w": jnp.asarray([[0.5], [-1.0]])}
+    options = {"scale": 0.5, "samples": 8, "horizon": 30}
+    moved = {"w": params["w"] + 1}
+    first = policy_purd(toy_apply, params, env, **options)
+    with counted_compiles() as again:
+        same = policy_purd(toy_apply, params, env, **options)
+        policy_purd(toy_apply, moved, env, **options | {"seed": 3})
+        policy_purd(toy_apply, params, env, **options | {"scale": 0.2})
+    assert not again
+    np.testing.assert_array_equal(same, first)
+    with counted_compiles() as reshaped:
+        policy_purd(toy_apply, params, env, **options | {"samples": 16})
+    assert reshaped
+
+
 @pytest.mark.unit
 def test_non_finite_parameters_are_refused_before_any_compile():
     """Every policy-API entry refuses NaN or infinity in any leaf, naming it."""

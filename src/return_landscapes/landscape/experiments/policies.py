@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.agents.common import ParamsAsState
+from return_landscapes.caches import compiled_cache
 from return_landscapes.conf import is_gym, is_mujoco
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
 from return_landscapes.envs.brax import (
@@ -96,6 +97,12 @@ class ApplyAgent(ParamsAsState):
         return lambda observation, key: self.apply(actor_params, observation)
 
 
+_POLICY_ENGINES = compiled_cache("policy engines")
+"""Engines of the policy API by setup: ``(apply, env, perturb, horizon, gamma,
+backend, start_noise)``, the function and env objects themselves (held, so never
+freed and their addresses reused); ``drop_compiled_programs`` empties it."""
+
+
 def _engine(
     apply: Apply,
     env,
@@ -105,13 +112,35 @@ def _engine(
     backend: str,
     start_noise: float | None = None,
 ) -> Engine:
-    """The stages of one setup, as the ``landscape`` commands build them."""
+    """The stages of one setup, as the ``landscape`` commands build them; built
+    once per setup in a process, so a second call with the same ``apply``, env and
+    options reuses the compiled programs (the seed, scale, sample count and the
+    parameters' values are data)."""
     if perturb not in policy_only_perturbations():
         raise LandscapeError(
             f"perturb={perturb} does not apply to plain parameters (it needs an "
             f"optimizer state, replay or env states): choose one of "
             f"{', '.join(policy_only_perturbations())}"
         )
+    setup = (apply, env, perturb, horizon, float(gamma), backend, start_noise)
+    try:
+        hash(setup)
+    except TypeError:  # an env object that cannot be a key: built for this call
+        return _make_engine(*setup)
+    if setup not in _POLICY_ENGINES:
+        _POLICY_ENGINES[setup] = _make_engine(*setup)
+    return _POLICY_ENGINES[setup]
+
+
+def _make_engine(
+    apply: Apply,
+    env,
+    perturb: str,
+    horizon: int,
+    gamma: float,
+    backend: str,
+    start_noise: float | None,
+) -> Engine:
     perturbation = get_perturbation(perturb)
     agent = ApplyAgent(apply)
     plain_env = _env(env, backend, 0.0)
