@@ -273,7 +273,7 @@ def purd_part(
         )
         for count in sizes.batches:
             tic = time.perf_counter()
-            rate = physics_rate(env, count, horizon, sizes.repeats)
+            rate = physics_rate(env, count, horizon, sizes.repeats).median
             record.add(
                 {
                     **common,

@@ -1,7 +1,7 @@
 """PURD throughput: env-steps/s against this machine's limits and a naive loop.
 
-For each env and batch size K, with paper-sized TD3 networks (256x256) and the spring
-backend, measured in one process:
+For each env, physics backend (``positional``, the default, then ``spring``) and
+batch size K, with paper-sized TD3 networks (256x256), measured in one process:
 
 * ``physics``: raw batched physics, K envs stepping with random actions (no policy);
 * ``forward``: the forward pass of K *distinct* actor parameter sets alone, on fresh
@@ -15,7 +15,10 @@ backend, measured in one process:
 Episodes run the full ``--horizon`` (the envs are built with
 ``terminate_when_unhealthy=False``), as a trained policy's would; the weights are a
 fresh initialisation and the replay buffer random rows (the cost does not depend on
-their values). Rates are medians over ``--repeats`` timed calls after a warm-up call.
+their values). Rates are medians over ``--repeats`` timed calls after a warm-up call,
+each with its spread (``*_range``: the lowest and highest rate of those calls), so a
+ratio can be read against the noise of a shared machine. ``--naive-policies 0``
+skips the naive loop.
 
 ``--memory`` instead reports the peak resident memory of one process that computes a
 PURD of K=1000 samples on halfcheetah with the automatic chunk size.
@@ -28,6 +31,7 @@ and the process's peak resident memory, for ``--ppo-samples`` samples on hopper.
 Usage:
     python benchmarks/purd_throughput.py                    # JSON lines on stdout
     python benchmarks/purd_throughput.py --envs hopper --batches 256 --horizon 100
+    python benchmarks/purd_throughput.py --backends positional --repeats 7
     python benchmarks/purd_throughput.py --memory
     python benchmarks/purd_throughput.py --ppo --ppo-samples 64
 """
@@ -40,6 +44,7 @@ import resource
 import statistics
 import sys
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,7 +83,8 @@ def full_horizon_env(name: str, backend: str = "spring"):
         return envs.get_environment(name, **options)
 
 
-def median_seconds(fn, repeats: int, warm_up: bool = True) -> float:
+def timed_calls(fn, repeats: int, warm_up: bool = True) -> list[float]:
+    """Seconds of ``repeats`` calls ``fn(1) .. fn(repeats)``, after ``fn(0)``."""
     if warm_up:
         jax.block_until_ready(fn(0))
     seconds = []
@@ -86,7 +92,27 @@ def median_seconds(fn, repeats: int, warm_up: bool = True) -> float:
         tic = time.perf_counter()
         jax.block_until_ready(fn(i + 1))
         seconds.append(time.perf_counter() - tic)
-    return statistics.median(seconds)
+    return seconds
+
+
+def median_seconds(fn, repeats: int, warm_up: bool = True) -> float:
+    return statistics.median(timed_calls(fn, repeats, warm_up))
+
+
+class Rate(NamedTuple):
+    """Steps per second: the median call's and the range over calls."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, steps: int, seconds: list[float]) -> Rate:
+        median = statistics.median(seconds)
+        return cls(steps / median, steps / max(seconds), steps / min(seconds))
+
+    def range(self) -> list[int]:
+        return [round(self.low), round(self.high)]
 
 
 def checkpoint_source(env, agent, key):
@@ -121,16 +147,16 @@ def physics_rollout(env, count: int, horizon: int):
     return rollout
 
 
-def physics_rate(env, count: int, horizon: int, repeats: int) -> float:
+def physics_rate(env, count: int, horizon: int, repeats: int) -> Rate:
     rollout = physics_rollout(env, count, horizon)
     compiled = rollout.lower(jax.random.PRNGKey(0)).compile()
-    seconds = median_seconds(
+    seconds = timed_calls(
         lambda i: compiled(jax.random.PRNGKey(i)), repeats, warm_up=False
     )
-    return count * horizon / seconds
+    return Rate.of(count * horizon, seconds)
 
 
-def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> float:
+def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> Rate:
     apply = jax.vmap(policy_apply(agent))
     keys = jax.random.split(jax.random.PRNGKey(0), count)
     params = jax.vmap(lambda k: agent.actor_params(agent.init(k)))(keys)
@@ -146,11 +172,12 @@ def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> float:
         observations, _ = jax.lax.scan(step, observations, jnp.arange(horizon))
         return observations
 
-    seconds = median_seconds(lambda i: forward(params, jax.random.PRNGKey(i)), repeats)
-    return count * horizon / seconds
+    seconds = timed_calls(lambda i: forward(params, jax.random.PRNGKey(i)), repeats)
+    return Rate.of(count * horizon, seconds)
 
 
-def purd_rate(env, agent, source, count: int, horizon: int, repeats: int) -> dict:
+def purd_rate(env, agent, source, count: int, horizon: int, repeats: int):
+    """The PURD's rate through the engine's chunked hot path, and its chunk."""
     perturb_stage = make_perturb_stage(get_perturbation("td3"), agent)
     setup = EvaluationSetup(env, policy_apply(agent), horizon)
     episode_stage = make_episode_stage(setup)
@@ -164,9 +191,9 @@ def purd_rate(env, agent, source, count: int, horizon: int, repeats: int) -> dic
         lengths.append(stats.length)
         return stats.undiscounted_return
 
-    seconds = median_seconds(run, repeats, warm_up=False)  # plan_chunks compiled
+    seconds = timed_calls(run, repeats, warm_up=False)  # plan_chunks compiled
     assert all((length == horizon).all() for length in lengths)
-    return {"purd": count * horizon / seconds, "purd_chunk": plan.chunk}
+    return Rate.of(count * horizon, seconds), plan.chunk
 
 
 def naive_sample(env, agent, source, horizon: int):
@@ -195,32 +222,44 @@ def naive_rate(env, agent, source, horizon: int, policies: int) -> float:
     return policies * horizon / seconds
 
 
-def case(name: str, count: int, horizon: int, repeats: int, naive: int) -> dict:
-    env = full_horizon_env(name)
+def case(
+    name: str, backend: str, count: int, horizon: int, repeats: int, naive: int
+) -> dict:
+    env = full_horizon_env(name, backend)
     agent = make_td3(TD3Config(), env.observation_size, env.action_size)
     source = checkpoint_source(env, agent, jax.random.PRNGKey(0))
     physics = physics_rate(env, count, horizon, repeats)
     forward = forward_rate(env, agent, count, horizon, repeats)
-    limit = 1.0 / (1.0 / physics + 1.0 / forward)
-    result = purd_rate(env, agent, source, count, horizon, repeats)
-    naive_steps = naive_rate(env, agent, source, horizon, naive)
-    return {
+    limit = 1.0 / (1.0 / physics.median + 1.0 / forward.median)
+    purd, chunk = purd_rate(env, agent, source, count, horizon, repeats)
+    result = {
         "env": name,
-        "backend": "spring",
+        "backend": backend,
         "K": count,
         "horizon": horizon,
+        "repeats": repeats,
         "devices": [str(d) for d in jax.devices()],
-        "physics_steps_per_s": round(physics),
-        "forward_steps_per_s": round(forward),
+        "physics_steps_per_s": round(physics.median),
+        "physics_range": physics.range(),
+        "forward_steps_per_s": round(forward.median),
+        "forward_range": forward.range(),
         "limit_steps_per_s": round(limit),
-        "purd_steps_per_s": round(result["purd"]),
-        "purd_chunk": result["purd_chunk"],
-        "naive_steps_per_s": round(naive_steps),
-        "purd_over_limit": round(result["purd"] / limit, 3),
-        "purd_over_physics": round(result["purd"] / physics, 3),
-        "purd_over_naive": round(result["purd"] / naive_steps, 1),
-        "physics_over_naive": round(physics / naive_steps, 1),
+        "purd_steps_per_s": round(purd.median),
+        "purd_range": purd.range(),
+        "purd_chunk": chunk,
+        "purd_over_limit": round(purd.median / limit, 3),
+        "purd_over_limit_range": [
+            round(purd.low / limit, 3),
+            round(purd.high / limit, 3),
+        ],
+        "purd_over_physics": round(purd.median / physics.median, 3),
     }
+    if naive:
+        naive_steps = naive_rate(env, agent, source, horizon, naive)
+        result["naive_steps_per_s"] = round(naive_steps)
+        result["purd_over_naive"] = round(purd.median / naive_steps, 1)
+        result["physics_over_naive"] = round(physics.median / naive_steps, 1)
+    return result
 
 
 def peak_memory(count: int, horizon: int) -> dict:
@@ -292,9 +331,10 @@ def ppo_purd(name: str, count: int, horizon: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=["hopper", "halfcheetah"])
+    parser.add_argument("--backends", nargs="+", default=["positional", "spring"])
     parser.add_argument("--batches", nargs="+", type=int, default=[256, 1024])
     parser.add_argument("--horizon", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--naive-policies", type=int, default=8)
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--ppo", action="store_true")
@@ -308,10 +348,18 @@ def main() -> None:
         print(json.dumps(peak_memory(1000, args.horizon)), flush=True)
         return
     for name in args.envs:
-        for count in args.batches:
-            result = case(name, count, args.horizon, args.repeats, args.naive_policies)
-            print(json.dumps(result), flush=True)
-            print(f"done {name} K={count}", file=sys.stderr)
+        for backend in args.backends:
+            for count in args.batches:
+                result = case(
+                    name,
+                    backend,
+                    count,
+                    args.horizon,
+                    args.repeats,
+                    args.naive_policies,
+                )
+                print(json.dumps(result), flush=True)
+                print(f"done {name} {backend} K={count}", file=sys.stderr)
 
 
 if __name__ == "__main__":
