@@ -103,8 +103,10 @@ def test_a_killed_array_element_is_redone_and_finished_ones_are_skipped(
                 np.testing.assert_array_equal(got[name][...], want[name][...])
 
 
-def test_an_option_slurm_rejects_is_one_error_line(slurm_cluster, tmp_path):
-    (tmp_path / "run").mkdir()
+def test_an_option_slurm_rejects_is_one_error_line(
+    slurm_cluster, tiny_td3_run, tmp_path
+):
+    copy_run(tiny_td3_run, tmp_path / "run")  # every member's own checks pass
     result = landscape(
         "purd", "--multirun", *RESOURCES, "hydra.launcher.partition=nosuchpartition",
         "run=run", "scale=1e-2,3e-2", cwd=tmp_path,
