@@ -9,6 +9,10 @@ batch size K, with paper-sized TD3 networks (256x256), measured in one process:
 * ``limit``: ``1 / (1/physics + 1/forward)``, both costs paid in sequence;
 * ``purd``: the engine (``td3`` perturbation of K samples + one episode each) through
   the same chunked hot path ``landscape purd`` uses, one chunk of K;
+* ``episodes``: the engine's episode stage alone on K perturbed actors (groups of 8
+  on the CPU), and ``perturb_seconds_per_sample``, what the rest of the PURD costs a
+  sample (a fixed cost: its share falls as the horizon grows), and from the two
+  ``purd_over_limit_at_1000_steps``, the PURD / limit of 1000-step episodes;
 * ``naive``: what a user would write without the tool: per sample, one jitted actor
   update, then one jitted single-env episode (``lax.scan``), one sample at a time.
 
@@ -69,6 +73,7 @@ from return_landscapes.replay import replay_init
 configure_xla()  # the landscape command's XLA settings, before JAX starts
 
 REPLAY_ROWS = 10_000
+PAPER_HORIZON = 1000
 
 
 def full_horizon_env(name: str, backend: str = "spring"):
@@ -193,7 +198,12 @@ def purd_rate(env, agent, source, count: int, horizon: int, repeats: int):
 
     seconds = timed_calls(run, repeats, warm_up=False)  # plan_chunks compiled
     assert all((length == horizon).all() for length in lengths)
-    return Rate.of(count * horizon, seconds), plan.chunk
+    perturbed = perturb_stage(shared[0], keys)  # K actors and their episode keys
+    episode_seconds = timed_calls(
+        lambda i: episode_stage(shared[1], perturbed), repeats
+    )
+    rates = Rate.of(count * horizon, seconds), Rate.of(count * horizon, episode_seconds)
+    return *rates, plan.chunk
 
 
 def naive_sample(env, agent, source, horizon: int):
@@ -231,7 +241,8 @@ def case(
     physics = physics_rate(env, count, horizon, repeats)
     forward = forward_rate(env, agent, count, horizon, repeats)
     limit = 1.0 / (1.0 / physics.median + 1.0 / forward.median)
-    purd, chunk = purd_rate(env, agent, source, count, horizon, repeats)
+    purd, episodes, chunk = purd_rate(env, agent, source, count, horizon, repeats)
+    perturb = horizon * (1 / purd.median - 1 / episodes.median)  # s per sample
     result = {
         "env": name,
         "backend": backend,
@@ -253,6 +264,14 @@ def case(
             round(purd.high / limit, 3),
         ],
         "purd_over_physics": round(purd.median / physics.median, 3),
+        "episodes_steps_per_s": round(episodes.median),
+        "episodes_range": episodes.range(),
+        "episodes_over_limit": round(episodes.median / limit, 3),
+        "perturb_seconds_per_sample": round(perturb, 5),
+        # composed from the two measured parts, for the paper's 1000-step episodes
+        "purd_over_limit_at_1000_steps": round(
+            PAPER_HORIZON / (perturb + PAPER_HORIZON / episodes.median) / limit, 3
+        ),
     }
     if naive:
         naive_steps = naive_rate(env, agent, source, horizon, naive)
