@@ -11,10 +11,14 @@ with no early termination) through the engine's hot path in one chunk of K:
 
 and prints one JSON line per env and backend: env-steps/s of each (median of
 ``--repeats`` calls after a warm-up call) and ``grouped_over_whole``.
+``--group-sizes 8 16 32 64`` also times the episode stage alone with groups of each
+size (``pipeline.GROUP`` set for the measurement only: what a wider group would buy,
+not what the engine runs).
 
 Usage:
     python benchmarks/episode_groups.py
     python benchmarks/episode_groups.py --envs hopper --backends positional --samples 64
+    python benchmarks/episode_groups.py --backends positional --group-sizes 8 16 32 64
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from purd_throughput import checkpoint_source, full_horizon_env, median_seconds
-from return_landscapes import configure_xla
+from return_landscapes import configure_xla, pipeline
 from return_landscapes.agents.td3 import make_td3
 from return_landscapes.conf import TD3Config
 from return_landscapes.evaluation import EvaluationSetup, episodes, make_episode_stage
@@ -78,6 +82,29 @@ def measure(name: str, backend: str, samples: int, horizon: int, repeats: int):
     }
 
 
+def episode_rates_by_group(
+    name: str, backend: str, samples: int, horizon: int, repeats: int, sizes
+) -> dict:
+    """Env-steps/s of the episode stage alone with groups of each size."""
+    env = full_horizon_env(name, backend)
+    agent = make_td3(TD3Config(), env.observation_size, env.action_size)
+    keys = jax.random.split(jax.random.PRNGKey(0), samples)
+    params = jax.vmap(lambda k: agent.actor_params(agent.init(k)))(keys)
+    setup = EvaluationSetup(env, policy_apply(agent), horizon)
+    batch = (params, sample_keys(0, 0, 0, samples))
+    engine_group, rates = pipeline.GROUP, {}
+    try:
+        for size in sizes:
+            pipeline.GROUP = size  # read when the stage is traced
+            stage = make_episode_stage(setup)
+            seconds = median_seconds(lambda _, stage=stage: stage(0.0, batch), repeats)
+            rates[f"group_{size}_env_steps_per_s"] = round(samples * horizon / seconds)
+    finally:
+        pipeline.GROUP = engine_group
+    return {"env": name, "backend": backend, "samples": samples, "horizon": horizon,
+            "episodes_only": True, **rates}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=["hopper", "halfcheetah"])
@@ -85,9 +112,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--horizon", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--group-sizes", nargs="+", type=int, default=[])
     args = parser.parse_args()
     for name in args.envs:
         for backend in args.backends:
+            if args.group_sizes:
+                result = episode_rates_by_group(
+                    name, backend, args.samples, args.horizon, args.repeats,
+                    args.group_sizes,
+                )  # fmt: skip
+                print(json.dumps(result), flush=True)
+                continue
             result = measure(name, backend, args.samples, args.horizon, args.repeats)
             print(json.dumps(result), flush=True)
 
