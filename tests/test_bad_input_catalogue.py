@@ -65,35 +65,42 @@ def newest_checkpoint(run: Path) -> Path:
     return rundir.checkpoint_path(run, rundir.completed_checkpoints(run)[-1])
 
 
-def nan_in_critic(run: Path) -> None:
+def rewrite_newest_checkpoint(run: Path, change) -> None:
+    """Replace the newest checkpoint's arrays by ``change(arrays)``."""
     path = newest_checkpoint(run)
     with np.load(path) as saved:
-        arrays = dict(saved)
-    name = next(n for n in arrays if "critic" in n and arrays[n].dtype.kind == "f")
-    arrays[name] = np.full_like(arrays[name], np.nan)
+        arrays = change(dict(saved))
     with open(path, "wb") as file:
         np.savez(file, **arrays)
+
+
+def nan_in_critic(run: Path) -> None:
+    def change(arrays):
+        name = next(n for n in arrays if "critic" in n and arrays[n].dtype.kind == "f")
+        return arrays | {name: np.full_like(arrays[name], np.nan)}
+
+    rewrite_newest_checkpoint(run, change)
 
 
 def inf_in_target_critic(run: Path) -> None:
     """One target-critic bias of seed 0 set to infinity: only an update reads it."""
-    path = newest_checkpoint(run)
-    with np.load(path) as saved:
-        arrays = dict(saved)
-    name = next(n for n in arrays if "target_critic" in n and n.endswith("['bias']"))
-    arrays[name][0, 0] = np.inf
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+
+    def change(arrays):
+        name = next(
+            n for n in arrays if "target_critic" in n and n.endswith("['bias']")
+        )
+        arrays[name][0, 0] = np.inf
+        return arrays
+
+    rewrite_newest_checkpoint(run, change)
 
 
 def one_seed_fewer(run: Path) -> None:
     """The newest checkpoint holds seed 0 only, the manifest says 2 (a checkpoint
     folder linked from another run)."""
-    path = newest_checkpoint(run)
-    with np.load(path) as saved:
-        arrays = {name: a[:1] if a.ndim else a for name, a in saved.items()}
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+    rewrite_newest_checkpoint(
+        run, lambda arrays: {n: a[:1] if a.ndim else a for n, a in arrays.items()}
+    )
 
 
 def no_newest_replay(run: Path) -> None:
@@ -175,12 +182,8 @@ def metrics_not_utf8_before_the_end(run: Path) -> None:
 def object_array_in_checkpoint(run: Path) -> None:
     """An object (pickled) array beside the arrays of the newest checkpoint."""
     unfinished(run)
-    path = newest_checkpoint(run)
-    with np.load(path) as saved:
-        arrays = dict(saved)
-    arrays["extra"] = np.array([{"pickled": True}], dtype=object)
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+    pickled = np.array([{"pickled": True}], dtype=object)
+    rewrite_newest_checkpoint(run, lambda arrays: arrays | {"extra": pickled})
 
 
 def newest_replay_rows_deleted(run: Path) -> None:

@@ -132,15 +132,8 @@ def _engine(
     return _POLICY_ENGINES[setup]
 
 
-def _make_engine(
-    apply: Apply,
-    env,
-    perturb: str,
-    horizon: int,
-    gamma: float,
-    backend: str,
-    start_noise: float | None,
-) -> Engine:
+def _make_engine(apply, env, perturb, horizon, gamma, backend, start_noise) -> Engine:
+    """``_engine``'s setup built (its arguments, checked)."""
     perturbation = get_perturbation(perturb)
     agent = ApplyAgent(apply)
     plain_env = _env(env, backend, 0.0)
