@@ -7,13 +7,14 @@ TD3 networks, a fresh state and random replay rows, episodes run to ``--horizon`
 with no early termination) through the engine's hot path in one chunk of K:
 
 * ``grouped``: the engine as it is;
-* ``whole``: the same stages with every sample of the chunk stepping at once;
+* ``whole``: the same stages with every sample of a lane (the chunk split over the
+  usable cores, ``pipeline.lane_count``) stepping at once;
 
 and prints one JSON line per env and backend: env-steps/s of each (median of
 ``--repeats`` calls after a warm-up call) and ``grouped_over_whole``.
 ``--group-sizes 8 16 32 64`` also times the episode stage alone with groups of each
 size (``pipeline.GROUP`` set for the measurement only: what a wider group would buy,
-not what the engine runs).
+not what the engine runs), in one call on one thread.
 
 Usage:
     python benchmarks/episode_groups.py

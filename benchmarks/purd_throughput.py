@@ -6,12 +6,16 @@ batch size K, with paper-sized TD3 networks (256x256), measured in one process:
 * ``physics``: raw batched physics, K envs stepping with random actions (no policy);
 * ``forward``: the forward pass of K *distinct* actor parameter sets alone, on fresh
   observations every step (each sample reads its own weights every step);
+* each of the two measured as one call of K and as the engine splits a chunk on a
+  CPU (``pipeline.lane_count``: K / lanes per call, one thread per lane, one lane
+  per usable core), the faster of the two counting (``*_by``);
 * ``limit``: ``1 / (1/physics + 1/forward)``, both costs paid in sequence;
 * ``purd``: the engine (``td3`` perturbation of K samples + one episode each) through
   the same chunked hot path ``landscape purd`` uses, one chunk of K;
-* ``episodes``: the engine's episode stage alone on K perturbed actors (groups of 8
-  on the CPU), and ``perturb_seconds_per_sample``, what the rest of the PURD costs a
-  sample (a fixed cost: its share falls as the horizon grows), and from the two
+* ``episodes``: the engine's episode stage alone on K perturbed actors, as the engine
+  runs it (groups of 8 in every lane on the CPU), and
+  ``perturb_seconds_per_sample``, what the rest of the PURD costs a sample (a fixed
+  cost: its share falls as the horizon grows), and from the two
   ``purd_over_limit_at_1000_steps``, the PURD / limit of 1000-step episodes;
 * ``naive``: what a user would write without the tool: per sample, one jitted actor
   update, then one jitted single-env episode (``lax.scan``), one sample at a time.
@@ -48,6 +52,7 @@ import resource
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import jax
@@ -67,7 +72,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.pipeline import plan_chunks, run_chunks
+from return_landscapes.pipeline import lane_count, plan_chunks, run_chunks
 from return_landscapes.replay import replay_init
 
 configure_xla()  # the landscape command's XLA settings, before JAX starts
@@ -152,23 +157,46 @@ def physics_rollout(env, count: int, horizon: int):
     return rollout
 
 
-def physics_rate(env, count: int, horizon: int, repeats: int) -> Rate:
-    rollout = physics_rollout(env, count, horizon)
-    compiled = rollout.lower(jax.random.PRNGKey(0)).compile()
-    seconds = timed_calls(
-        lambda i: compiled(jax.random.PRNGKey(i)), repeats, warm_up=False
-    )
-    return Rate.of(count * horizon, seconds)
+def in_lanes(call, lanes: int):
+    """``call(i, lane)`` for every lane at once, one thread each (a pipeline chunk's
+    lanes on the CPU), waiting for all."""
+    if lanes == 1:
+        return lambda i: jax.block_until_ready(call(i, 0))
+    pool = ThreadPoolExecutor(lanes)
+
+    def run(i):
+        calls = [pool.submit(lambda lane: jax.block_until_ready(call(i, lane)), lane)
+                 for lane in range(lanes)]  # fmt: skip
+        return [c.result() for c in calls]
+
+    return run
 
 
-def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> Rate:
+def faster(rates: dict[str, Rate]) -> tuple[str, Rate]:
+    return max(rates.items(), key=lambda item: item[1].median)
+
+
+def physics_rate(env, count: int, horizon: int, repeats: int, lanes: int):
+    """The faster of one call of ``count`` envs and ``lanes`` calls of a share."""
+    rates = {}
+    for split in sorted({1, lanes}):
+        compiled = physics_rollout(env, count // split, horizon)
+        compiled = compiled.lower(jax.random.PRNGKey(0)).compile()
+        run = in_lanes(lambda i, lane, c=compiled: c(jax.random.PRNGKey(i)), split)
+        rates[f"{split}_lanes"] = Rate.of(count * horizon, timed_calls(run, repeats))
+    return faster(rates)
+
+
+def forward_rate(env, agent, count: int, horizon: int, repeats: int, lanes: int):
+    """The forward of ``count`` distinct actors: the faster of one call and lanes."""
     apply = jax.vmap(policy_apply(agent))
     keys = jax.random.split(jax.random.PRNGKey(0), count)
     params = jax.vmap(lambda k: agent.actor_params(agent.init(k)))(keys)
 
     @jax.jit
     def forward(params, key):
-        observations = jax.random.normal(key, (count, env.observation_size))
+        rows = jax.tree.leaves(params)[0].shape[0]
+        observations = jax.random.normal(key, (rows, env.observation_size))
 
         def step(observations, t):
             actions = apply(params, observations + t)
@@ -177,8 +205,15 @@ def forward_rate(env, agent, count: int, horizon: int, repeats: int) -> Rate:
         observations, _ = jax.lax.scan(step, observations, jnp.arange(horizon))
         return observations
 
-    seconds = timed_calls(lambda i: forward(params, jax.random.PRNGKey(i)), repeats)
-    return Rate.of(count * horizon, seconds)
+    rates = {}
+    for split in sorted({1, lanes}):
+        share = count // split
+        parts = [jax.tree.map(lambda x, a=lane * share, b=share: x[a : a + b], params)
+                 for lane in range(split)]  # fmt: skip
+        run = in_lanes(lambda i, lane, p=parts: forward(p[lane], jax.random.PRNGKey(i)),
+                       split)  # fmt: skip
+        rates[f"{split}_lanes"] = Rate.of(count * horizon, timed_calls(run, repeats))
+    return faster(rates)
 
 
 def purd_rate(env, agent, source, count: int, horizon: int, repeats: int):
@@ -199,8 +234,9 @@ def purd_rate(env, agent, source, count: int, horizon: int, repeats: int):
     seconds = timed_calls(run, repeats, warm_up=False)  # plan_chunks compiled
     assert all((length == horizon).all() for length in lengths)
     perturbed = perturb_stage(shared[0], keys)  # K actors and their episode keys
+    episodes = plan_chunks((episode_stage,), shared[1:], perturbed, count, count)
     episode_seconds = timed_calls(
-        lambda i: episode_stage(shared[1], perturbed), repeats
+        lambda i: run_chunks(episodes, shared[1:], perturbed), repeats
     )
     rates = Rate.of(count * horizon, seconds), Rate.of(count * horizon, episode_seconds)
     return *rates, plan.chunk
@@ -238,8 +274,9 @@ def case(
     env = full_horizon_env(name, backend)
     agent = make_td3(TD3Config(), env.observation_size, env.action_size)
     source = checkpoint_source(env, agent, jax.random.PRNGKey(0))
-    physics = physics_rate(env, count, horizon, repeats)
-    forward = forward_rate(env, agent, count, horizon, repeats)
+    lanes = lane_count(())
+    physics_by, physics = physics_rate(env, count, horizon, repeats, lanes)
+    forward_by, forward = forward_rate(env, agent, count, horizon, repeats, lanes)
     limit = 1.0 / (1.0 / physics.median + 1.0 / forward.median)
     purd, episodes, chunk = purd_rate(env, agent, source, count, horizon, repeats)
     perturb = horizon * (1 / purd.median - 1 / episodes.median)  # s per sample
@@ -250,10 +287,13 @@ def case(
         "horizon": horizon,
         "repeats": repeats,
         "devices": [str(d) for d in jax.devices()],
+        "lanes": lanes,
         "physics_steps_per_s": round(physics.median),
         "physics_range": physics.range(),
+        "physics_by": physics_by,
         "forward_steps_per_s": round(forward.median),
         "forward_range": forward.range(),
+        "forward_by": forward_by,
         "limit_steps_per_s": round(limit),
         "purd_steps_per_s": round(purd.median),
         "purd_range": purd.range(),

@@ -1,14 +1,17 @@
-"""Chunk-size and device-count invariance at paper size, under the default backend.
+"""Chunk-size, lane-count and device-count invariance at paper size, under the
+default backend.
 
 The other invariant tests use 16x16 networks and Brax's ``spring`` backend; XLA's CPU
 code for a batch depends on its length and on the vector width, so these check the
-promise where it is hardest: 256x256 TD3 networks, ``positional`` physics, and chunks
-of 1 and 3 groups of 8. ``test_native_isa`` reruns every ``invariant`` test under the
-machine's own ISA (the suite itself runs with the package's AVX2 code).
+promise where it is hardest: 256x256 TD3 networks, ``positional`` physics, chunks
+of 1 and 3 groups of 8, and 1 or 3 lanes (threads sharing the CPU device).
+``test_native_isa`` reruns every ``invariant`` test under the machine's own ISA (the
+suite itself runs with the package's AVX2 code).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -31,7 +34,7 @@ from return_landscapes.landscape.perturb import (
     get_perturbation,
     make_perturb_stage,
 )
-from return_landscapes.pipeline import plan_chunks, run_chunks
+from return_landscapes.pipeline import LANES_VARIABLE, plan_chunks, run_chunks
 from return_landscapes.replay import replay_init
 
 pytestmark = pytest.mark.invariant
@@ -39,9 +42,10 @@ pytestmark = pytest.mark.invariant
 SAMPLES, HORIZON, REPLAY_ROWS = 24, 100, 512
 
 
-def paper_size_purd(chunk: int | None) -> dict[str, np.ndarray]:
+def paper_size_purd(chunk: int | None, lanes: int = 1) -> dict[str, np.ndarray]:
     """A ``td3`` PURD of 24 samples of a fresh paper-size TD3 state (random replay
-    rows) on hopper under ``positional``, 100-step episodes, in chunks of ``chunk``."""
+    rows) on hopper under ``positional``, 100-step episodes, in chunks of ``chunk``
+    split into ``lanes`` (on one CPU device; several devices take one lane each)."""
     env = make_env("hopper", "positional", 0.0)
     agent = make_td3(TD3Config(), env.observation_size, env.action_size)
     key = jax.random.PRNGKey(0)
@@ -55,13 +59,27 @@ def paper_size_purd(chunk: int | None) -> dict[str, np.ndarray]:
     )
     shared = ((source, jnp.float32(3e-4)), jnp.float32(0.0))
     keys = sample_keys(0, 0, 0, SAMPLES)
-    plan = plan_chunks(stages, shared, keys, SAMPLES, chunk)
+    with lane_setting(lanes):
+        plan = plan_chunks(stages, shared, keys, SAMPLES, chunk)
     return run_chunks(plan, shared, keys)._asdict()
+
+
+@contextlib.contextmanager
+def lane_setting(lanes: int):
+    before = os.environ.get(LANES_VARIABLE)
+    os.environ[LANES_VARIABLE] = str(lanes)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[LANES_VARIABLE]
+        else:
+            os.environ[LANES_VARIABLE] = before
 
 
 @pytest.fixture(scope="module")
 def one_chunk():
-    return paper_size_purd(chunk=None)  # one chunk of 24: three groups
+    return paper_size_purd(chunk=None)  # one chunk of 24 in one lane: three groups
 
 
 def assert_same(first: dict, second: dict) -> None:
@@ -74,6 +92,10 @@ def test_paper_size_purds_do_not_depend_on_the_chunk_size(one_chunk):
     returns = one_chunk["undiscounted_return"]
     assert np.isfinite(returns).all() and len(np.unique(returns)) == SAMPLES
     assert_same(one_chunk, paper_size_purd(chunk=8))
+
+
+def test_paper_size_purds_in_three_lanes_are_those_of_one(one_chunk):
+    assert_same(one_chunk, paper_size_purd(chunk=None, lanes=3))  # 3 threads of 8
 
 
 def test_paper_size_purds_on_two_devices_are_those_of_one(one_chunk, tmp_path):

@@ -7,8 +7,9 @@ chain of stages: jitted functions, or ``HostStage``s that step envs on the host.
 from XLA's own memory analysis (or takes it); ``run_chunks`` applies it chunk by
 chunk, each chunk split over ``jax.devices()``. On the CPU every row's perturbation
 (``group_map``) and episode (``group_batches``) is computed by the program of one
-group of ``GROUP`` rows whatever the chunk size or device count, so the results
-depend on neither, under AVX2 and AVX-512 code alike (``tests/test_invariants.py``).
+group of ``GROUP`` rows whatever the chunk size, device count or lane count, so the
+results depend on none of them, under AVX2 and AVX-512 code alike
+(``tests/test_invariants.py``).
 Without the groups, XLA's code for a batch depends on its length: under the
 ``positional`` backend 16 of 24 paper-size hopper samples changed between chunks of
 8 and 24.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import jax
@@ -86,31 +88,70 @@ class BoundHostStage(NamedTuple):
 
 # ---------------------------------------------------------------------------- chunks
 #
-# Several devices: a chunk is split into equal slices, one per device, and every device
-# runs the same single-device program on its slice (placed with jax.sharding's
-# SingleDeviceSharding; dispatch is asynchronous, so the devices run at once). An SPMD
-# program (shard_map) would be the other way; on the CPU its last bits differed from
-# the single-device program's now and then, and the numbers must not depend on the
-# device count.
+# A chunk is split into equal slices, "lanes", each computed at the same time by the
+# same compiled single-device program:
+#
+# * Several devices: one lane per device (placed with jax.sharding's
+#   SingleDeviceSharding; dispatch is asynchronous, so the devices run at once). An
+#   SPMD program (shard_map) would be the other way; on the CPU its last bits differed
+#   from the single-device program's now and then, and the numbers must not depend on
+#   the device count.
+# * One CPU device: one lane per usable core, each called from its own thread. A group
+#   of 8 episodes is too small for XLA to spread over the cores, so one call keeps one
+#   core busy; the lanes keep them all busy (benchmarks/purd_throughput.py). Each lane
+#   runs whole groups, so the lane count changes no result.
 
-GROUP = 8  # every device's slice is whole groups of this many samples
+GROUP = 8  # every lane's slice is whole groups of this many samples
+LANES_VARIABLE = "LANDSCAPE_CPU_LANES"  # overrides the number of CPU lanes
 
 
 def devices() -> list:
     return jax.devices()
 
 
-def round_chunk(chunk: int) -> int:
-    """Round a chunk size up to whole groups of ``GROUP`` samples per device.
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as SLURM sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def cpu_lanes() -> int:
+    """Threads that compute a chunk's slices at once on a single CPU device: one per
+    usable core, or ``LANDSCAPE_CPU_LANES``."""
+    override = os.environ.get(LANES_VARIABLE)
+    if not override:
+        return usable_cores()
+    if not override.isdigit() or int(override) < 1:
+        raise LandscapeError(
+            f"{LANES_VARIABLE}={override!r} is not a number of lanes: set it to 1 or "
+            "more, or unset it to use one lane per usable core"
+        )
+    return int(override)
+
+
+def lane_count(stages) -> int:
+    """Lanes a chunk of these stages is split into: one per device, or one per core
+    on a single CPU device. Stages that step envs on the host keep one lane per
+    device: their envs are not shared between threads."""
+    count = len(devices())
+    if count > 1 or not on_cpu() or any(isinstance(s, HostStage) for s in stages):
+        return count
+    return cpu_lanes()
+
+
+def round_chunk(chunk: int, lanes: int | None = None) -> int:
+    """Round a chunk size up to whole groups of ``GROUP`` samples per lane
+    (``lanes``; by default one lane per device).
 
     XLA's CPU code for a batch axis depends on its length modulo the vector width
     (and drops a length-1 axis altogether), which can change floating-point results
     in the last bit. Whole groups of 8, together with ``group_map`` for stages whose
     per-sample work contracts over the batch, keep every sample's numbers independent
-    of the chunk size and the device count.
+    of the chunk size, the device count and the lane count.
     """
-    per_device = GROUP * len(devices())
-    return max(per_device, math.ceil(chunk / per_device) * per_device)
+    per_lane = GROUP * (lanes or len(devices()))
+    return max(per_lane, math.ceil(chunk / per_lane) * per_lane)
 
 
 def on_cpu() -> bool:
@@ -173,7 +214,7 @@ def _rows(tree, start: int, stop: int):
 
 
 def memory_budget() -> int:
-    """Bytes one chunk's compiled program may use on one device."""
+    """Bytes one chunk's compiled programs may use on one device (all its lanes)."""
     override = os.environ.get("LANDSCAPE_CHUNK_MEMORY")
     if override:
         return int(float(override))
@@ -199,10 +240,17 @@ def program_bytes(compiled) -> int:
 
 
 class ChunkPlan(NamedTuple):
-    """The chunk size and, per device, the compiled per-chunk stages."""
+    """The chunk size and, per lane, the compiled per-chunk stages."""
 
-    chunk: int  # samples per chunk, over all devices
-    stages: list[tuple]  # stages[d]: the compiled stages for device d
+    chunk: int  # samples per chunk, over all lanes
+    stages: list[tuple]  # stages[i]: the compiled stages of lane i
+    threads: bool = False  # the lanes share one CPU device, each called from a thread
+
+    def lane_devices(self) -> list:
+        """The device each lane runs on."""
+        if self.threads:
+            return [devices()[0]] * len(self.stages)
+        return devices()[: len(self.stages)]
 
 
 def plan_chunks(
@@ -225,24 +273,29 @@ def plan_chunks(
 
     Returns:
       A ``ChunkPlan``; with ``chunk=None`` the largest size up to ``min(total,
-      max_chunk())`` whose every stage fits ``memory_budget()`` on a device, shrinking
-      as needed (chunk sizes are rounded by ``round_chunk``).
+      max_chunk())`` whose lanes together fit ``memory_budget()`` on a device,
+      shrinking as needed (chunk sizes are rounded by ``round_chunk`` to whole groups
+      per lane, ``lane_count``).
     """
     if chunk is not None and chunk < 1:
         raise LandscapeError(f"chunk={chunk} must be at least 1 (or unset for auto)")
-    size = round_chunk(chunk or min(total, max_chunk()))
+    lanes = lane_count(stages)
+    threads = lanes > len(devices())  # the lanes share device 0
+    per_device = lanes if threads else 1
+    size = round_chunk(chunk or min(total, max_chunk()), lanes)
     budget = memory_budget()
-    count = len(devices())
     while True:
-        first = _compile_stages(stages, shared, example_rows, size // count, 0)
-        used = max(program_bytes(c) for c in first)
-        if chunk is not None or used <= budget or size <= GROUP * count:
+        first = _compile_stages(stages, shared, example_rows, size // lanes, 0)
+        used = per_device * max(program_bytes(c) for c in first)
+        if chunk is not None or used <= budget or size <= GROUP * lanes:
+            if threads:
+                return ChunkPlan(size, [first] * lanes, threads=True)
             rest = [
-                _compile_stages(stages, shared, example_rows, size // count, d)
-                for d in range(1, count)
+                _compile_stages(stages, shared, example_rows, size // lanes, d)
+                for d in range(1, lanes)
             ]
             return ChunkPlan(size, [first, *rest])
-        size = round_chunk(max(1, size * budget // (2 * used)))
+        size = round_chunk(max(1, size * budget // (2 * used)), lanes)
 
 
 def _compile_stages(stages, shared, example_rows, size: int, device: int):
@@ -279,30 +332,44 @@ def run_chunks(
 ):
     """Apply the plan's stages to ``rows`` chunk by chunk; numpy outputs ``(K, ...)``.
 
-    The last chunk is padded by repeating its last row; the padding is dropped.
+    The last chunk is padded by repeating its last row; the padding is dropped (and
+    a lane with nothing but padding is not run).
     """
     total = jax.tree.leaves(rows)[0].shape[0]
-    count = len(plan.stages)
-    per_device = plan.chunk // count
-    placed = [jax.device_put(shared, device) for device in devices()[:count]]
-    outputs = []
-    for start in range(0, total, plan.chunk):
-        stop = min(start + plan.chunk, total)
-        chunk_rows = _pad_rows(_rows(rows, start, stop), plan.chunk)
-        slices = []
-        for d, (device, compiled) in enumerate(
-            zip(devices(), plan.stages, strict=False)
+    lanes = len(plan.stages)
+    per_lane = plan.chunk // lanes
+    lane_devices = plan.lane_devices()
+    placed = {device: jax.device_put(shared, device) for device in set(lane_devices)}
+
+    def run_lane(lane: int, lane_rows):
+        x = jax.device_put(lane_rows, lane_devices[lane])
+        for stage, argument in zip(
+            plan.stages[lane], placed[lane_devices[lane]], strict=True
         ):
-            x = jax.device_put(
-                _rows(chunk_rows, d * per_device, (d + 1) * per_device), device
+            x = stage(argument, x)
+        return x  # dispatched: several devices compute at once
+
+    def on_host(lane: int, lane_rows):
+        return jax.tree.map(np.asarray, run_lane(lane, lane_rows))
+
+    outputs = []
+    with ThreadPoolExecutor(lanes if plan.threads else 1) as pool:
+        for start in range(0, total, plan.chunk):
+            stop = min(start + plan.chunk, total)
+            busy = math.ceil((stop - start) / per_lane)  # lanes with real rows
+            chunk_rows = _pad_rows(_rows(rows, start, stop), busy * per_lane)
+            parts = [
+                _rows(chunk_rows, lane * per_lane, (lane + 1) * per_lane)
+                for lane in range(busy)
+            ]
+            if plan.threads:  # each call keeps its thread's core busy
+                slices = list(pool.map(on_host, range(busy), parts))
+            else:
+                slices = [run_lane(lane, part) for lane, part in enumerate(parts)]
+            merged = jax.tree.map(
+                lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *slices
             )
-            for stage, argument in zip(compiled, placed[d], strict=True):
-                x = stage(argument, x)
-            slices.append(x)  # dispatched: the devices compute at once
-        merged = jax.tree.map(
-            lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *slices
-        )
-        outputs.append(jax.tree.map(lambda a, n=stop - start: a[:n], merged))
-        if on_chunk is not None:
-            on_chunk(stop - start)
+            outputs.append(jax.tree.map(lambda a, n=stop - start: a[:n], merged))
+            if on_chunk is not None:
+                on_chunk(stop - start)
     return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
