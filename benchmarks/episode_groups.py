@@ -14,7 +14,7 @@ and prints one JSON line per env and backend: env-steps/s of each (median of
 ``--repeats`` calls after a warm-up call) and ``grouped_over_whole``.
 ``--group-sizes 8 16 32 64`` also times the episode stage alone with groups of each
 size (``pipeline.GROUP`` set for the measurement only: what a wider group would buy,
-not what the engine runs), in one call on one thread.
+not what the engine runs), through the engine's lanes.
 
 Usage:
     python benchmarks/episode_groups.py
@@ -93,17 +93,22 @@ def episode_rates_by_group(
     params = jax.vmap(lambda k: agent.actor_params(agent.init(k)))(keys)
     setup = EvaluationSetup(env, policy_apply(agent), horizon)
     batch = (params, sample_keys(0, 0, 0, samples))
+    noise = jnp.float32(0.0)
     engine_group, rates = pipeline.GROUP, {}
     try:
         for size in sizes:
             pipeline.GROUP = size  # read when the stage is traced
             stage = make_episode_stage(setup)
-            seconds = median_seconds(lambda _, stage=stage: stage(0.0, batch), repeats)
+            plan = plan_chunks((stage,), (noise,), batch, samples, samples)
+            seconds = median_seconds(
+                lambda _, plan=plan: run_chunks(plan, (noise,), batch), repeats
+            )
             rates[f"group_{size}_env_steps_per_s"] = round(samples * horizon / seconds)
     finally:
         pipeline.GROUP = engine_group
+    lanes = pipeline.lane_count(())
     return {"env": name, "backend": backend, "samples": samples, "horizon": horizon,
-            "episodes_only": True, **rates}  # fmt: skip
+            "lanes": lanes, "episodes_only": True, **rates}  # fmt: skip
 
 
 def main() -> None:
