@@ -9,7 +9,9 @@ C++ threads. Measured in one process, JSON on stdout (progress on stderr):
   driven block by block as the ``train`` command does; one warm-up block (compiles),
   then the median of ``--blocks`` blocks of ``--block-steps`` steps.
   ``envpool_ms_per_step`` is envpool's own step of the seeds' envs (random actions),
-  to compare with ``ms_per_step``.
+  to compare with ``ms_per_step``. ``brax``: the Brax trainer with the same settings
+  on ``--brax-env`` (default ``hopper``), measured in the same process right after,
+  and ``over_brax`` the ratio of the two rates.
 * ``purd``: the evaluation hot path of ``landscape purd`` for each ``--batches`` K,
   on ``make_mujoco_env(task, 0.0)`` (fixed start, its host stage ``HostEpisodes``),
   one chunk of K, horizon ``--horizon``. The K distinct parameter sets come from the
@@ -112,7 +114,9 @@ def train_case(env: str, seeds: int, block_steps: int, blocks: int, capacity: in
         td3={"random_start_steps": 0, "replay_capacity": capacity},
     )
     trainer = make_trainer(cfg)
-    state = trainer.restart_envs(init_state(trainer, cfg), 0)
+    state = init_state(trainer, cfg)
+    if trainer.restart_envs is not None:  # host envs: fresh ones, as at a checkpoint
+        state = trainer.restart_envs(state, 0)
     start, seconds = 0, []
     for i in range(blocks + 1):
         tic = time.perf_counter()
@@ -123,6 +127,7 @@ def train_case(env: str, seeds: int, block_steps: int, blocks: int, capacity: in
         start += block_steps
     median = statistics.median(seconds)
     return {
+        "env": env,
         "seeds": seeds,
         "block_steps": block_steps,
         "median_block_seconds": round(median, 3),
@@ -415,6 +420,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=3)
     parser.add_argument("--capacity", type=int, default=1_000_000)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument(
+        "--brax-env", default="hopper", help="Brax env trained beside it, or none"
+    )
     parser.add_argument("--batches", nargs="+", type=int, default=[256, 1024])
     parser.add_argument("--horizon", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=1, help="timed PURD calls")
@@ -447,6 +455,14 @@ def main() -> None:
             case["envpool_ms_per_step"] = raw_case(env.task, seeds, 200, 3)[
                 "ms_per_step"
             ]
+            if args.brax_env != "none":  # the same trainer settings on Brax
+                brax = train_case(
+                    args.brax_env, seeds, args.block_steps, args.blocks, args.capacity
+                )
+                case["brax"] = brax
+                case["over_brax"] = round(
+                    case["env_steps_per_s"] / brax["env_steps_per_s"], 3
+                )
             out["train"].append(case)
             log(f"train: {out['train'][-1]}")
     raw = {k: raw_case(env.task, k, args.raw_steps, 3) for k in args.batches}

@@ -23,6 +23,18 @@ from jax._src.dispatch import BACKEND_COMPILE_EVENT  # noqa: E402
 
 from helpers import REPOSITORY, copy_run, train_shared_run  # noqa: E402
 from return_landscapes.caches import drop_if_near_mapping_limit  # noqa: E402
+from return_landscapes.pipeline import LANES_VARIABLE, usable_cores  # noqa: E402
+
+
+def share_the_cores_between_workers() -> None:
+    """``-n`` workers already keep one core each busy: each worker's pipeline chunks
+    get its share of the cores as lanes (tests of the lanes set their own count)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        os.environ.setdefault(LANES_VARIABLE, str(max(1, usable_cores() // workers)))
+
+
+share_the_cores_between_workers()
 
 
 def shared_folder() -> Path:
