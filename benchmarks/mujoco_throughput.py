@@ -270,7 +270,7 @@ def step_costs(stage, rows, steps: int) -> tuple[float, float]:
     """
     device = jax.devices()[0]
     params, keys = jax.device_put(rows, device)
-    pool, observation = stage.pool(keys)  # builds the envs (cached)
+    pool, observation = stage.env.episode_pool(keys, stage.setup.horizon)
     noise_keys = jax.vmap(jax.random.split)(keys)[:, 1]  # as the stage splits them
     noise = jax.device_put(jnp.float32(0.0), device)
     observation = observation.astype(np.float32)
