@@ -202,13 +202,14 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
                 device_state.replace(key=key),
                 transition,
                 keys,
-                jnp.asarray(step, jnp.int32),
+                np.int32(step),  # a host scalar: no dispatch of its own
                 block.learning,
             )
             metrics["episodes"] = finished.astype(np.float32)
             metrics["episode_return"] = finished_return
             steps.append(metrics)
-        stacked = jax.tree.map(lambda *x: jnp.stack(x), *steps)
+        # on the host: stacking device scalars is a dispatch per scalar
+        stacked = jax.tree.map(lambda *x: np.stack([np.asarray(v) for v in x]), *steps)
         summary = jax.vmap(summarize_block, in_axes=1)(stacked)
         return device_state.replace(env=carry), summary
 
