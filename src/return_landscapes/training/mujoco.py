@@ -119,8 +119,7 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             state, [training_env_seed(cfg.seed, i, step) for i in range(count)]
         )
 
-    @functools.partial(jax.jit, static_argnames="learning")
-    def act(agent_state, observation, keys, learning: bool):
+    def actions(agent_state, observation, keys, learning: bool):
         """Every seed's action; its next loop key and its sample / update keys."""
 
         def one(agent_state, observation, key):
@@ -135,13 +134,14 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
 
         return jax.vmap(one)(agent_state, observation, keys)
 
+    act = jax.jit(actions, static_argnames="learning")
+
     def update_seed(agent_state, batch, update_key, step):
         return agent.update(
             agent_state, batch, update_key, step - hyper.random_start_steps
         )
 
-    @functools.partial(jax.jit, static_argnames="learning", donate_argnums=0)
-    def learn(state: TrainState, transition, keys, step, learning: bool):
+    def insert_and_update(state: TrainState, transition, keys, step, learning: bool):
         """Insert every seed's transition; with ``learning``, one update each."""
         # the row index is shared by the seeds, so the write stays in place
         replay = replay_insert(state.replay, transition, step)
@@ -153,6 +153,16 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             )
             state = state.replace(agent=agent_state)
         return state.replace(replay=replay), metrics
+
+    learn = jax.jit(insert_and_update, static_argnames="learning", donate_argnums=0)
+
+    @functools.partial(jax.jit, static_argnames="learning", donate_argnums=0)
+    def learn_then_act(state, transition, keys, step, observation, learning: bool):
+        """``learn``, then the next step's ``act`` on the updated agent: one call
+        (and one wait for its action) a step instead of two."""
+        state, metrics = insert_and_update(state, transition, keys, step, learning)
+        action, key, next_keys = actions(state.agent, observation, state.key, learning)
+        return state.replace(key=key), metrics, action, next_keys
 
     def env_step(carry: MujocoCarry, action: np.ndarray):
         """Step every env; reset the finished ones. Host numpy throughout."""
@@ -190,21 +200,23 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
         """``block.length`` env steps of every seed; per-seed metrics as on Brax."""
         carry = MujocoCarry(*(np.asarray(x) for x in state.env))
         device_state = state.replace(env=None)
+        action, key, keys = act(
+            device_state.agent, carry.observation, device_state.key, block.learning
+        )
+        device_state = device_state.replace(key=key)
         steps = []
-        for step in range(block.start, block.start + block.length):
-            action, key, keys = act(
-                device_state.agent, carry.observation, device_state.key, block.learning
-            )
+        last = block.start + block.length - 1
+        for step in range(block.start, last + 1):
             carry, transition, finished, finished_return = env_step(
                 carry, np.asarray(action)
             )
-            device_state, metrics = learn(
-                device_state.replace(key=key),
-                transition,
-                keys,
-                np.int32(step),  # a host scalar: no dispatch of its own
-                block.learning,
-            )
+            arguments = (device_state, transition, keys, np.int32(step))
+            if step < last:  # the next action in the same call
+                device_state, metrics, action, keys = learn_then_act(
+                    *arguments, carry.observation, block.learning
+                )
+            else:  # a checkpoint may restart the envs before the next action
+                device_state, metrics = learn(*arguments, block.learning)
             metrics["episodes"] = finished.astype(np.float32)
             metrics["episode_return"] = finished_return
             steps.append(metrics)
