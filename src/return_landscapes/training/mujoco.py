@@ -4,11 +4,12 @@ with envpool's interface), in a host loop.
 
 Same shape as the Brax trainers (``Trainer``: init, run_block, evaluate), so the run
 directory, manifest, checkpoints, resume and the landscape commands are shared. One
-env per seed, all in one envpool batch. Every env step is three calls: the actions
-of every seed (one jitted call, vmapped over seeds), the envpool step on the host,
-then the replay insert and one agent update of every seed (one jitted call, vmapped
-over seeds, the state donated so the replay buffer is written in place). The order
-is the Brax trainer's: act, step, insert, sample, update.
+env per seed, all in one envpool batch. The order is the Brax trainer's: act, step,
+insert, sample, update. Every env step is two calls: the envpool step on the host,
+then one jitted call (vmapped over seeds, the state donated so the replay buffer is
+written in place) that inserts every seed's transition, updates every seed's agent
+and computes the next step's actions; a block's first action and last update are
+calls of their own (a checkpoint may restart the envs between blocks).
 
 An env whose episode ends (terminated, or truncated at ``horizon``) is reset at once
 on its own; the transition keeps the episode's last observation and ``discount = 0``
