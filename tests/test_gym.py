@@ -283,8 +283,6 @@ def test_gym_bad_input_gets_one_line(imported, tmp_path):
     assert_one_error_line(unknown, "Gymnasium cannot make 'NoSuchEnv-v0'")
     discrete = landscape_here("train", "env=gym:CartPole-v1", cwd=tmp_path)
     assert_one_error_line(discrete, "one flat Box of continuous actions")
-    ppo = landscape_here("train", f"env={PENDULUM}", "algo=ppo", cwd=tmp_path)
-    assert_one_error_line(ppo, "algo=ppo", "algo=td3")
     sizes = landscape_here(
         "import",
         "source=sb3",

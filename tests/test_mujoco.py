@@ -207,8 +207,6 @@ def test_sac_trains_on_mujoco_and_has_a_purd(tmp_path):
 def test_mujoco_bad_input_gets_one_line(tmp_path):
     unknown = landscape_here("train", "env=mujoco:Nope-v5", cwd=tmp_path)
     assert_one_error_line(unknown, "unknown MuJoCo task", "Hopper-v5", "Ant-v5")
-    ppo = landscape_here("train", "env=mujoco:Hopper-v5", "algo=ppo", cwd=tmp_path)
-    assert_one_error_line(ppo, "algo=ppo", "algo=td3")
     brax = landscape_here(
         "train", "env=mujoco:Hopper-v5", "backend=spring", cwd=tmp_path
     )

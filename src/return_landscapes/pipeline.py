@@ -196,6 +196,28 @@ def group_batches(fn: Callable, *batched):
     return jax.tree.map(lambda x: x.reshape(count, *x.shape[2:]), out)
 
 
+def host_groups(fn: Callable, *batched):
+    """``fn(*batched)`` for a jitted, batched ``fn``; on the CPU one call per group
+    of 8 rows (the last group padded), outputs as numpy.
+
+    For host stages, which call jitted pieces from a host loop: every row then goes
+    through the program of one group whatever the batch length. ``group_map``
+    inside one program does not promise that for a batch of one group, whose loop
+    XLA compiles away (a ``ppo`` update's last bits then changed between chunks of
+    8 and 24).
+    """
+    if not on_cpu():
+        return jax.device_get(fn(*batched))
+    count = jax.tree.leaves(batched)[0].shape[0]
+    outputs = []
+    for start in range(0, count, GROUP):
+        group = jax.tree.map(lambda x, s=start: x[s : s + GROUP], batched)
+        size = jax.tree.leaves(group)[0].shape[0]
+        out = jax.device_get(fn(*_pad_rows(group, GROUP)))
+        outputs.append(jax.tree.map(lambda x, n=size: np.asarray(x)[:n], out))
+    return jax.tree.map(lambda *x: np.concatenate(x), *outputs)
+
+
 def _pad_rows(tree, rows: int):
     """Pad the leading axis to ``rows`` by repeating the last row."""
 

@@ -225,8 +225,10 @@ class PPOConfig:
     """Dense kernels' init: orthogonal (cleanrl's layer_init, zero biases) or lecun."""
     bootstrap_truncation: bool = False
     """At the horizon, bootstrap GAE from the true next observation's value."""
-    autoreset: Autoreset = Autoreset.first_state
-    """After an episode a training env restarts at first_state (its own) or fresh."""
+    autoreset: Autoreset | None = None
+    """After an episode a training env restarts at first_state (its own) or fresh;
+    null: first_state on Brax envs, fresh on host-stepped envs (``mujoco:``,
+    ``gym:``), whose simulators cannot return to a saved state."""
 
 
 @dataclass

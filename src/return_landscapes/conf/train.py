@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from return_landscapes.conf.agents import (
     Algo,
     AtariConfig,
+    Autoreset,
     PPOConfig,
     SACConfig,
     TD3Config,
@@ -147,8 +148,7 @@ class TrainConfig(WandbOptions):
     """A Brax env (hopper, walker2d, halfcheetah, ant, ...), ``atari:<Game>-v5``,
     ``mujoco:<Task>-v5`` or ``gym:<id>`` (any Gymnasium env with Box spaces)."""
     algo: Algo = Algo.td3
-    """Training algorithm (Atari games: ppo only; MuJoCo tasks and Gymnasium envs:
-    td3 or sac)."""
+    """Training algorithm (Atari games: ppo only)."""
     seeds: int = 4
     """Seeds trained side by side in one vmapped computation."""
     seed: int = 0
@@ -187,7 +187,8 @@ class TrainConfig(WandbOptions):
     sac: SACConfig = field(default_factory=SACConfig)
     """SAC hyper-parameters (``algo=sac``)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO hyper-parameters (``algo=ppo`` on Brax)."""
+    """PPO hyper-parameters (``algo=ppo`` on Brax envs, MuJoCo tasks and Gymnasium
+    envs)."""
     atari: AtariConfig = field(default_factory=AtariConfig)
     """PPO hyper-parameters and env options on Atari (``env=atari:...``)."""
     gym: GymOptions = field(default_factory=GymOptions)
@@ -208,6 +209,10 @@ class TrainConfig(WandbOptions):
             self.horizon = ATARI_EPISODE_STEPS if atari else DEFAULT_HORIZON
         if self.eval_interval is None:
             self.eval_interval = ATARI_EVAL_INTERVAL if atari else BRAX_EVAL_INTERVAL
+        if self.ppo.autoreset is None:
+            # host simulators (envpool, Gymnasium) cannot return to a saved state
+            host = is_mujoco(self.env) or is_gym(self.env)
+            self.ppo.autoreset = Autoreset.fresh if host else Autoreset.first_state
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 
 from return_landscapes import rundir, store
 from return_landscapes.agents.protocols import ActorAgent
-from return_landscapes.conf import TrainConfig, is_atari, is_imported
+from return_landscapes.conf import TrainConfig, is_atari, is_host_env, is_imported
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.perturb import PERTURBATIONS, Perturbation
 
@@ -104,13 +104,14 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
 def check_perturbation_off_checkpoints(perturbation: Perturbation, run_cfg) -> None:
     """Refuse a perturbation that cannot start from a point between checkpoints.
 
-    On Atari the ``ppo`` perturbation steps envpool on the host from a checkpoint's
-    policy; paths and surfaces evaluate mixed parameter sets inside one program.
+    On host-stepped envs (Atari games, MuJoCo tasks, Gymnasium envs) the ``ppo``
+    perturbation steps the envs on the host from a checkpoint's policy; paths and
+    surfaces evaluate mixed parameter sets inside one program.
     """
-    if is_atari(run_cfg.env) and perturbation.needs_env_states:
+    if is_host_env(run_cfg.env) and perturbation.needs_env_states:
         raise LandscapeError(
-            f"perturb={perturbation.name} steps Atari envs on the host from a "
-            "checkpoint, not from points between checkpoints: use "
+            f"perturb={perturbation.name} steps {run_cfg.env}'s envs on the host "
+            "from a checkpoint, not from points between checkpoints: use "
             "perturb=param_noise for PURDs off the checkpoints, or samples=0"
         )
 

@@ -191,18 +191,31 @@ register_family(
 
 
 def _host_parts(cfg, env=None):
-    """TD3 / SAC on a host-stepped env, or an imported policy evaluated there."""
+    """TD3, SAC or PPO on a host-stepped env, or an imported policy evaluated
+    there."""
     from return_landscapes.conf import is_imported
-    from return_landscapes.training.mujoco import mujoco_parts
+    from return_landscapes.training.schedule import is_on_policy
 
     if is_imported(cfg):
         from return_landscapes.training.imported import imported_parts
 
         return imported_parts(cfg, env or family_of(cfg.env).evaluation_env(cfg, None))
+    if is_on_policy(cfg):
+        from return_landscapes.training.host_ppo import host_ppo_parts
+
+        return host_ppo_parts(cfg)
+    from return_landscapes.training.mujoco import mujoco_parts
+
     return mujoco_parts(cfg)
 
 
 def _mujoco_trainer(cfg, parts):
+    from return_landscapes.training.schedule import is_on_policy
+
+    if is_on_policy(cfg):
+        from return_landscapes.training.host_ppo import make_host_ppo_trainer
+
+        return make_host_ppo_trainer(cfg, parts)
     from return_landscapes.training.mujoco import make_mujoco_trainer
 
     return make_mujoco_trainer(cfg, parts)

@@ -6,6 +6,7 @@ import itertools
 
 from return_landscapes.conf import (
     Algo,
+    Autoreset,
     TrainConfig,
     is_atari,
     is_gym,
@@ -94,8 +95,9 @@ def validate(cfg: TrainConfig) -> None:
 
 
 def check_env_fits_algo(cfg: TrainConfig) -> None:
-    """Atari games train with PPO only, MuJoCo tasks with TD3 or SAC; unknown games
-    and tasks are named with the choices; ``backend`` is Brax's alone."""
+    """Atari games train with PPO only; PPO on MuJoCo tasks and Gymnasium envs
+    restarts episodes fresh; unknown games and tasks are named with the choices;
+    ``backend`` is Brax's alone."""
     if is_host_env(cfg.env) and cfg.backend != TrainConfig.backend:
         raise LandscapeError(
             f"backend={cfg.backend} chooses Brax's physics, and {cfg.env} is stepped "
@@ -111,21 +113,13 @@ def check_env_fits_algo(cfg: TrainConfig) -> None:
                 "takes one"
             )
         make_gym_env(cfg.env, cfg.gym.kwargs)
-        if Algo(cfg.algo) is Algo.ppo:
-            raise LandscapeError(
-                f"algo=ppo does not train on {cfg.env} yet (PPO runs on Brax envs "
-                "and Atari games): use algo=td3 or algo=sac"
-            )
+        _check_host_ppo(cfg)
         return
     if is_mujoco(cfg.env):
         from return_landscapes.envs.mujoco import task_id
 
         task_id(cfg.env)
-        if Algo(cfg.algo) is Algo.ppo:
-            raise LandscapeError(
-                f"algo=ppo does not train on {cfg.env} yet (PPO runs on Brax envs "
-                "and Atari games): use algo=td3 or algo=sac"
-            )
+        _check_host_ppo(cfg)
         return
     if not is_atari(cfg.env):
         return
@@ -136,6 +130,19 @@ def check_env_fits_algo(cfg: TrainConfig) -> None:
         raise LandscapeError(
             f"algo={Algo(cfg.algo).value} does not apply to {cfg.env} (discrete "
             "actions): use algo=ppo, the one algorithm for Atari games"
+        )
+
+
+def _check_host_ppo(cfg: TrainConfig) -> None:
+    """PPO on a host-stepped env restarts finished episodes fresh: its simulator
+    cannot return an env to its first state."""
+    if Algo(cfg.algo) is not Algo.ppo:
+        return
+    if Autoreset(cfg.ppo.autoreset) is Autoreset.first_state:
+        raise LandscapeError(
+            f"ppo.autoreset=first_state returns each env to its own first state, "
+            f"which {cfg.env}'s simulator cannot restore: drop ppo.autoreset (fresh "
+            "on host-stepped envs)"
         )
 
 

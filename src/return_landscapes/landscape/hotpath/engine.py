@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.caches import compiled_cache
-from return_landscapes.conf import TrainConfig, is_atari
+from return_landscapes.conf import TrainConfig, is_atari, is_host_env
 from return_landscapes.evaluation import EvaluationSetup, make_episode_stage
 from return_landscapes.landscape.checks import EpisodeOptions, check_finite
 from return_landscapes.landscape.perturb import (
@@ -135,13 +135,8 @@ def _make_engine(
     sample = perturbation.episode.evaluation(
         plain, lambda: evaluation_env(run_cfg, start_noise)
     )
-    if is_atari(run_cfg.env) and perturbation.needs_env_states:
-        from return_landscapes.landscape.perturb.atari import AtariPPOPerturbation
-
-        perturb_stage = AtariPPOPerturbation(
-            plain.env, parts.agent, original=perturbation.reproduces_original
-        )
-    else:
+    perturb_stage = host_perturb_stage(run_cfg, perturbation, parts.agent, plain.env)
+    if perturb_stage is None:
         perturb_stage = make_perturb_stage(perturbation, parts.agent)
     return Engine(
         run_cfg,
@@ -150,6 +145,29 @@ def _make_engine(
         perturb_stage,
         *episode_stages(sample, plain),
         {},
+    )
+
+
+def host_perturb_stage(run_cfg, perturbation: Perturbation, agent, episode_env):
+    """The host stage of a perturbation that steps host envs for its experience
+    (``ppo`` on Atari games, MuJoCo tasks and Gymnasium envs); ``None`` for the
+    jitted kinds."""
+    if not (perturbation.needs_env_states and is_host_env(run_cfg.env)):
+        return None
+    original = perturbation.reproduces_original
+    if is_atari(run_cfg.env):
+        from return_landscapes.landscape.perturb.atari import AtariPPOPerturbation
+
+        return AtariPPOPerturbation(episode_env, agent, original=original)
+    from return_landscapes.landscape.perturb.host_ppo import HostPPOPerturbation
+    from return_landscapes.training.mujoco import training_env
+
+    return HostPPOPerturbation(
+        training_env(run_cfg),
+        agent,
+        run_cfg.ppo.num_envs,
+        run_cfg.horizon,
+        original,
     )
 
 

@@ -6,7 +6,8 @@
   nearly the same as the buffer grows, ``replay.nested_rows``);
 * ``ppo``: one PPO minibatch step with the checkpoint's Adam state, learning rate
   ``scale``, on fresh experience from the checkpoint's parallel envs (Atari: one
-  whole PPO iteration, see ``perturb/atari.py``);
+  whole PPO iteration, see ``perturb/atari.py``; MuJoCo tasks and Gymnasium envs:
+  experience from fresh starts, see ``perturb/host_ppo.py``);
 * ``param_noise``: Gaussian noise of std ``scale`` added to every actor weight;
 * ``action_noise``: unperturbed actor, Gaussian noise of std ``scale`` on every action;
 * ``init_state``: unperturbed actor, start-state noise of ``scale`` times the
@@ -79,10 +80,29 @@ def ppo_update_perturbation(agent, source: CheckpointSource, key, scale):
     """
     rollout_key, order_key = jax.random.split(key)
     _, data, _ = agent.rollout(source.agent_state, source.env, rollout_key)
-    batch = agent.make_batch(source.agent_state, data)
+    return ppo_step_on(agent, source.agent_state, data, order_key, scale)
+
+
+def ppo_step_on(agent, agent_state, data, order_key, scale):
+    """The ``ppo`` perturbation's step on recorded experience ``data``: GAE as in
+    training, a random ``1/num_minibatches`` of it (``order_key``), one minibatch
+    step with the state's Adam and learning rate ``scale``; the actor parameters."""
+    batch = agent.make_batch(agent_state, data)
     rows = jax.random.permutation(order_key, batch.advantage.shape[0])
     minibatch = jax.tree.map(lambda x: x[rows[: agent.minibatch_size]], batch)
-    state, _ = agent.minibatch_step(source.agent_state, minibatch, scale)
+    state, _ = agent.minibatch_step(agent_state, minibatch, scale)
+    return agent.actor_params(state)
+
+
+def first_rows_step_on(agent, agent_state, data, scale):
+    """``ppo_step_on`` as the paper's code ran it on Brax: the minibatch is the
+    first ``minibatch_size`` rows of the batch (the first unroll steps of every
+    env), and the gradient is clipped to a global norm of 0.1."""
+    batch = agent.make_batch(agent_state, data)
+    minibatch = jax.tree.map(lambda x: x[: agent.minibatch_size], batch)
+    state, _ = agent.minibatch_step(
+        agent_state, minibatch, scale, max_grad_norm=ORIGINAL_PPO_CLIP
+    )
     return agent.actor_params(state)
 
 
@@ -108,12 +128,7 @@ def first_rows_ppo_update(agent, source: CheckpointSource, key, scale):
     experience is the sample's own, as without the quirks."""
     rollout_key, _ = jax.random.split(key)
     _, data, _ = agent.rollout(source.agent_state, source.env, rollout_key)
-    batch = agent.make_batch(source.agent_state, data)
-    minibatch = jax.tree.map(lambda x: x[: agent.minibatch_size], batch)
-    state, _ = agent.minibatch_step(
-        source.agent_state, minibatch, scale, max_grad_norm=ORIGINAL_PPO_CLIP
-    )
-    return agent.actor_params(state)
+    return first_rows_step_on(agent, source.agent_state, data, scale)
 
 
 def unperturbed_actor(agent, source: CheckpointSource, key, scale):

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from return_landscapes.agents.protocols import ActorAgent
-from return_landscapes.conf import is_atari
+from return_landscapes.conf import is_atari, is_host_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.landscape.perturb.episode import NO_EFFECT, EpisodeEffect
 from return_landscapes.pipeline import group_map
@@ -28,6 +28,7 @@ from return_landscapes.pipeline import group_map
 MINIBATCH_SIZE = 256  # the paper's minibatch for the td3 / sac perturbation
 MINIBATCH_ROWS = "nested"  # td3/sac minibatches: replay.nested_rows
 ATARI_PPO_UPDATE = "iteration"  # Atari ppo: a whole PPO iteration per sample
+HOST_PPO_EXPERIENCE = "fresh_starts"  # ppo on host envs: experience from resets
 
 
 class CheckpointSource(NamedTuple):
@@ -90,13 +91,16 @@ class Perturbation:
         """What a result of this perturbation's samples records about how they
         were drawn, beyond its name and size, and a re-run must match: the
         minibatch of an update that reads the replay, the whole iteration of
-        Atari's ``ppo``, the episode effect's settings, the rollouts per policy."""
+        Atari's ``ppo``, the fresh starts of ``ppo`` on other host envs, the
+        episode effect's settings, the rollouts per policy."""
         settings: dict[str, Any] = {}
         if self.needs_replay:
             settings["minibatch_size"] = MINIBATCH_SIZE
             settings["minibatch_rows"] = MINIBATCH_ROWS
         if self.needs_env_states and is_atari(run_cfg.env):
             settings["update"] = ATARI_PPO_UPDATE
+        elif self.needs_env_states and is_host_env(run_cfg.env):
+            settings["experience"] = HOST_PPO_EXPERIENCE
         settings.update(self.episode.settings())
         if self.rollouts_per_policy > 1:
             settings["rollouts_per_policy"] = self.rollouts_per_policy
