@@ -56,6 +56,7 @@ SUBLAYERS = {
         {"episode"},
         {"registry"},
         {"builtin", "atari"},
+        {"host_ppo"},  # ppo on host envs: builtin's update on host experience
         {"__init__"},
     ],
     "landscape.hotpath": [{"keys", "mixing"}, {"engine"}],
