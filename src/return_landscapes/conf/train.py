@@ -133,7 +133,7 @@ class TrainConfig(WandbOptions):
     ``steps`` defaults to the paper's budget: 1M env steps for TD3 and SAC, 60M for
     PPO, 10M agent steps (40M frames) for PPO on Atari (``env=atari:Breakout-v5``).
     Gymnasium's MuJoCo tasks (``env=mujoco:Hopper-v5``) and Gymnasium envs
-    (``env=gym:Pendulum-v1``) train TD3 and SAC with the Brax defaults.
+    (``env=gym:Pendulum-v1``) train TD3, SAC and PPO with the Brax defaults.
     ``horizon`` caps episodes: 1000 steps on Brax, 27,000 agent steps (108,000
     frames) on Atari; ``eval_interval`` defaults to 10k (Brax) or 250k (Atari) steps.
     ``checkpoints`` lists the checkpoint steps; ``num_checkpoints=N`` instead places N
@@ -247,6 +247,11 @@ class ImportConfig:
     envs)."""
     gym: GymOptions = field(default_factory=GymOptions)
     """Options of a Gymnasium env (``env=gym:...``)."""
+    replay: str | None = None
+    """An sb3 TD3's replay buffer (the file ``model.save_replay_buffer`` wrote):
+    the run then holds the model's critics, target networks, Adam states and
+    replay as a TD3 run of its own, so ``td3`` PURDs and ``reject`` apply; null:
+    the policy alone."""
     normalizer: str | None = None
     """The observation normaliser of an sb3 policy (or a cleanrl one): rl-zoo's
     ``vecnormalize.pkl``, or an .npz with ``mean`` and ``var`` (optionally

@@ -16,11 +16,8 @@ every other check on the options has passed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -64,6 +61,16 @@ from return_landscapes.formats.safe_pickle import (
 )
 from return_landscapes.formats.sb3 import SB3FormatError, read_sb3
 from return_landscapes.provenance import check_writable
+from return_landscapes.training.import_files import (
+    check_finite as _check_finite,
+)
+from return_landscapes.training.import_files import (
+    check_shapes as _check_shapes,
+)
+from return_landscapes.training.import_files import sha256 as _sha256
+from return_landscapes.training.import_files import (
+    write_atomically as _write_atomically,
+)
 from return_landscapes.training.schedule import seed_key
 from return_landscapes.training.state import TrainingParts, TrainState
 
@@ -107,6 +114,8 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
     source = ImportSource(cfg.source)
+    if cfg.replay is not None:
+        return _import_training(cfg, params_path, out)
     declared = SOURCES[source]
     saved = (
         _load_orbax(params_path, source)
@@ -134,6 +143,31 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
         "imported the %s policy of %s into %s: landscape purd run=%s "
         "perturb=param_noise",
         source.value,
+        params_path,
+        out,
+        out,
+    )
+    return out
+
+
+def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
+    """An SB3 TD3 with its replay buffer, as a TD3 run (``imported_td3.py``)."""
+    from return_landscapes.training.imported_td3 import import_td3_training
+
+    if ImportSource(cfg.source) is not ImportSource.sb3:
+        raise LandscapeError(
+            f"replay= applies to source=sb3 TD3 models, not source="
+            f"{ImportSource(cfg.source).value}: drop replay= to import the policy"
+        )
+    if cfg.normalizer:
+        raise LandscapeError(
+            "replay= with normalizer=: a TD3 trained on normalised observations is "
+            "not read with its training state yet: drop one of them"
+        )
+    import_td3_training(cfg, params_path, out)
+    logger.info(
+        "imported the sb3 TD3 of %s with its critics, Adam states and replay into "
+        "%s: landscape purd run=%s perturb=td3",
         params_path,
         out,
         out,
@@ -395,21 +429,6 @@ def _check_numbers(cfg: ImportConfig) -> Path:
         )
     check_writable(out, "choose an out= you may write to")
     return out
-
-
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (their paths and bytes, sorted)."""
-    digest = hashlib.sha256()
-    files = (
-        sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-    )
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with open(file, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 BRAX_PARAMS_GLOBALS = {
@@ -694,49 +713,13 @@ def _check_fits(state, parts: TrainingParts, env: str, imported: ImportedPolicy)
             f"{list(imported.hidden_sizes)}: pass hidden_sizes=[{sizes}]"
         )
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
-    want = _shapes(template)
-    have = _shapes(state)
-    if want != have:
-        missing = sorted(set(want) - set(have))
-        differ = sorted(k for k in set(want) & set(have) if want[k] != have[k])
-        what = (
-            f"lacks {missing[0]}"
-            if missing
-            else f"holds {differ[0]} as {list(have[differ[0]])}, expected "
-            f"{list(want[differ[0]])}"
-            if differ
-            else f"has extra entries {sorted(set(have) - set(want))[:3]}"
-        )
-        raise LandscapeError(
-            f"the saved policy {what}: it is not a {imported.source.value} policy of "
-            f"this env with these options (hidden_sizes, normalize_observations)"
-        )
-
-
-def _shapes(tree) -> dict[str, tuple[int, ...]]:
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf in leaves}
-
-
-def _check_finite(state) -> None:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
-        if not np.all(np.isfinite(leaf)):
-            raise LandscapeError(
-                f"the saved policy's {jax.tree_util.keystr(path)} holds non-finite "
-                "numbers (NaN or inf): import a checkpoint from before training "
-                "diverged"
-            )
+    _check_shapes(template, state, env, f"{imported.source.value} policy")
 
 
 def _write_run(out: Path, run_cfg: TrainConfig, parts, state, step: int, params):
-    """Build the run in a hidden folder beside ``out``, then rename it into place:
-    an interrupted import leaves no half-written run under ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(building, 0o777 & ~mask)  # mkdtemp's folder is private
-    try:
+    """The run of an imported policy (``_write_atomically``)."""
+
+    def write(building: Path) -> None:
         keys = jnp.stack([seed_key(run_cfg.seed, 0)])
         template = parts.init(keys)
         stacked = jax.tree.map(lambda x: np.asarray(x)[None], state)
@@ -764,9 +747,5 @@ def _write_run(out: Path, run_cfg: TrainConfig, parts, state, step: int, params)
                 },
             },
         )
-        if out.exists():
-            out.rmdir()  # an empty folder the user made
-        os.replace(building, out)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
+
+    _write_atomically(out, write)

@@ -1,0 +1,167 @@
+"""An SB3 TD3 imported with its training state: one update of ours moves the actor
+as SB3's own ``train`` does, and its ``td3`` PURDs run on the replay it saved.
+
+Fixtures: ``tests/fixtures/sb3/make_update_fixtures.py`` (SB3 itself, in an
+environment of its own)."""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from helpers import assert_one_error_line, landscape_here
+from return_landscapes import import_policy, load_purd, load_rejection, reject
+from return_landscapes.formats.sb3_training import read_sb3_replay
+from return_landscapes.landscape.experiments.purd import purd
+from return_landscapes.rundir import load_run_config, read_manifest
+from return_landscapes.store import read_result
+from return_landscapes.training.state import restore_state
+from return_landscapes.training.trainers import get_parts, get_trainer
+from return_landscapes.types import Transition
+
+SB3 = Path(__file__).parent / "fixtures" / "sb3"
+MODEL, REPLAY = SB3 / "td3-update.zip", SB3 / "td3-update-replay.pkl"
+PENDULUM = "gym:Pendulum-v1"
+
+
+@pytest.fixture(scope="module")
+def td3_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sb3_update") / "run"
+    return import_policy(
+        source="sb3", params=str(MODEL), replay=str(REPLAY), env=PENDULUM, out=str(out)
+    )
+
+
+def reference():
+    return np.load(SB3 / "td3-update-reference.npz")
+
+
+def test_the_import_is_a_td3_run_with_sb3s_settings_and_replay(td3_run):
+    cfg = load_run_config(td3_run)
+    assert cfg.algo.value == "td3" and cfg.steps == 400 and cfg.checkpoints == [400]
+    assert cfg.td3.actor_objective.value == "first_q"
+    assert (cfg.td3.hidden_sizes, cfg.td3.actor_lr) == ([16, 16], 1e-3)
+    assert (cfg.td3.replay_capacity, cfg.td3.random_start_steps) == (1000, 100)
+    manifest = read_manifest(td3_run)
+    assert manifest["imported"]["source"] == "sb3"
+    assert len(manifest["imported"]["replay_sha256"]) == 64
+    state = restore_state(get_trainer(cfg), cfg, td3_run, 400)
+    buffer = read_sb3_replay(REPLAY)
+    assert int(state.replay.size[0]) == 400 and int(state.replay.position[0]) == 400
+    rows = jax.tree.map(lambda x: np.asarray(x[0, :400]), state.replay.data)
+    np.testing.assert_array_equal(rows.observation, buffer.observations[:400])
+    np.testing.assert_array_equal(rows.next_observation, buffer.next_observations[:400])
+    np.testing.assert_array_equal(rows.reward, buffer.rewards[:400])
+    # Pendulum's episodes end by time-out only: no row stops the bootstrap
+    assert buffer.dones[:400].sum() == 2 and np.all(rows.discount == 1.0)
+    before = reference()
+    kernel = state.agent.actor_params["params"]["MLP_0"]["Dense_0"]["kernel"][0]
+    np.testing.assert_array_equal(kernel, before["before:mu.0.weight"].T)
+
+
+def test_one_update_moves_the_actor_as_sb3s_train_does(td3_run):
+    """SB3's ``train(gradient_steps=1)`` with its critics held (see the fixture
+    script) against our ``td3`` actor update, on the same recorded minibatch, from
+    the Adam state SB3 saved."""
+    cfg = load_run_config(td3_run)
+    agent = get_parts(cfg).agent
+    state = restore_state(get_trainer(cfg), cfg, td3_run, 400)
+    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    ref = reference()
+    batch = Transition(
+        observation=jnp.asarray(ref["observations"]),
+        action=jnp.asarray(ref["actions"]),
+        reward=jnp.asarray(ref["rewards"][:, 0]),
+        next_observation=jnp.asarray(ref["next_observations"]),
+        discount=jnp.asarray(1.0 - ref["dones"][:, 0]),
+    )
+    rate = float(ref["learning_rate"])
+    updated = agent.actor_update(agent_state, batch, jax.random.PRNGKey(0), rate)
+    layers = updated.actor_params["params"]["MLP_0"]
+    moved = 0.0
+    for i, index in enumerate((0, 2, 4)):
+        after_w, after_b = (
+            ref[f"after:mu.{index}.weight"],
+            ref[f"after:mu.{index}.bias"],
+        )
+        np.testing.assert_allclose(layers[f"Dense_{i}"]["kernel"], after_w.T, atol=1e-5)
+        np.testing.assert_allclose(layers[f"Dense_{i}"]["bias"], after_b, atol=1e-5)
+        moved = max(moved, np.abs(after_w - ref[f"before:mu.{index}.weight"]).max())
+    assert moved > 1e-3  # the step is far above the tolerance
+    assert (
+        int(updated.actor_opt_state.count) == int(agent_state.actor_opt_state.count) + 1
+    )
+
+
+def test_td3_purd_of_the_import_at_rate_zero_is_the_unperturbed_return(td3_run):
+    purd(run=str(td3_run), perturb="td3", scale=0.0, samples=8, progress=False)
+    returns = load_purd(td3_run, 400, "td3", 0.0)
+    path = td3_run / "landscape/purd/td3/scale_0.0/step_000000400/seed_000.h5"
+    arrays = read_result(path).arrays
+    assert np.all(returns[0] == arrays["unperturbed_return"][0])
+    purd(run=str(td3_run), perturb="td3", samples=8, progress=False)  # SB3's rate
+    moved = load_purd(td3_run, 400, "td3", 1e-3)
+    assert np.isfinite(moved).all() and np.unique(moved).size > 1
+
+
+def test_a_training_import_of_other_files_gets_one_line(tmp_path):
+    sac = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={SB3 / 'sac.zip'}",
+        f"replay={REPLAY}",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(sac, "a SAC model", "only TD3 models")
+    other = landscape_here(
+        "import",
+        "source=cleanrl",
+        f"params={SB3.parent / 'cleanrl' / 'td3.cleanrl_model'}",
+        f"replay={REPLAY}",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(other, "replay= applies to source=sb3", "drop replay=")
+    not_td3 = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={SB3 / 'ppo.zip'}",
+        f"replay={REPLAY}",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(not_td3, "a PPO or A2C model", "only TD3 models")
+    wrong_buffer = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={MODEL}",
+        f"replay={MODEL}",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(wrong_buffer, "replay=", "save_replay_buffer")
+    assert not any(tmp_path.glob("runs/*"))
+
+
+def test_rejection_trains_on_from_the_import(td3_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(td3_run, run, ignore=shutil.ignore_patterns("landscape"))
+    reject(
+        run=str(run),
+        checkpoint=400,
+        seed=0,
+        criterion="none",
+        max_steps=20,
+        check_interval=10,
+        samples=8,
+        repeats=1,
+        progress=False,
+    )
+    (trace,) = load_rejection(run, 400, 0, "none")
+    assert trace.arrays["accepted"].shape == (3,)  # the root and two checks
+    assert np.isfinite(trace.arrays["cvar"]).all()
