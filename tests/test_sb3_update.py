@@ -165,3 +165,11 @@ def test_rejection_trains_on_from_the_import(td3_run, tmp_path):
     (trace,) = load_rejection(run, 400, 0, "none")
     assert trace.arrays["accepted"].shape == (3,)  # the root and two checks
     assert np.isfinite(trace.arrays["cvar"]).all()
+
+
+def test_an_update_purd_of_a_policy_only_sb3_import_names_replay(tmp_path):
+    run = import_policy(
+        source="sb3", params=str(MODEL), env=PENDULUM, out=str(tmp_path / "policy")
+    )
+    refused = landscape_here("purd", f"run={run}", "perturb=td3", cwd=tmp_path)
+    assert_one_error_line(refused, "perturb=td3 needs", "param_noise", "replay=")

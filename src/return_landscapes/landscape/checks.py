@@ -90,11 +90,18 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
     (``EpisodeEffect.refusal``: ``init_state`` on an env without start-state noise,
     action noise on discrete actions, per-step parameter noise on host episodes)."""
     if is_imported(run_cfg) and perturbation.name not in (policy_only_perturbations()):
+        source = run_cfg.imported.source.value
+        again = (
+            " (or import an SB3 TD3 again with replay=, the file "
+            "model.save_replay_buffer wrote)"
+            if source == "sb3" and perturbation.name.startswith("td3")
+            else ""
+        )
         raise LandscapeError(
             f"perturb={perturbation.name} needs the optimizer state, replay or env "
             f"states of a trained run, and this run holds a policy imported from "
-            f"{run_cfg.imported.source.value} parameters: pass perturb= one of "
-            f"{', '.join(policy_only_perturbations())}"
+            f"{source} parameters: pass perturb= one of "
+            f"{', '.join(policy_only_perturbations())}{again}"
         )
     refusal = perturbation.episode.refusal(perturbation.name, run_cfg)
     if refusal:

@@ -154,10 +154,15 @@ def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
     """An SB3 TD3 with its replay buffer, as a TD3 run (``imported_td3.py``)."""
     from return_landscapes.training.imported_td3 import import_td3_training
 
-    if ImportSource(cfg.source) is not ImportSource.sb3:
+    source = ImportSource(cfg.source)
+    if source is not ImportSource.sb3:
+        lacks = {
+            ImportSource.cleanrl: "a .cleanrl_model holds the networks but no Adam "
+            "state, which an update needs",
+        }.get(source, f"a {source.value} file holds the policy only")
         raise LandscapeError(
-            f"replay= applies to source=sb3 TD3 models, not source="
-            f"{ImportSource(cfg.source).value}: drop replay= to import the policy"
+            f"replay= applies to source=sb3 TD3 models ({lacks}): drop replay= to "
+            "import the policy"
         )
     if cfg.normalizer:
         raise LandscapeError(
