@@ -11,7 +11,6 @@ suite itself runs with the package's AVX2 code).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -59,22 +58,10 @@ def paper_size_purd(chunk: int | None, lanes: int = 1) -> dict[str, np.ndarray]:
     )
     shared = ((source, jnp.float32(3e-4)), jnp.float32(0.0))
     keys = sample_keys(0, 0, 0, SAMPLES)
-    with lane_setting(lanes):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LANES_VARIABLE, str(lanes))
         plan = plan_chunks(stages, shared, keys, SAMPLES, chunk)
     return run_chunks(plan, shared, keys)._asdict()
-
-
-@contextlib.contextmanager
-def lane_setting(lanes: int):
-    before = os.environ.get(LANES_VARIABLE)
-    os.environ[LANES_VARIABLE] = str(lanes)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[LANES_VARIABLE]
-        else:
-            os.environ[LANES_VARIABLE] = before
 
 
 @pytest.fixture(scope="module")
