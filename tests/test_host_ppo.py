@@ -13,7 +13,11 @@ from return_landscapes.landscape.experiments.purd import purd
 from return_landscapes.landscape.perturb import get_perturbation
 from return_landscapes.rundir import load_run_config
 from return_landscapes.store import read_result
-from return_landscapes.training.host_ppo import training_env_seeds
+from return_landscapes.training.host_ppo import (
+    HostPPOCarry,
+    training_env_seeds,
+    unroll,
+)
 from return_landscapes.training.state import restore_state
 from return_landscapes.training.trainers import get_trainer
 from test_train import assert_same_run, assert_trees_equal
@@ -69,6 +73,49 @@ def test_training_env_seeds_depend_on_seed_env_and_step_alone():
     assert training_env_seeds(0, 1, 3, 64) == seeds[:3]  # seed 0 whatever the count
     assert training_env_seeds(0, 2, 3, 128) != seeds
     assert training_env_seeds(1, 2, 3, 64) != seeds
+
+
+class CountingEnvs:
+    """Two envs of reward 1 a step whose episodes end every 5 steps (the first
+    env's by termination, the second's by truncation)."""
+
+    shape = (1, 2)
+
+    def __init__(self):
+        self.t = 0
+
+    def step(self, action):
+        self.t += 1
+        ended = np.full(self.shape, self.t % 5 == 0)
+        observation = np.full((*self.shape, 1), float(self.t), np.float32)
+        start = np.where(ended[..., None], 0.0, observation).astype(np.float32)
+        reward = np.ones(self.shape, np.float32)
+        return start, reward, observation, ended & [[True, False]], ended
+
+
+@pytest.mark.unit
+def test_unroll_counts_episodes_across_iterations():
+    def act(observation, keys):
+        zeros = np.zeros((*observation.shape[:2], 1), np.float32)
+        return zeros, zeros[..., 0], zeros
+
+    envs, keys = CountingEnvs(), np.zeros((1, 3, 2), np.uint32)
+    carry = HostPPOCarry(
+        np.zeros((1, 2, 1), np.float32), np.zeros((1, 2), np.int32), np.zeros((1, 2))
+    )
+    returns = []
+    for _ in range(4):  # 12 steps in unrolls of 3: episodes end at 5 and 10
+        data, carry, ended = unroll(act, envs, carry, keys, 3)
+        returns.append(ended)
+    ended = np.concatenate(returns, axis=1)[0]  # (12, envs)
+    assert ended[4].tolist() == [5.0, 5.0] and ended[9].tolist() == [5.0, 5.0]
+    assert ended.sum() == 20.0
+    assert carry.episode_step.tolist() == [[2, 2]]  # steps 11 and 12
+    # the last unroll (steps 10-12): the termination of env 0 at step 10 cuts the
+    # bootstrap, the truncation of env 1 does not; both episodes end there
+    assert data.discount[0].T.tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert data.finished[0, 0].tolist() == [True, True]
+    assert data.next_observation[0, 0, :, 0].tolist() == [10.0, 10.0]  # not the reset
 
 
 def test_host_ppo_checkpoints_restore_every_leaf(tiny_host_ppo_run):

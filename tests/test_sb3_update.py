@@ -173,3 +173,16 @@ def test_an_update_purd_of_a_policy_only_sb3_import_names_replay(tmp_path):
     )
     refused = landscape_here("purd", f"run={run}", "perturb=td3", cwd=tmp_path)
     assert_one_error_line(refused, "perturb=td3 needs", "param_noise", "replay=")
+
+
+@pytest.mark.unit
+def test_train_frequency_reads_sb3s_pickled_train_freq_without_sb3():
+    import json
+    import zipfile
+
+    from return_landscapes.formats.sb3_training import train_frequency
+
+    data = json.loads(zipfile.ZipFile(MODEL).read("data"))
+    assert train_frequency(data) == (1, "step")
+    assert train_frequency({"train_freq": [4, "episode"]}) == (4, "episode")
+    assert train_frequency({"train_freq": {":serialized:": "bm90IGEgcGlja2xl"}}) is None

@@ -233,7 +233,9 @@ class ImportConfig:
     any other global is refused unrun. The run holds the policy only (no optimizer
     state, replay or env states): ``param_noise``, ``param_noise_per_step``,
     ``action_noise`` and ``init_state`` PURDs, plain paths and surfaces apply; the
-    ``td3``, ``sac`` and ``ppo`` updates and rejection do not.
+    ``td3``, ``sac`` and ``ppo`` updates and rejection do not. An sb3 TD3 with
+    ``replay=`` is the exception: it becomes a TD3 run with SB3's critics, Adam
+    states and replay, to which ``td3`` PURDs and rejection apply.
     """
 
     source: ImportSource | None = None

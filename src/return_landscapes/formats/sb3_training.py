@@ -73,11 +73,12 @@ class SB3Replay(NamedTuple):
 
 
 def read_sb3_td3(path: str | Path) -> SB3TD3:
-    """The TD3 (or DDPG) training state in SB3's ``model.save`` zip at ``path``.
+    """The TD3 training state in SB3's ``model.save`` zip at ``path``.
 
     Raises:
-      SB3FormatError: not an SB3 zip, not a TD3 with twin critics, or Adam settings
-        other than ``TORCH_ADAM`` (the message names what was found).
+      SB3FormatError: not an SB3 zip, not a TD3 with twin critics (DDPG has one),
+        Adam settings other than ``TORCH_ADAM``, or entries that are not what SB3
+        writes (the message names what was found).
       safe_pickle.RefusedGlobal: a state dict names a global it never needs.
     """
     try:
@@ -94,11 +95,16 @@ def read_sb3_td3(path: str | Path) -> SB3TD3:
                 f"no {missing} in the archive ({kind or 'not a model.save zip'}): "
                 "only TD3 models are read with their training state so far"
             )
-        data = json.loads(archive.read("data"))
+        try:
+            data = json.loads(archive.read("data"))
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise SB3FormatError(f"its 'data' entry is not JSON ({err})") from None
         tensors, actor_opt, critic_opt = (
             _torch(archive, name)
             for name in ("policy.pth", "actor.optimizer.pth", "critic.optimizer.pth")
         )
+    if not isinstance(data, dict) or not isinstance(tensors, dict):
+        raise SB3FormatError("its 'data' or 'policy.pth' is not what SB3 writes")
     if any(name.startswith("actor.latent_pi.") for name in tensors):
         raise SB3FormatError(
             "a SAC model: only TD3 models are read with their training state so far"
@@ -114,15 +120,58 @@ def read_sb3_td3(path: str | Path) -> SB3TD3:
             "the model has more than two critics (n_critics > 2): only TD3's twin "
             "critics are read"
         )
+    try:
+        actor_adam, critic_adam = _adam(actor_opt, "actor"), _adam(critic_opt, "critic")
+    except (KeyError, TypeError, ValueError) as err:
+        raise SB3FormatError(
+            f"an optimizer state is not a torch Adam state dict ({err!r})"
+        ) from None
     return SB3TD3(
         _linear_layers(tensors, "actor.mu."),
         _linear_layers(tensors, "actor_target.mu."),
         critics,
         [_linear_layers(tensors, f"critic_target.qf{i}.") for i in range(2)],
-        _adam(actor_opt, "actor"),
-        _adam(critic_opt, "critic"),
+        actor_adam,
+        critic_adam,
         data,
     )
+
+
+class _NamedTupleRecord:
+    """A stand-in for a pickled named tuple (rebuilt by ``cls.__new__(cls,
+    *fields)``): keeps the fields under ``args``."""
+
+    def __new__(cls, *args):
+        instance = object.__new__(cls)
+        instance.args = args
+        return instance
+
+
+TRAIN_FREQ_GLOBALS = {
+    ("stable_baselines3.common.type_aliases", "TrainFreq"): _NamedTupleRecord,
+    ("stable_baselines3.common.type_aliases", "TrainFrequencyUnit"): record(
+        "TrainFrequencyUnit"
+    ),
+}
+"""The globals of the pickled ``TrainFreq`` in an SB3 model's ``data``."""
+
+
+def train_frequency(data: dict) -> tuple[int, str] | None:
+    """``(frequency, unit)`` of an off-policy model's ``train_freq`` (``(1,
+    "step")``: an update round every env step); ``None`` if it cannot be read."""
+    import base64
+    import pickle
+
+    saved = data.get("train_freq")
+    try:
+        if isinstance(saved, dict) and ":serialized:" in saved:
+            raw = base64.b64decode(saved[":serialized:"])
+            saved = restricted_load(io.BytesIO(raw), TRAIN_FREQ_GLOBALS).args
+        frequency, unit = saved
+        unit = getattr(unit, "args", (unit,))[0]
+        return int(frequency), str(unit)
+    except (ValueError, TypeError, AttributeError, IndexError, pickle.PickleError):
+        return None
 
 
 def _torch(archive: zipfile.ZipFile, name: str):
@@ -134,7 +183,12 @@ def _torch(archive: zipfile.ZipFile, name: str):
 
 def _adam(state_dict: dict, which: str) -> SB3Adam:
     """The Adam state of one torch optimizer state dict, its settings checked."""
-    (group,) = state_dict["param_groups"]
+    groups = state_dict["param_groups"]
+    if len(groups) != 1:
+        raise SB3FormatError(
+            f"the {which} optimizer has {len(groups)} parameter groups, not one"
+        )
+    (group,) = groups
     for option, value in TORCH_ADAM.items():
         if tuple(np.atleast_1d(group.get(option))) != tuple(np.atleast_1d(value)):
             raise SB3FormatError(
@@ -195,9 +249,14 @@ def read_sb3_replay(path: str | Path) -> SB3Replay:
     """
     with open(path, "rb") as file:
         buffer = restricted_load(file, REPLAY_GLOBALS)
-    if type(buffer).__name__ != "ReplayBuffer" or not hasattr(buffer, "rewards"):
+    fields = ("observations", "next_observations", "actions", "rewards", "dones")
+    fields += ("timeouts", "pos", "full", "n_envs")
+    if type(buffer).__name__ != "ReplayBuffer" or not all(
+        hasattr(buffer, name) for name in fields
+    ):
         raise SB3FormatError(
-            "not a replay buffer that Stable-Baselines3's save_replay_buffer wrote"
+            "not a replay buffer that Stable-Baselines3's save_replay_buffer wrote "
+            f"(a ReplayBuffer with {', '.join(fields)})"
         )
     if int(buffer.n_envs) != 1:
         raise SB3FormatError(

@@ -41,7 +41,8 @@ from return_landscapes.types import EpisodeStats
 
 
 class HostPPOCarry(NamedTuple):
-    """The training envs of one seed: last observations and episode counters."""
+    """The training envs of one seed: last observations, and the steps and return
+    so far of the episode each env is in (episodes run on across iterations)."""
 
     observation: jax.Array  # (num_envs, observation_size) float32
     episode_step: jax.Array  # (num_envs,) int32
@@ -143,14 +144,26 @@ def make_actor(agent):
     return one
 
 
-def unroll(act, batch: HostEnvBatch, observation, step_keys: np.ndarray, length: int):
+def fresh_carry(batch: HostEnvBatch) -> HostPPOCarry:
+    """Every env of ``batch`` reset, its counters at 0 (host numpy)."""
+    return HostPPOCarry(
+        batch.reset(),
+        np.zeros(batch.shape, np.int32),
+        np.zeros(batch.shape, np.float32),
+    )
+
+
+def unroll(act, batch: HostEnvBatch, carry: HostPPOCarry, step_keys, length: int):
     """``length`` steps of every env; ``act(observation, step_keys[:, t])`` gives
-    ``(raw, log_prob, env_action)``. Returns the ``Rollout`` (host numpy, row axis
-    first: ``(rows, length, envs, ...)``), the last observations and, per row and
-    step, the finished episodes' flags and returns."""
-    records = []
-    episode_return = np.zeros(batch.shape, np.float32)
-    finished_returns = []
+    ``(raw, log_prob, env_action)``.
+
+    Returns the ``Rollout`` (host numpy, row axis first: ``(rows, length, envs,
+    ...)``), the carry after it (episodes run on across calls) and, per row and
+    step, the return of each episode that ended there (0 elsewhere).
+    """
+    observation = carry.observation
+    episode_step, episode_return = carry.episode_step, carry.episode_return
+    records, finished_returns = [], []
     for t in range(length):
         raw, log_prob, env_action = jax.device_get(act(observation, step_keys[:, t]))
         step = batch.step(env_action)
@@ -166,12 +179,14 @@ def unroll(act, batch: HostEnvBatch, observation, step_keys: np.ndarray, length:
                 finished,
             )
         )
-        episode_return += reward
+        episode_return = episode_return + reward
         finished_returns.append(np.where(finished, episode_return, 0.0))
         episode_return = np.where(finished, 0.0, episode_return).astype(np.float32)
+        episode_step = np.where(finished, 0, episode_step + 1).astype(np.int32)
         observation = next_start
     data = Rollout(*(np.stack(field, axis=1) for field in zip(*records, strict=True)))
-    return data, observation, np.stack(finished_returns, axis=1)
+    carry = HostPPOCarry(observation, episode_step, episode_return)
+    return data, carry, np.stack(finished_returns, axis=1)
 
 
 def make_host_ppo_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
@@ -189,11 +204,7 @@ def make_host_ppo_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             env.training_pool(seeds, cfg.horizon), (count, hyper.num_envs)
         )
         pool["envs"] = batch
-        shape = (count, hyper.num_envs)
-        carry = HostPPOCarry(
-            batch.reset(), np.zeros(shape, np.int32), np.zeros(shape, np.float32)
-        )
-        return state.replace(env=carry)
+        return state.replace(env=fresh_carry(batch))
 
     @jax.jit
     def split_keys(keys):
@@ -220,10 +231,10 @@ def make_host_ppo_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
     def iteration(state: TrainState):
         """One PPO iteration of every seed: its state, losses and episodes."""
         key, step_keys, update_keys = split_keys(state.key)
-        data, observation, finished_returns = unroll(
+        data, carry, finished_returns = unroll(
             functools.partial(act, state.agent),
             pool["envs"],
-            np.asarray(state.env.observation),
+            HostPPOCarry(*(np.asarray(x) for x in state.env)),
             np.asarray(step_keys),
             hyper.unroll_length,
         )
@@ -233,7 +244,6 @@ def make_host_ppo_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             "episodes": finished.sum(axis=1).astype(np.float32),
             "episode_return_sum": finished_returns.reshape(finished.shape).sum(axis=1),
         }
-        carry = state.env._replace(observation=observation)
         return state.replace(agent=agent_state, env=carry, key=key), metrics, episodes
 
     def run_block(state: TrainState, block):

@@ -35,9 +35,10 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def check_shapes(template, state, env: str, what: str) -> None:
+def check_shapes(template, state, what: str, options: str) -> None:
     """One line naming the first entry of ``state`` whose shape differs from the
-    agent's ``template`` (``what``: the saved thing, for the message)."""
+    agent's ``template`` (``what``: the saved thing; ``options``: those that set
+    the shapes, for the message)."""
     want = shapes_of(template)
     have = shapes_of(state)
     if want != have:
@@ -52,8 +53,8 @@ def check_shapes(template, state, env: str, what: str) -> None:
             else f"has extra entries {sorted(set(have) - set(want))[:3]}"
         )
         raise LandscapeError(
-            f"the saved policy {problem}: it is not a {what} of this env with these "
-            "options (hidden_sizes, normalize_observations)"
+            f"the saved {what} {problem}: it does not fit this env with these "
+            f"options ({options})"
         )
 
 

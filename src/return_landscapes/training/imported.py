@@ -718,7 +718,12 @@ def _check_fits(state, parts: TrainingParts, env: str, imported: ImportedPolicy)
             f"{list(imported.hidden_sizes)}: pass hidden_sizes=[{sizes}]"
         )
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
-    _check_shapes(template, state, env, f"{imported.source.value} policy")
+    _check_shapes(
+        template,
+        state,
+        f"{imported.source.value} policy",
+        "hidden_sizes, normalize_observations",
+    )
 
 
 def _write_run(out: Path, run_cfg: TrainConfig, parts, state, step: int, params):

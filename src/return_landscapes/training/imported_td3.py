@@ -16,11 +16,17 @@ on with the toolkit's TD3.
 
 Read: TD3 models of one env whose buffer has not wrapped (``num_timesteps`` rows,
 at most ``buffer_size``), ReLU networks of the same hidden sizes for actor and
-critics, torch's default Adam. Anything else is one ``error:`` line.
+critics, torch's default Adam. Anything else is one ``error:`` line. A model
+trained inside VecNormalize cannot be told apart from its zip and buffer (the
+buffer holds raw observations, the networks read normalised ones): it must not be
+imported with its replay. A model that trained less
+often than once per env step (``train_freq``, ``gradient_steps``) is read with a
+warning: ``reject`` trains on at one update per step.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
@@ -47,6 +53,7 @@ from return_landscapes.formats.sb3_training import (
     SB3Replay,
     read_sb3_replay,
     read_sb3_td3,
+    train_frequency,
 )
 from return_landscapes.training.import_files import (
     check_finite,
@@ -57,6 +64,8 @@ from return_landscapes.training.import_files import (
 from return_landscapes.types import Transition
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
+
+logger = logging.getLogger(__name__)
 
 
 def read_training_files(params: Path, replay: Path) -> tuple[SB3TD3, SB3Replay]:
@@ -71,7 +80,7 @@ def read_training_files(params: Path, replay: Path) -> tuple[SB3TD3, SB3Replay]:
         buffer = read_sb3_replay(replay)
     except (SB3FormatError, RefusedGlobal) as err:
         raise LandscapeError(f"replay={replay}: {err}") from None
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
         raise LandscapeError(
             f"replay={replay} is not a pickled replay buffer ({err}): pass the file "
             "model.save_replay_buffer wrote"
@@ -79,9 +88,38 @@ def read_training_files(params: Path, replay: Path) -> tuple[SB3TD3, SB3Replay]:
     return model, buffer
 
 
+HYPER_PARAMETERS = (
+    "batch_size",
+    "tau",
+    "gamma",
+    "learning_starts",
+    "buffer_size",
+    "policy_delay",
+    "target_policy_noise",
+    "target_noise_clip",
+    "num_timesteps",
+)
+"""What the toolkit's TD3 config takes from SB3's ``data``."""
+
+
 def td3_config(model: SB3TD3) -> TD3Config:
     """The toolkit's TD3 config of SB3's hyper-parameters."""
     data = model.data
+    missing = [name for name in HYPER_PARAMETERS if name not in data]
+    if missing:
+        raise LandscapeError(
+            f"the SB3 model's data lacks {', '.join(missing)}: not a TD3 that "
+            "Stable-Baselines3's model.save wrote"
+        )
+    frequency = train_frequency(data)
+    if frequency != (1, "step") or data.get("gradient_steps") != 1:
+        logger.warning(
+            "warning: the SB3 TD3 trained with train_freq=%s, gradient_steps=%s, and "
+            "the toolkit's TD3 updates once per env step: td3 PURDs are one update "
+            "either way; reject trains on at one update per step",
+            "unread" if frequency is None else frequency,
+            data.get("gradient_steps"),
+        )
     if _activation(data, "relu") != "relu":
         raise LandscapeError(
             "the SB3 TD3 uses another activation than ReLU: the toolkit's TD3 "
@@ -177,6 +215,12 @@ def _adam_state(adam: SB3Adam, networks: list[Layers]) -> optax.ScaleByAdamState
     """optax's Adam state of torch's: moments in the networks' parameter order
     (``weight``, ``bias`` of each layer, network after network)."""
     shapes = [(w, b) for layers in networks for w, b in layers]
+    if adam.step and len(adam.exp_avg) != 2 * len(shapes):
+        raise LandscapeError(
+            f"the SB3 optimizer holds moments of {len(adam.exp_avg)} parameters and "
+            f"its networks have {2 * len(shapes)}: a policy with other trained parts "
+            "(a features extractor) is not read"
+        )
     if adam.step == 0:
         zeros = [(np.zeros_like(w), np.zeros_like(b)) for w, b in shapes]
         moments = (zeros, zeros)
@@ -244,7 +288,7 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
     parts = make_parts(run_cfg)
     state = td3_state(model)
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
-    check_shapes(template, state, cfg.env, "SB3 TD3")
+    check_shapes(template, state, "SB3 TD3", "its observation and action sizes")
     check_finite(state)
     rows = replay_rows(buffer, step)
     if not all(np.isfinite(x).all() for x in rows):
@@ -253,7 +297,8 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
             "training diverged"
         )
     keys = jnp.stack([seed_key(run_cfg.seed, 0)])
-    initial = parts.init(keys)
+    # shapes only: the initial state would allocate the whole buffer
+    initial = jax.eval_shape(parts.init, keys)
     capacity = run_cfg.td3.replay_capacity
     checkpoint = initial.replace(
         agent=jax.tree.map(lambda x: np.asarray(x)[None], state),
@@ -262,9 +307,9 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
             position=np.full(1, step % capacity, np.int32),
             size=np.full(1, min(step, capacity), np.int32),
         ),
+        env=jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), initial.env),
         key=np.asarray(keys),
     )
-    checkpoint = jax.tree.map(np.asarray, checkpoint)
     provenance = {
         "source": "sb3",
         "params": str(params.absolute()),

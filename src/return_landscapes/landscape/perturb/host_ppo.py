@@ -30,7 +30,12 @@ from return_landscapes.landscape.perturb.builtin import (
     ppo_step_on,
 )
 from return_landscapes.pipeline import HostStage, host_groups
-from return_landscapes.training.host_ppo import HostEnvBatch, make_actor, unroll
+from return_landscapes.training.host_ppo import (
+    HostEnvBatch,
+    fresh_carry,
+    make_actor,
+    unroll,
+)
 
 ENV_BYTES = 100_000  # one env's simulator state on the host (MuJoCo data)
 
@@ -84,7 +89,8 @@ class HostPPOPerturbation(HostStage):
 
     def bytes_per_row(self, shared, rows) -> int:
         # per env: its simulator, and the recorded steps on host and device
-        steps = self.agent.unroll_length * 4 * (2 * self.env.observation_size + 8)
+        values = 2 * (self.env.observation_size + self.env.action_size) + 4
+        steps = self.agent.unroll_length * 4 * values
         return self.num_envs * (ENV_BYTES + 2 * steps)
 
     def __call__(self, shared, sample_keys):
@@ -105,7 +111,7 @@ class HostPPOPerturbation(HostStage):
         data, _, _ = unroll(
             lambda *rows: host_groups(functools.partial(self.act, state), *rows),
             batch,
-            batch.reset(),
+            fresh_carry(batch),
             np.asarray(step_keys),
             self.agent.unroll_length,
         )
