@@ -7,7 +7,9 @@ stochastic policy, restarting fresh after an episode as in training; then GAE as
 training, a random ``1 / num_minibatches`` of the batch, and one minibatch step with
 the checkpoint's Adam state and learning rate ``scale`` (``builtin.ppo_step_on``),
 as on Brax. The one difference from Brax: the experience starts from fresh start
-states, not from the checkpoint's env states, which a host simulator cannot save.
+states, not from the checkpoint's env states, which a host simulator cannot save,
+so it holds the first ``unroll_length`` steps of episodes only (on Brax, states
+of every phase of an episode).
 ``original=True`` (``ppo_original``) takes the paper's code's minibatch and gradient
 clip (``builtin.first_rows_step_on``).
 
