@@ -97,18 +97,22 @@ def windowed_ours(run: Path, at: list[int], window: int) -> np.ndarray:
     return np.asarray(rows)
 
 
+def number(value) -> float | None:
+    """A rounded float for the JSON; ``None`` for NaN (no episode, or one seed)."""
+    return None if np.isnan(value) else round(float(value), 1)
+
+
 def summary(per_seed: np.ndarray, at: list[int]) -> list[dict]:
     """Mean over seeds and its bootstrap interval, per step (``per_seed``:
     ``(len(at), seeds)``)."""
     rows = []
     for step, values in zip(at, per_seed, strict=True):
-        low, high = bootstrap_ci(values)
         rows.append(
             {
                 "step": step,
-                "mean": round(float(np.nanmean(values)), 1),
-                "interval": [round(low, 1), round(high, 1)],
-                "per_seed": [round(float(v), 1) for v in values],
+                "mean": number(np.nanmean(values)),
+                "interval": [number(v) for v in bootstrap_ci(values)],
+                "per_seed": [number(v) for v in values],
             }
         )
     return rows
