@@ -8,7 +8,8 @@ unmodified, in an environment of its own; ``landscape train`` for ours).
 * ``--cleanrl LOG ...``: the stdout of CleanRL runs, one file per seed. The script
   prints one line per finished training episode, ``global_step=N,
   episodic_return=[R]``; those lines are the data.
-* ``--ours NAME=RUN ...``: run directories of ``landscape train``; their
+* ``--ours NAME=RUN ...``: run directories of ``landscape train`` (``NAME`` labels
+  the run in the JSON and the plot); their
   ``metrics.jsonl`` ``train`` records give, per block and seed, the finished
   training episodes and their mean return.
 
@@ -22,7 +23,8 @@ interval is coarse).
 Usage:
     python benchmarks/learning_vs_cleanrl.py \\
         --cleanrl runs/cleanrl_1.log runs/cleanrl_2.log runs/cleanrl_3.log \\
-        --ours matched=runs/ours-matched paper=runs/ours-paper \\
+        --ours "ours, CleanRL's settings=runs/ours-matched" \\
+        "ours, paper defaults=runs/ours-paper" \\
         --plot docs/learning/td3-hopper.png
 """
 
@@ -143,6 +145,7 @@ def plot(curves: dict[str, np.ndarray], steps: list[int], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cleanrl", nargs="*", type=Path, default=[])
+    parser.add_argument("--cleanrl-name", default="cleanrl", help="its label")
     parser.add_argument("--ours", nargs="*", default=[], help="NAME=RUN_DIR")
     parser.add_argument(
         "--at", nargs="+", type=int, default=[25_000, 50_000, 75_000, 100_000]
@@ -158,9 +161,7 @@ def main() -> None:
         )
     for item in args.ours:
         name, _, run = item.partition("=")
-        sides[f"ours-{name}"] = lambda at, run=Path(run): windowed_ours(
-            run, at, args.window
-        )
+        sides[name] = lambda at, run=Path(run): windowed_ours(run, at, args.window)
     out = {
         "window": args.window,
         "interval": "95% percentile bootstrap over seeds",
