@@ -145,9 +145,13 @@ def test_atari_interpolation_endpoints_equal_checkpoint_returns(tiny_atari_run):
     centre = load_surface(tiny_atari_run, checkpoint=768, seed=0, grid=3)
     assert centre.arrays["plain_discounted_return"][1, 1] == unperturbed[768]
     ppo = {"run": str(tiny_atari_run), "perturb": "ppo", "samples": 8}
-    with pytest.raises(LandscapeError, match="perturb=ppo steps Atari envs"):
+    with pytest.raises(
+        LandscapeError, match=r"perturb=ppo steps atari:.* envs on the host"
+    ):
         surface(**ppo, **options)
-    with pytest.raises(LandscapeError, match="perturb=ppo steps Atari envs"):
+    with pytest.raises(
+        LandscapeError, match=r"perturb=ppo steps atari:.* envs on the host"
+    ):
         interpolate(**ppo, progress=False)
 
 

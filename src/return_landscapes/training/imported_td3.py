@@ -44,6 +44,7 @@ from return_landscapes.conf import (
     ImportConfig,
     TD3Config,
     TrainConfig,
+    is_host_env,
 )
 from return_landscapes.errors import LandscapeError
 from return_landscapes.formats.sb3 import SB3FormatError, _activation
@@ -242,6 +243,20 @@ def _adam_state(adam: SB3Adam, networks: list[Layers]) -> optax.ScaleByAdamState
     )
 
 
+def td3_parts(run_cfg: TrainConfig):
+    """The run's TD3 parts, built as its env family builds them (``families.py``;
+    not imported from there: the families import the importers)."""
+    if is_host_env(run_cfg.env):
+        from return_landscapes.training.mujoco import mujoco_parts
+
+        return mujoco_parts(run_cfg)
+    from return_landscapes.envs.brax import make_env
+    from return_landscapes.training.brax import off_policy_parts
+
+    env = make_env(run_cfg.env, run_cfg.backend, run_cfg.reset_noise_scale)
+    return off_policy_parts(run_cfg, env)
+
+
 def replay_rows(buffer: SB3Replay, step: int) -> Transition:
     """The buffer's first ``step`` rows as transitions; ``discount`` 0 where SB3
     counts a row done (a termination; a time-out is not one when SB3 handles
@@ -261,7 +276,6 @@ def replay_rows(buffer: SB3Replay, step: int) -> Transition:
 def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
     """Write the TD3 run of an SB3 TD3 and its replay buffer (the module doc)."""
     from return_landscapes.training.schedule import seed_key
-    from return_landscapes.training.trainers import make_parts
     from return_landscapes.training.validate import validate
 
     replay = Path(cfg.replay)
@@ -285,7 +299,7 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
         td3=td3_config(model),
     )
     validate(run_cfg)
-    parts = make_parts(run_cfg)
+    parts = td3_parts(run_cfg)
     state = td3_state(model)
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
     check_shapes(template, state, "SB3 TD3", "its observation and action sizes")
