@@ -186,3 +186,25 @@ def test_train_frequency_reads_sb3s_pickled_train_freq_without_sb3():
     assert train_frequency(data) == (1, "step")
     assert train_frequency({"train_freq": [4, "episode"]}) == (4, "episode")
     assert train_frequency({"train_freq": {":serialized:": "bm90IGEgcGlja2xl"}}) is None
+
+
+def test_a_hopper_import_stops_the_bootstrap_where_sb3_saw_a_termination(tmp_path):
+    model, replay = SB3 / "td3-hopper-update.zip", SB3 / "td3-hopper-update-replay.pkl"
+    run = import_policy(
+        source="sb3",
+        params=str(model),
+        replay=str(replay),
+        env="mujoco:Hopper-v5",
+        out=str(tmp_path / "hopper"),
+    )
+    cfg = load_run_config(run)
+    state = restore_state(get_trainer(cfg), cfg, run, 300)
+    buffer = read_sb3_replay(replay)
+    discount = np.asarray(state.replay.data.discount[0, :300])
+    ended = (buffer.dones[:300] == 1) & (buffer.timeouts[:300] == 0)
+    assert ended.sum() > 3  # Hopper's episodes end by falling
+    np.testing.assert_array_equal(discount, np.where(ended, 0.0, 1.0))
+    purd(run=str(run), perturb="td3", scale=0.0, samples=8, progress=False)
+    path = run / "landscape/purd/td3/scale_0.0/step_000000300/seed_000.h5"
+    arrays = read_result(path).arrays
+    assert np.all(arrays["undiscounted_return"] == arrays["unperturbed_return"][0])
