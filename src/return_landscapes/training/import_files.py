@@ -14,6 +14,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from return_landscapes.conf import Algo
 from return_landscapes.errors import LandscapeError
 
 
@@ -73,6 +74,25 @@ def check_finite(state) -> None:
                 "numbers (NaN or inf): import a checkpoint from before training "
                 "diverged"
             )
+
+
+def import_manifest(run_cfg, parts, step: int, provenance: dict) -> dict:
+    """The manifest of an imported run: one seed, one checkpoint at ``step``, and
+    where its files came from (``provenance``)."""
+    return {
+        "env": run_cfg.env,
+        "algo": Algo(run_cfg.algo).value,
+        "backend": run_cfg.backend,
+        "num_seeds": 1,
+        "seeds": [0],
+        "base_seed": 0,
+        "steps": step,
+        "checkpoint_steps": [step],
+        "horizon": run_cfg.horizon,
+        "observation_size": int(parts.env.observation_size),
+        "action_size": int(parts.env.action_size),
+        "imported": provenance,
+    }
 
 
 def sha256(path: Path) -> str:

@@ -67,6 +67,7 @@ from return_landscapes.training.import_files import (
 from return_landscapes.training.import_files import (
     check_shapes as _check_shapes,
 )
+from return_landscapes.training.import_files import import_manifest
 from return_landscapes.training.import_files import sha256 as _sha256
 from return_landscapes.training.import_files import (
     write_atomically as _write_atomically,
@@ -736,26 +737,13 @@ def _write_run(out: Path, run_cfg: TrainConfig, parts, state, step: int, params)
         checkpoint = template.replace(agent=stacked, key=np.asarray(keys))
         rundir.atomic_write_text(building / rundir.CONFIG, OmegaConf.to_yaml(run_cfg))
         rundir.save_checkpoint(building, step, checkpoint, None, 0)
+        provenance = {
+            "source": run_cfg.imported.source.value,
+            "params": str(Path(params).absolute()),
+            "sha256": run_cfg.imported.params_sha256,
+        }
         rundir.write_manifest(
-            building,
-            {
-                "env": run_cfg.env,
-                "algo": Algo(run_cfg.algo).value,
-                "backend": run_cfg.backend,
-                "num_seeds": 1,
-                "seeds": [0],
-                "base_seed": 0,
-                "steps": step,
-                "checkpoint_steps": [step],
-                "horizon": run_cfg.horizon,
-                "observation_size": int(parts.env.observation_size),
-                "action_size": int(parts.env.action_size),
-                "imported": {
-                    "source": run_cfg.imported.source.value,
-                    "params": str(Path(params).absolute()),
-                    "sha256": run_cfg.imported.params_sha256,
-                },
-            },
+            building, import_manifest(run_cfg, parts, step, provenance)
         )
 
     _write_atomically(out, write)

@@ -59,6 +59,7 @@ from return_landscapes.formats.sb3_training import (
 from return_landscapes.training.import_files import (
     check_finite,
     check_shapes,
+    import_manifest,
     sha256,
     write_atomically,
 )
@@ -336,24 +337,9 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
         rundir.atomic_write_text(building / rundir.CONFIG, OmegaConf.to_yaml(run_cfg))
         stacked = jax.tree.map(lambda x: np.asarray(x)[None], rows)
         rundir.save_checkpoint(building, step, checkpoint, stacked, 0)
-        rundir.write_manifest(building, _manifest(run_cfg, parts, step, provenance))
+        rundir.write_manifest(
+            building, import_manifest(run_cfg, parts, step, provenance)
+        )
 
     write_atomically(out, write)
     return out
-
-
-def _manifest(run_cfg: TrainConfig, parts, step: int, provenance: dict) -> dict:
-    return {
-        "env": run_cfg.env,
-        "algo": Algo(run_cfg.algo).value,
-        "backend": run_cfg.backend,
-        "num_seeds": 1,
-        "seeds": [0],
-        "base_seed": 0,
-        "steps": step,
-        "checkpoint_steps": [step],
-        "horizon": run_cfg.horizon,
-        "observation_size": int(parts.env.observation_size),
-        "action_size": int(parts.env.action_size),
-        "imported": provenance,
-    }
