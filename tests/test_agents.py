@@ -5,7 +5,7 @@ import pytest
 
 from return_landscapes.agents import make_sac, make_td3
 from return_landscapes.conf import SACConfig, TD3Config
-from return_landscapes.networks import squashed_gaussian_sample
+from return_landscapes.networks import GaussianActor, squashed_gaussian_sample
 from return_landscapes.types import Transition
 
 pytestmark = pytest.mark.unit
@@ -104,3 +104,23 @@ def test_squashed_gaussian_log_prob_matches_change_of_variables():
     gaussian = jax.scipy.stats.norm.logpdf(pre_tanh, mean, std)
     expected = jnp.sum(gaussian - jnp.log(1 - action**2), axis=-1)
     np.testing.assert_allclose(log_prob, expected, rtol=1e-4)
+
+
+def test_sb3s_tanh_epsilon_and_clipped_log_std_by_value():
+    """``tanh_epsilon`` adds SB3's 1e-6 inside the log-determinant; the clipped
+    log-std is ``clip(raw, min, 2)`` where the squashed one moves every value."""
+    mean, log_std = jnp.array([[0.3, -1.0]]), jnp.array([[-0.5, 0.2]])
+    key = jax.random.PRNGKey(3)
+    action, exact = squashed_gaussian_sample(mean, log_std, key)
+    same, shifted = squashed_gaussian_sample(mean, log_std, key, tanh_epsilon=1e-6)
+    np.testing.assert_array_equal(action, same)
+    gaussian = exact + jnp.sum(jnp.log(1 - action**2), axis=-1)
+    expected = gaussian - jnp.sum(jnp.log(1 - action**2 + 1e-6), axis=-1)
+    np.testing.assert_allclose(shifted, expected, rtol=1e-6)
+    actor = GaussianActor((), 3, log_std_min=-20.0, clip_log_std=True)
+    params = actor.init(key, jnp.zeros((1, 1)))
+    raw = jnp.array([0.0, 0.0, 0.0, -30.0, -1.0, 3.0])  # mean, then log-std
+    params = jax.tree.map(jnp.zeros_like, params)
+    params["params"]["MLP_0"]["Dense_0"]["bias"] = raw
+    _, clipped = actor.apply(params, jnp.ones((1, 1)))
+    np.testing.assert_array_equal(clipped, [[-20.0, -1.0, 2.0]])

@@ -65,7 +65,7 @@ SUBLAYERS = {
         {"safe_pickle", "neutral"},
         {"torch_file", "jax_actor", "normalizer"},
         {"sb3", "cleanrl"},
-        {"sb3_training"},  # an SB3 TD3's training state, beside its actor
+        {"sb3_training"},  # an SB3 TD3 or SAC training state, beside its actor
     ],
     "landscape.grid": [{"vectors"}, {"directions"}, {"plane"}],
     "landscape.experiments": [

@@ -147,7 +147,7 @@ def test_sac_actor_loss_weighs_log_probs_by_the_temperature_against_min_q():
     )
     key = jax.random.PRNGKey(7)
     loss, log_prob = sac_actor_loss(
-        GaussianStandIn, LinearTwinCritic, state.actor_params, state, BATCH, key
+        GaussianStandIn, LinearTwinCritic, 0.0, state.actor_params, state, BATCH, key
     )
     action, expected_log_prob = sample_action(
         GaussianStandIn, state.actor_params, BATCH.observation, key

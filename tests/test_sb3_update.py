@@ -1,5 +1,6 @@
-"""An SB3 TD3 imported with its training state: one update of ours moves the actor
-as SB3's own ``train`` does, and its ``td3`` PURDs run on the replay it saved.
+"""An SB3 TD3 or SAC imported with its training state: one update of ours moves the
+actor as SB3's own ``train`` does, and its ``td3`` / ``sac`` PURDs run on the
+replay it saved.
 
 Fixtures: ``tests/fixtures/sb3/make_update_fixtures.py`` (SB3 itself, in an
 environment of its own)."""
@@ -23,6 +24,7 @@ from return_landscapes.types import Transition
 
 SB3 = Path(__file__).parent / "fixtures" / "sb3"
 MODEL, REPLAY = SB3 / "td3-update.zip", SB3 / "td3-update-replay.pkl"
+SAC_MODEL, SAC_REPLAY = SB3 / "sac-update.zip", SB3 / "sac-update-replay.pkl"
 PENDULUM = "gym:Pendulum-v1"
 
 
@@ -34,8 +36,31 @@ def td3_run(tmp_path_factory):
     )
 
 
-def reference():
-    return np.load(SB3 / "td3-update-reference.npz")
+@pytest.fixture(scope="module")
+def sac_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sb3_sac_update") / "run"
+    return import_policy(
+        source="sb3",
+        params=str(SAC_MODEL),
+        replay=str(SAC_REPLAY),
+        env=PENDULUM,
+        out=str(out),
+    )
+
+
+def reference(algo: str = "td3"):
+    return np.load(SB3 / f"{algo}-update-reference.npz")
+
+
+def recorded_batch(ref) -> Transition:
+    """The minibatch SB3 sampled, as the toolkit's transitions."""
+    return Transition(
+        observation=jnp.asarray(ref["observations"]),
+        action=jnp.asarray(ref["actions"]),
+        reward=jnp.asarray(ref["rewards"][:, 0]),
+        next_observation=jnp.asarray(ref["next_observations"]),
+        discount=jnp.asarray(1.0 - ref["dones"][:, 0]),
+    )
 
 
 def test_the_import_is_a_td3_run_with_sb3s_settings_and_replay(td3_run):
@@ -70,15 +95,10 @@ def test_one_update_moves_the_actor_as_sb3s_train_does(td3_run):
     state = restore_state(get_trainer(cfg), cfg, td3_run, 400)
     agent_state = jax.tree.map(lambda x: x[0], state.agent)
     ref = reference()
-    batch = Transition(
-        observation=jnp.asarray(ref["observations"]),
-        action=jnp.asarray(ref["actions"]),
-        reward=jnp.asarray(ref["rewards"][:, 0]),
-        next_observation=jnp.asarray(ref["next_observations"]),
-        discount=jnp.asarray(1.0 - ref["dones"][:, 0]),
-    )
     rate = float(ref["learning_rate"])
-    updated = agent.actor_update(agent_state, batch, jax.random.PRNGKey(0), rate)
+    updated = agent.actor_update(
+        agent_state, recorded_batch(ref), jax.random.PRNGKey(0), rate
+    )
     layers = updated.actor_params["params"]["MLP_0"]
     moved = 0.0
     for i, index in enumerate((0, 2, 4)):
@@ -106,16 +126,85 @@ def test_td3_purd_of_the_import_at_rate_zero_is_the_unperturbed_return(td3_run):
     assert np.isfinite(moved).all() and np.unique(moved).size > 1
 
 
+def test_the_sac_import_is_sb3s_sac_with_its_temperature(sac_run):
+    cfg = load_run_config(sac_run)
+    assert cfg.algo.value == "sac" and cfg.checkpoints == [400]
+    sac = cfg.sac
+    assert (sac.log_std_bound.value, sac.log_std_min, sac.tanh_epsilon) == (
+        "clip",
+        -20.0,
+        1e-6,
+    )
+    assert (sac.temperature_loss.value, sac.target_entropy) == ("log_temperature", -1)
+    assert (sac.hidden_sizes, sac.actor_lr, sac.temperature_lr) == (
+        [16, 16],
+        3e-4,
+        3e-4,
+    )
+    state = restore_state(get_trainer(cfg), cfg, sac_run, 400)
+    temperature = float(np.exp(state.agent.log_temperature[0]))
+    assert temperature == pytest.approx(float(reference("sac")["ent_coef"]), rel=1e-6)
+    rows = jax.tree.map(lambda x: np.asarray(x[0, :400]), state.replay.data)
+    buffer = read_sb3_replay(SAC_REPLAY)
+    np.testing.assert_array_equal(rows.action, buffer.actions[:400])
+
+
+def test_one_sac_update_moves_the_actor_as_sb3s_train_does(sac_run):
+    """SB3's SAC ``train(gradient_steps=1)`` with its critics held, against our
+    ``sac`` actor update from SB3's Adam state and temperature, on the recorded
+    minibatch and the standard-normal noise torch drew for it (the only draw in an
+    actor update, so ``jax.random.normal`` returns it here)."""
+    cfg = load_run_config(sac_run)
+    agent = get_parts(cfg).agent
+    state = restore_state(get_trainer(cfg), cfg, sac_run, 400)
+    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    ref = reference("sac")
+    noise = jnp.asarray(ref["noise"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jax.random, "normal", lambda key, shape, dtype=None: noise)
+        updated = agent.actor_update(
+            agent_state,
+            recorded_batch(ref),
+            jax.random.PRNGKey(0),
+            float(ref["learning_rate"]),
+        )
+    params = updated.actor_params["params"]
+    names = {"Dense_0": "latent_pi.0", "Dense_1": "latent_pi.2"}
+    names |= {"mean": "mu", "log_std": "log_std"}
+    moved = 0.0
+    for ours, theirs in names.items():
+        after_w, after_b = ref[f"after:{theirs}.weight"], ref[f"after:{theirs}.bias"]
+        np.testing.assert_allclose(params[ours]["kernel"], after_w.T, atol=1e-6)
+        np.testing.assert_allclose(params[ours]["bias"], after_b, atol=1e-6)
+        moved = max(moved, np.abs(after_w - ref[f"before:{theirs}.weight"]).max())
+    assert moved > 1e-4  # SB3's step (its rate is 3e-4) is far above the tolerance
+    assert float(updated.log_temperature) == float(agent_state.log_temperature)
+
+
+def test_sac_purd_of_the_import_at_rate_zero_is_the_unperturbed_return(sac_run):
+    purd(run=str(sac_run), perturb="sac", scale=0.0, samples=8, progress=False)
+    returns = load_purd(sac_run, 400, "sac", 0.0)
+    path = sac_run / "landscape/purd/sac/scale_0.0/step_000000400/seed_000.h5"
+    assert np.all(returns[0] == read_result(path).arrays["unperturbed_return"][0])
+
+
 def test_a_training_import_of_other_files_gets_one_line(tmp_path):
+    import zipfile
+
+    fixed = tmp_path / "fixed-ent-coef.zip"  # a SAC zip as SB3 writes ent_coef=0.1
+    with zipfile.ZipFile(SAC_MODEL) as source, zipfile.ZipFile(fixed, "w") as out:
+        for name in source.namelist():
+            if name != "ent_coef_optimizer.pth":
+                out.writestr(name, source.read(name))
     sac = landscape_here(
         "import",
         "source=sb3",
-        f"params={SB3 / 'sac.zip'}",
-        f"replay={REPLAY}",
+        f"params={fixed}",
+        f"replay={SAC_REPLAY}",
         f"env={PENDULUM}",
         cwd=tmp_path,
     )
-    assert_one_error_line(sac, "a SAC model", "only TD3 models")
+    assert_one_error_line(sac, "a SAC with a fixed ent_coef", 'ent_coef="auto"')
     other = landscape_here(
         "import",
         "source=cleanrl",
@@ -133,7 +222,7 @@ def test_a_training_import_of_other_files_gets_one_line(tmp_path):
         f"env={PENDULUM}",
         cwd=tmp_path,
     )
-    assert_one_error_line(not_td3, "a PPO or A2C model", "only TD3 models")
+    assert_one_error_line(not_td3, "a PPO or A2C model", "only TD3 and SAC models")
     wrong_buffer = landscape_here(
         "import",
         "source=sb3",
@@ -146,11 +235,13 @@ def test_a_training_import_of_other_files_gets_one_line(tmp_path):
     assert not any(tmp_path.glob("runs/*"))
 
 
-def test_rejection_trains_on_from_the_import(td3_run, tmp_path):
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_rejection_trains_on_from_the_import(algo, td3_run, sac_run, tmp_path):
     import shutil
 
     run = tmp_path / "run"
-    shutil.copytree(td3_run, run, ignore=shutil.ignore_patterns("landscape"))
+    imported = td3_run if algo == "td3" else sac_run
+    shutil.copytree(imported, run, ignore=shutil.ignore_patterns("landscape"))
     reject(
         run=str(run),
         checkpoint=400,

@@ -85,7 +85,8 @@ class GaussianActor(nn.Module):
     ``log_std``, orthogonal gain 1 under ``orthogonal``) on the last ReLU hidden
     layer, as in the paper's code; otherwise one
     ``MLP`` of output ``2 * action_size`` split in two (the parameter tree of runs
-    saved before the option). The log-std is squashed into ``[log_std_min, 2]``.
+    saved before the option). The log-std is squashed into ``[log_std_min, 2]``
+    (``bounded_log_std``), or clipped there with ``clip_log_std`` (SB3's SAC).
     """
 
     hidden_sizes: Sequence[int]
@@ -93,6 +94,7 @@ class GaussianActor(nn.Module):
     init_scheme: str = "lecun"
     log_std_min: float = LOG_STD_MIN
     separate_heads: bool = False
+    clip_log_std: bool = False
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -111,6 +113,8 @@ class GaussianActor(nn.Module):
                 observation
             )
             mean, raw_log_std = jnp.split(out, 2, axis=-1)
+        if self.clip_log_std:
+            return mean, jnp.clip(raw_log_std, self.log_std_min, LOG_STD_MAX)
         # Smoothly bounded log-std keeps the entropy term finite early in training.
         return mean, bounded_log_std(raw_log_std, self.log_std_min)
 
@@ -130,17 +134,24 @@ class TwinCritic(nn.Module):
 
 
 def squashed_gaussian_sample(
-    mean: jax.Array, log_std: jax.Array, key: jax.Array
+    mean: jax.Array, log_std: jax.Array, key: jax.Array, tanh_epsilon: float = 0.0
 ) -> tuple[jax.Array, jax.Array]:
-    """Sample ``tanh(mean + std * eps)`` and its log-probability (summed over dims)."""
+    """Sample ``tanh(mean + std * eps)`` and its log-probability (summed over dims).
+
+    ``tanh_epsilon`` 0 takes the exact log-determinant of tanh; otherwise
+    ``log(1 - tanh(u)^2 + tanh_epsilon)`` (SB3's SAC, 1e-6).
+    """
     pre_tanh = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
     gaussian_log_prob = -0.5 * (
         ((pre_tanh - mean) / jnp.exp(log_std)) ** 2 + 2 * log_std + jnp.log(2 * jnp.pi)
     )
-    # log(1 - tanh(u)^2) written stably as 2 * (log 2 - u - softplus(-2u)).
-    log_det = 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
+    action = jnp.tanh(pre_tanh)
+    if tanh_epsilon:
+        log_det = jnp.log(1.0 - action**2 + tanh_epsilon)
+    else:  # log(1 - tanh(u)^2) written stably as 2 * (log 2 - u - softplus(-2u))
+        log_det = 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
     log_prob = jnp.sum(gaussian_log_prob - log_det, axis=-1)
-    return jnp.tanh(pre_tanh), log_prob
+    return action, log_prob
 
 
 def make_policy(

@@ -22,7 +22,13 @@ import jax.numpy as jnp
 import optax
 
 from return_landscapes.agents.common import OffPolicyAgent, adam_step, soft_update
-from return_landscapes.conf import Heads, Init, SACConfig, TemperatureLoss
+from return_landscapes.conf import (
+    Heads,
+    Init,
+    LogStdBound,
+    SACConfig,
+    TemperatureLoss,
+)
 from return_landscapes.networks import (
     GaussianActor,
     TwinCritic,
@@ -44,16 +50,19 @@ class SACState:
     temperature_opt_state: optax.OptState
 
 
-def sample_action(actor: nn.Module, actor_params, observation, key):
+def sample_action(
+    actor: nn.Module, actor_params, observation, key, tanh_epsilon: float = 0.0
+):
     """A squashed Gaussian action and its log-probability."""
     mean, log_std = actor.apply(actor_params, observation)
-    return squashed_gaussian_sample(mean, log_std, key)
+    return squashed_gaussian_sample(mean, log_std, key, tanh_epsilon)
 
 
 def sac_critic_loss(
     actor: nn.Module,
     critic: nn.Module,
     gamma: float,
+    tanh_epsilon: float,
     critic_params,
     state: SACState,
     batch: Transition,
@@ -62,7 +71,7 @@ def sac_critic_loss(
     """SAC's critic loss and mean Q: both critics regress on the soft clipped
     double-Q target of a sampled next action (``(loss, mean_q)``)."""
     next_action, next_log_prob = sample_action(
-        actor, state.actor_params, batch.next_observation, key
+        actor, state.actor_params, batch.next_observation, key, tanh_epsilon
     )
     next_q = critic.apply(
         state.target_critic_params, batch.next_observation, next_action
@@ -78,13 +87,16 @@ def sac_critic_loss(
 def sac_actor_loss(
     actor: nn.Module,
     critic: nn.Module,
+    tanh_epsilon: float,
     actor_params,
     state: SACState,
     batch: Transition,
     key: jax.Array,
 ):
     """SAC's actor loss ``mean(temperature * log_prob - min Q)``, and the log-probs."""
-    action, log_prob = sample_action(actor, actor_params, batch.observation, key)
+    action, log_prob = sample_action(
+        actor, actor_params, batch.observation, key, tanh_epsilon
+    )
     q = critic.apply(state.critic_params, batch.observation, action).min(axis=0)
     temperature = jnp.exp(state.log_temperature)
     return jnp.mean(temperature * log_prob - q), log_prob
@@ -123,6 +135,7 @@ def make_sac_actor(cfg: SACConfig, action_size: int) -> GaussianActor:
         Init(cfg.init).value,
         log_std_min=float(cfg.log_std_min),
         separate_heads=Heads(cfg.heads) is Heads.separate,
+        clip_log_std=LogStdBound(cfg.log_std_bound) is LogStdBound.clip,
     )
 
 
@@ -156,11 +169,17 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
             temperature_opt_state=adam.init(log_temperature),
         )
 
-    def act(state: SACState, observation: jax.Array, key: jax.Array) -> jax.Array:
-        return sample_action(actor, state.actor_params, observation, key)[0]
+    tanh_epsilon = float(cfg.tanh_epsilon)
 
-    critic_loss = functools.partial(sac_critic_loss, actor, critic, cfg.gamma)
-    actor_loss = functools.partial(sac_actor_loss, actor, critic)
+    def act(state: SACState, observation: jax.Array, key: jax.Array) -> jax.Array:
+        return sample_action(
+            actor, state.actor_params, observation, key, tanh_epsilon
+        )[0]
+
+    critic_loss = functools.partial(
+        sac_critic_loss, actor, critic, cfg.gamma, tanh_epsilon
+    )
+    actor_loss = functools.partial(sac_actor_loss, actor, critic, tanh_epsilon)
 
     def actor_step(state: SACState, batch: Transition, key: jax.Array, learning_rate):
         grads, log_prob = jax.grad(actor_loss, has_aux=True)(

@@ -78,6 +78,13 @@ class Heads(Enum):
     joint = "joint"  # one Dense layer of 2 x action_size, split; runs before
 
 
+class LogStdBound(Enum):
+    """How SAC's actor bounds its log-std into ``[log_std_min, 2]``."""
+
+    squash = "squash"  # min + (2 - min) (tanh(raw) + 1) / 2 (the paper's code)
+    clip = "clip"  # clip(raw, min, 2) (Stable-Baselines3's SAC)
+
+
 @dataclass
 class OffPolicyConfig:
     """Hyper-parameters shared by TD3 and SAC (paper defaults)."""
@@ -140,6 +147,7 @@ class SACConfig(OffPolicyConfig):
     RANGES: ClassVar[dict[str, Range]] = {
         "temperature_lr": POSITIVE,
         "initial_temperature": POSITIVE,
+        "tanh_epsilon": NON_NEGATIVE,
     }
 
     temperature_lr: float = 3e-4
@@ -156,6 +164,10 @@ class SACConfig(OffPolicyConfig):
     """Loss alpha (H - target) (temperature, paper's code) or log alpha (H - target)."""
     heads: Heads = Heads.separate
     """Actor mean and log-std: separate Dense heads (the paper's code) or one joint."""
+    log_std_bound: LogStdBound = LogStdBound.squash
+    """Log-std into [log_std_min, 2]: tanh-squashed (paper's code) or clipped (SB3)."""
+    tanh_epsilon: float = 0.0
+    """0: the exact tanh log-det; else log(1 - tanh(u)^2 + eps) (SB3's SAC: 1e-6)."""
 
 
 # The ranges PPO's options share on Brax and on Atari.

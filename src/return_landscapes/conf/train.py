@@ -233,9 +233,10 @@ class ImportConfig:
     any other global is refused unrun. The run holds the policy only (no optimizer
     state, replay or env states): ``param_noise``, ``param_noise_per_step``,
     ``action_noise`` and ``init_state`` PURDs, plain paths and surfaces apply; the
-    ``td3``, ``sac`` and ``ppo`` updates and rejection do not. An sb3 TD3 with
-    ``replay=`` is the exception: it becomes a TD3 run with SB3's critics, Adam
-    states and replay, to which ``td3`` PURDs and rejection apply.
+    ``td3``, ``sac`` and ``ppo`` updates and rejection do not. An sb3 TD3 or SAC
+    with ``replay=`` is the exception: it becomes a TD3 or SAC run with SB3's
+    critics, Adam states and replay, to which ``td3`` / ``sac`` PURDs and rejection
+    apply.
     """
 
     source: ImportSource | None = None
@@ -250,10 +251,10 @@ class ImportConfig:
     gym: GymOptions = field(default_factory=GymOptions)
     """Options of a Gymnasium env (``env=gym:...``)."""
     replay: str | None = None
-    """An sb3 TD3's replay buffer (the file ``model.save_replay_buffer`` wrote):
-    the run then holds the model's critics, target networks, Adam states and
-    replay as a TD3 run of its own, so ``td3`` PURDs and ``reject`` apply; null:
-    the policy alone."""
+    """An sb3 TD3's or SAC's replay buffer (the file ``model.save_replay_buffer``
+    wrote): the run then holds the model's critics, target networks, Adam states
+    and replay as a TD3 or SAC run of its own, so ``td3`` / ``sac`` PURDs and
+    ``reject`` apply; null: the policy alone."""
     normalizer: str | None = None
     """The observation normaliser of an sb3 policy (or a cleanrl one): rl-zoo's
     ``vecnormalize.pkl``, or an .npz with ``mean`` and ``var`` (optionally

@@ -1,16 +1,19 @@
-"""What a Stable-Baselines3 TD3 needs for one more update, read without torch or
-SB3: the networks, target networks and Adam states of its ``model.save`` zip, and
-the replay buffer ``model.save_replay_buffer`` pickled.
+"""What a Stable-Baselines3 TD3 or SAC needs for one more update, read without
+torch or SB3: the networks, target networks and Adam states of its ``model.save``
+zip, and the replay buffer ``model.save_replay_buffer`` pickled.
 
-The zip holds ``policy.pth`` (every network's state dict: ``actor.mu``,
-``actor_target.mu``, ``critic.qf0``/``qf1``, ``critic_target.qf0``/``qf1``),
+The zip holds ``policy.pth`` (every network's state dict: TD3's ``actor.mu`` and
+``actor_target.mu``, or SAC's ``actor.latent_pi``, ``actor.mu`` and
+``actor.log_std``; ``critic.qf0``/``qf1``, ``critic_target.qf0``/``qf1``),
 ``actor.optimizer.pth`` and ``critic.optimizer.pth`` (torch Adam state dicts: per
 parameter, in the network's parameter order, ``step``, ``exp_avg`` and
-``exp_avg_sq``; the learning rate, betas and epsilon in ``param_groups``) and
-``data`` (JSON: the algorithm's hyper-parameters). The replay pickle is an SB3
-``ReplayBuffer`` object: its arrays (``(buffer_size, n_envs, ...)``), write
-position and ``full`` flag are read through ``safe_pickle`` with stand-ins for
-SB3's, Gymnasium's and torch's classes, none of which is imported.
+``exp_avg_sq``; the learning rate, betas and epsilon in ``param_groups``), for a
+SAC also ``pytorch_variables.pth`` (``log_ent_coef``) and
+``ent_coef_optimizer.pth``, and ``data`` (JSON: the algorithm's hyper-parameters).
+The replay pickle is an SB3 ``ReplayBuffer`` object: its arrays (``(buffer_size,
+n_envs, ...)``), write position and ``full`` flag are read through ``safe_pickle``
+with stand-ins for SB3's, Gymnasium's and torch's classes, none of which is
+imported.
 """
 
 from __future__ import annotations
@@ -72,13 +75,33 @@ class SB3Replay(NamedTuple):
     handle_timeout_termination: bool
 
 
-def read_sb3_td3(path: str | Path) -> SB3TD3:
-    """The TD3 training state in SB3's ``model.save`` zip at ``path``.
+class SB3SAC(NamedTuple):
+    """An SB3 SAC (``ent_coef="auto"``): its actor's hidden layers and mean and
+    log-std heads, critics, Adam states, log entropy coefficient and ``data``."""
+
+    latent: list[tuple[np.ndarray, np.ndarray]]
+    mean: tuple[np.ndarray, np.ndarray]
+    log_std: tuple[np.ndarray, np.ndarray]
+    critics: list[list[tuple[np.ndarray, np.ndarray]]]  # qf0, qf1
+    critic_targets: list[list[tuple[np.ndarray, np.ndarray]]]
+    actor_adam: SB3Adam
+    critic_adam: SB3Adam
+    temperature_adam: SB3Adam
+    log_temperature: float
+    data: dict
+
+
+TRAINED = "only TD3 and SAC models are read with their training state so far"
+
+
+def read_sb3_training(path: str | Path) -> SB3TD3 | SB3SAC:
+    """The TD3 or SAC training state in SB3's ``model.save`` zip at ``path``.
 
     Raises:
-      SB3FormatError: not an SB3 zip, not a TD3 with twin critics (DDPG has one),
-        Adam settings other than ``TORCH_ADAM``, or entries that are not what SB3
-        writes (the message names what was found).
+      SB3FormatError: not an SB3 zip, not a TD3 or SAC with twin critics (DDPG has
+        one), a SAC with a fixed ``ent_coef`` or gSDE, Adam settings other than
+        ``TORCH_ADAM``, or entries that are not what SB3 writes (the message names
+        what was found).
       safe_pickle.RefusedGlobal: a state dict names a global it never needs.
     """
     try:
@@ -93,7 +116,7 @@ def read_sb3_td3(path: str | Path) -> SB3TD3:
             missing = ", ".join(sorted(wanted - names))
             raise SB3FormatError(
                 f"no {missing} in the archive ({kind or 'not a model.save zip'}): "
-                "only TD3 models are read with their training state so far"
+                f"{TRAINED}"
             )
         try:
             data = json.loads(archive.read("data"))
@@ -103,38 +126,89 @@ def read_sb3_td3(path: str | Path) -> SB3TD3:
             _torch(archive, name)
             for name in ("policy.pth", "actor.optimizer.pth", "critic.optimizer.pth")
         )
+        sac = isinstance(tensors, dict) and any(
+            name.startswith("actor.latent_pi.") for name in tensors
+        )
+        temperature = _temperature_files(archive, names) if sac else None
     if not isinstance(data, dict) or not isinstance(tensors, dict):
         raise SB3FormatError("its 'data' or 'policy.pth' is not what SB3 writes")
-    if any(name.startswith("actor.latent_pi.") for name in tensors):
-        raise SB3FormatError(
-            "a SAC model: only TD3 models are read with their training state so far"
-        )
     critics = [_linear_layers(tensors, f"critic.qf{i}.") for i in range(2)]
-    if not all(critics) or not _linear_layers(tensors, "actor.mu."):
+    if not all(critics):
         raise SB3FormatError(
-            "no actor.mu and critic.qf0 / critic.qf1 among the policy's tensors: "
-            "only TD3 models (twin critics) are read with their training state so far"
+            f"no critic.qf0 / critic.qf1 among the policy's tensors: {TRAINED} "
+            "(twin critics)"
         )
     if _linear_layers(tensors, "critic.qf2."):
         raise SB3FormatError(
-            "the model has more than two critics (n_critics > 2): only TD3's twin "
+            "the model has more than two critics (n_critics > 2): only twin "
             "critics are read"
         )
-    try:
-        actor_adam, critic_adam = _adam(actor_opt, "actor"), _adam(critic_opt, "critic")
-    except (KeyError, TypeError, ValueError) as err:
-        raise SB3FormatError(
-            f"an optimizer state is not a torch Adam state dict ({err!r})"
-        ) from None
+    critic_targets = [_linear_layers(tensors, f"critic_target.qf{i}.") for i in (0, 1)]
+    actor_adam = _checked_adam(actor_opt, "actor")
+    critic_adam = _checked_adam(critic_opt, "critic")
+    if sac:
+        return _sac(
+            tensors, data, critics, critic_targets, actor_adam, critic_adam, temperature
+        )
+    if not _linear_layers(tensors, "actor.mu."):
+        raise SB3FormatError(f"no actor.mu among the policy's tensors: {TRAINED}")
     return SB3TD3(
         _linear_layers(tensors, "actor.mu."),
         _linear_layers(tensors, "actor_target.mu."),
         critics,
-        [_linear_layers(tensors, f"critic_target.qf{i}.") for i in range(2)],
+        critic_targets,
         actor_adam,
         critic_adam,
         data,
     )
+
+
+def _temperature_files(archive: zipfile.ZipFile, names: set[str]):
+    """A SAC's ``log_ent_coef`` and its Adam state dict, or one line why not."""
+    if "ent_coef_optimizer.pth" not in names:
+        raise SB3FormatError(
+            "a SAC with a fixed ent_coef: only SAC models that learn it "
+            '(ent_coef="auto", SB3\'s default) are read with their training state'
+        )
+    variables = _torch(archive, "pytorch_variables.pth")
+    if not isinstance(variables, dict) or "log_ent_coef" not in variables:
+        raise SB3FormatError("its pytorch_variables.pth holds no log_ent_coef")
+    log_ent_coef = np.asarray(variables["log_ent_coef"], np.float32).reshape(-1)
+    if log_ent_coef.shape != (1,):
+        raise SB3FormatError("its log_ent_coef is not one number")
+    return float(log_ent_coef[0]), _torch(archive, "ent_coef_optimizer.pth")
+
+
+def _sac(tensors, data, critics, critic_targets, actor_adam, critic_adam, temperature):
+    if data.get("use_sde") or "actor.log_std.weight" not in tensors:
+        raise SB3FormatError(
+            "a SAC with gSDE (use_sde=True): only SAC models with a log-std head "
+            "are read with their training state"
+        )
+    (mean,) = _linear_layers(tensors, "actor.mu.")
+    (log_std,) = _linear_layers(tensors, "actor.log_std.")
+    log_temperature, temperature_opt = temperature
+    return SB3SAC(
+        _linear_layers(tensors, "actor.latent_pi."),
+        mean,
+        log_std,
+        critics,
+        critic_targets,
+        actor_adam,
+        critic_adam,
+        _checked_adam(temperature_opt, "ent_coef"),
+        log_temperature,
+        data,
+    )
+
+
+def _checked_adam(state_dict, which: str) -> SB3Adam:
+    try:
+        return _adam(state_dict, which)
+    except (KeyError, TypeError, ValueError) as err:
+        raise SB3FormatError(
+            f"the {which} optimizer state is not a torch Adam state dict ({err!r})"
+        ) from None
 
 
 class _NamedTupleRecord:

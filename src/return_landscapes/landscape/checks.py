@@ -92,9 +92,9 @@ def check_perturbation_fits(perturbation: Perturbation, run_cfg) -> None:
     if is_imported(run_cfg) and perturbation.name not in (policy_only_perturbations()):
         source = run_cfg.imported.source.value
         again = (
-            " (or import an SB3 TD3 again with replay=, the file "
+            " (or import the SB3 TD3 or SAC again with replay=, the file "
             "model.save_replay_buffer wrote)"
-            if source == "sb3" and perturbation.name.startswith("td3")
+            if source == "sb3" and perturbation.name.startswith(("td3", "sac"))
             else ""
         )
         raise LandscapeError(

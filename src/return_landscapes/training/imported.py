@@ -152,8 +152,8 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
 
 
 def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
-    """An SB3 TD3 with its replay buffer, as a TD3 run (``imported_td3.py``)."""
-    from return_landscapes.training.imported_td3 import import_td3_training
+    """An SB3 TD3 or SAC with its replay buffer, as a run (``imported_sb3.py``)."""
+    from return_landscapes.training.imported_sb3 import import_sb3_training
 
     source = ImportSource(cfg.source)
     if source is not ImportSource.sb3:
@@ -162,21 +162,23 @@ def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
             "state, which an update needs",
         }.get(source, f"a {source.value} file holds the policy only")
         raise LandscapeError(
-            f"replay= applies to source=sb3 TD3 models ({lacks}): drop replay= to "
-            "import the policy"
+            f"replay= applies to source=sb3 TD3 and SAC models ({lacks}): drop "
+            "replay= to import the policy"
         )
     if cfg.normalizer:
         raise LandscapeError(
-            "replay= with normalizer=: a TD3 trained on normalised observations is "
+            "replay= with normalizer=: a model trained on normalised observations is "
             "not read with its training state yet: drop one of them"
         )
-    import_td3_training(cfg, params_path, out)
+    algo = import_sb3_training(cfg, params_path, out)
     logger.info(
-        "imported the sb3 TD3 of %s with its critics, Adam states and replay into "
-        "%s: landscape purd run=%s perturb=td3",
+        "imported the sb3 %s of %s with its critics, Adam states and replay into "
+        "%s: landscape purd run=%s perturb=%s",
+        algo.value.upper(),
         params_path,
         out,
         out,
+        algo.value,
     )
     return out
 

@@ -1,27 +1,35 @@
-"""An SB3 TD3 with its training state as a TD3 run of the toolkit's own
+"""An SB3 TD3 or SAC with its training state as a run of the toolkit's own
 (``landscape import source=sb3 params=model.zip replay=buffer.pkl``).
 
 SB3's TD3 is the algorithm of the toolkit's TD3 with SB3's hyper-parameters and
 ``td3.actor_objective=first_q`` (SB3's actor follows the first critic): the same
 ReLU MLPs (actor ``tanh`` in [-1, 1], critics on ``[observation, action]``), the
-same Adam (torch's and optax's defaults), the same clipped double-Q target. So the
-import writes an ordinary run: its config is a TD3 config with SB3's sizes, rates,
-``tau``, ``gamma``, ``batch_size``, ``policy_delay``, target noise and
-``buffer_size``; its one checkpoint, at SB3's ``num_timesteps``, holds SB3's
-actor, critics, target networks and both Adam states (moments and step counts),
-and its replay rows are SB3's buffer rows (a transition's ``discount`` is 0 where
-SB3 counts it done: a termination, not a time-out). Then ``td3`` PURDs apply one
-actor update of SB3's own loss from SB3's own Adam state, and ``reject`` trains
-on with the toolkit's TD3.
+same Adam (torch's and optax's defaults), the same clipped double-Q target. SB3's
+SAC (``ent_coef="auto"``) is the toolkit's SAC with ``sac.log_std_bound=clip
+sac.log_std_min=-20 sac.tanh_epsilon=1e-6 sac.temperature_loss=log_temperature``
+and SB3's ``target_entropy``: the same actor loss ``mean(alpha * log_prob - min
+Q)``, the same temperature loss, every loss read at the temperature before its
+step. (SB3 halves SAC's critic loss; Adam's step does not depend on the scale but
+through its epsilon.)
 
-Read: TD3 models of one env whose buffer has not wrapped (``num_timesteps`` rows,
-at most ``buffer_size``), ReLU networks of the same hidden sizes for actor and
+So the import writes an ordinary run: its config is a TD3 or SAC config with
+SB3's sizes, rates, ``tau``, ``gamma``, ``batch_size`` and ``buffer_size`` (and
+TD3's ``policy_delay`` and target noise); its one checkpoint, at SB3's
+``num_timesteps``, holds SB3's networks, target networks, Adam states (moments and
+step counts) and SAC's log temperature, and its replay rows are SB3's buffer rows
+(a transition's ``discount`` is 0 where SB3 counts it done: a termination, not a
+time-out). Then ``td3`` and ``sac`` PURDs apply one actor update of SB3's own loss
+from SB3's own Adam state, and ``reject`` trains on with the toolkit's TD3 or SAC.
+
+Read: models of one env whose buffer has not wrapped (``num_timesteps`` rows, at
+most ``buffer_size``), ReLU networks of the same hidden sizes for actor and
 critics, torch's default Adam. Anything else is one ``error:`` line. A model
 trained inside VecNormalize cannot be told apart from its zip and buffer (the
 buffer holds raw observations, the networks read normalised ones): it must not be
-imported with its replay. A model that trained less
-often than once per env step (``train_freq``, ``gradient_steps``) is read with a
-warning: ``reject`` trains on at one update per step.
+imported with its replay. A model that trained less often than once per env step
+(``train_freq``, ``gradient_steps``) or a SAC whose targets moved less often
+(``target_update_interval``) is read with a warning: ``reject`` trains on at one
+update per step.
 """
 
 from __future__ import annotations
@@ -37,23 +45,28 @@ import optax
 from omegaconf import OmegaConf
 
 from return_landscapes import rundir
+from return_landscapes.agents.sac import SACState
 from return_landscapes.agents.td3 import TD3State
 from return_landscapes.conf import (
     ActorObjective,
     Algo,
     ImportConfig,
+    LogStdBound,
+    SACConfig,
     TD3Config,
+    TemperatureLoss,
     TrainConfig,
     is_host_env,
 )
 from return_landscapes.errors import LandscapeError
 from return_landscapes.formats.sb3 import SB3FormatError, _activation
 from return_landscapes.formats.sb3_training import (
+    SB3SAC,
     SB3TD3,
     SB3Adam,
     SB3Replay,
     read_sb3_replay,
-    read_sb3_td3,
+    read_sb3_training,
     train_frequency,
 )
 from return_landscapes.training.import_files import (
@@ -70,12 +83,15 @@ Layers = list[tuple[np.ndarray, np.ndarray]]
 logger = logging.getLogger(__name__)
 
 
-def read_training_files(params: Path, replay: Path) -> tuple[SB3TD3, SB3Replay]:
-    """The SB3 TD3 and its replay buffer; one-line errors for other files."""
+SB3Model = SB3TD3 | SB3SAC
+
+
+def read_training_files(params: Path, replay: Path) -> tuple[SB3Model, SB3Replay]:
+    """The SB3 TD3 or SAC and its replay buffer; one-line errors for other files."""
     from return_landscapes.formats.safe_pickle import RefusedGlobal
 
     try:
-        model = read_sb3_td3(params)
+        model = read_sb3_training(params)
     except (SB3FormatError, RefusedGlobal) as err:
         raise LandscapeError(f"params={params}: {err}") from None
     try:
@@ -90,59 +106,73 @@ def read_training_files(params: Path, replay: Path) -> tuple[SB3TD3, SB3Replay]:
     return model, buffer
 
 
-HYPER_PARAMETERS = (
+SHARED_PARAMETERS = (
     "batch_size",
     "tau",
     "gamma",
     "learning_starts",
     "buffer_size",
-    "policy_delay",
-    "target_policy_noise",
-    "target_noise_clip",
     "num_timesteps",
 )
-"""What the toolkit's TD3 config takes from SB3's ``data``."""
+"""What the toolkit's TD3 and SAC configs take from SB3's ``data``."""
+TD3_PARAMETERS = ("policy_delay", "target_policy_noise", "target_noise_clip")
+SAC_PARAMETERS = ("target_entropy",)
+
+
+def shared_options(model: SB3Model, wanted: tuple[str, ...]) -> dict:
+    """The options TD3 and SAC share, of SB3's ``data``; warns where SB3 updated
+    less often than the toolkit's one update per env step."""
+    data, name = model.data, type(model).__name__[3:]
+    missing = [key for key in SHARED_PARAMETERS + wanted if key not in data]
+    if missing:
+        raise LandscapeError(
+            f"the SB3 model's data lacks {', '.join(missing)}: not a {name} that "
+            "Stable-Baselines3's model.save wrote"
+        )
+    frequency = train_frequency(data)
+    interval = data.get("target_update_interval", 1)
+    if frequency != (1, "step") or data.get("gradient_steps") != 1 or interval != 1:
+        logger.warning(
+            "warning: the SB3 %s trained with train_freq=%s, gradient_steps=%s%s, "
+            "and the toolkit's %s updates everything once per env step: PURDs are "
+            "one update either way; reject trains on at one update per step",
+            name,
+            "unread" if frequency is None else frequency,
+            data.get("gradient_steps"),
+            "" if interval == 1 else f", target_update_interval={interval}",
+            name,
+        )
+    if _activation(data, "relu") != "relu":
+        raise LandscapeError(
+            f"the SB3 {name} uses another activation than ReLU: the toolkit's {name} "
+            "networks are ReLU MLPs"
+        )
+    actor_sizes = _hidden_sizes(
+        model.actor if isinstance(model, SB3TD3) else [*model.latent, model.mean]
+    )
+    critic_sizes = [_hidden_sizes(layers) for layers in model.critics]
+    if any(sizes != actor_sizes for sizes in critic_sizes):
+        raise LandscapeError(
+            f"the SB3 {name}'s actor has hidden layers {actor_sizes} and its critics "
+            f"{critic_sizes[0]}: the toolkit's {name} takes one net_arch for both"
+        )
+    return {
+        "hidden_sizes": actor_sizes,
+        "actor_lr": model.actor_adam.learning_rate,
+        "critic_lr": model.critic_adam.learning_rate,
+        "batch_size": int(data["batch_size"]),
+        "tau": float(data["tau"]),
+        "gamma": float(data["gamma"]),
+        "random_start_steps": int(data["learning_starts"]),
+        "replay_capacity": int(data["buffer_size"]),
+    }
 
 
 def td3_config(model: SB3TD3) -> TD3Config:
     """The toolkit's TD3 config of SB3's hyper-parameters."""
     data = model.data
-    missing = [name for name in HYPER_PARAMETERS if name not in data]
-    if missing:
-        raise LandscapeError(
-            f"the SB3 model's data lacks {', '.join(missing)}: not a TD3 that "
-            "Stable-Baselines3's model.save wrote"
-        )
-    frequency = train_frequency(data)
-    if frequency != (1, "step") or data.get("gradient_steps") != 1:
-        logger.warning(
-            "warning: the SB3 TD3 trained with train_freq=%s, gradient_steps=%s, and "
-            "the toolkit's TD3 updates once per env step: td3 PURDs are one update "
-            "either way; reject trains on at one update per step",
-            "unread" if frequency is None else frequency,
-            data.get("gradient_steps"),
-        )
-    if _activation(data, "relu") != "relu":
-        raise LandscapeError(
-            "the SB3 TD3 uses another activation than ReLU: the toolkit's TD3 "
-            "networks are ReLU MLPs"
-        )
-    actor_sizes = _hidden_sizes(model.actor)
-    critic_sizes = [_hidden_sizes(layers) for layers in model.critics]
-    if any(sizes != actor_sizes for sizes in critic_sizes):
-        raise LandscapeError(
-            f"the SB3 TD3's actor has hidden layers {actor_sizes} and its critics "
-            f"{critic_sizes[0]}: the toolkit's TD3 takes one net_arch for both"
-        )
     return TD3Config(
-        hidden_sizes=actor_sizes,
-        actor_lr=model.actor_adam.learning_rate,
-        critic_lr=model.critic_adam.learning_rate,
-        batch_size=int(data["batch_size"]),
-        tau=float(data["tau"]),
-        gamma=float(data["gamma"]),
-        random_start_steps=int(data["learning_starts"]),
-        replay_capacity=int(data["buffer_size"]),
+        **shared_options(model, TD3_PARAMETERS),
         policy_delay=int(data["policy_delay"]),
         target_noise=float(data["target_policy_noise"]),
         target_noise_clip=float(data["target_noise_clip"]),
@@ -150,11 +180,25 @@ def td3_config(model: SB3TD3) -> TD3Config:
     )
 
 
+def sac_config(model: SB3SAC) -> SACConfig:
+    """The toolkit's SAC config of SB3's hyper-parameters and SAC's form."""
+    return SACConfig(
+        **shared_options(model, SAC_PARAMETERS),
+        temperature_lr=model.temperature_adam.learning_rate,
+        initial_temperature=float(np.exp(model.log_temperature)),
+        target_entropy=float(model.data["target_entropy"]),
+        log_std_min=-20.0,
+        log_std_bound=LogStdBound.clip,
+        tanh_epsilon=1e-6,
+        temperature_loss=TemperatureLoss.log_temperature,
+    )
+
+
 def _hidden_sizes(layers: Layers) -> list[int]:
     return [int(weight.shape[0]) for weight, _ in layers[:-1]]
 
 
-def checkpoint_step(model: SB3TD3, buffer: SB3Replay, given: int) -> int:
+def checkpoint_step(model: SB3Model, buffer: SB3Replay, given: int) -> int:
     """SB3's ``num_timesteps``, checked against the buffer and ``step=``."""
     step = int(model.data["num_timesteps"])
     capacity = int(model.data["buffer_size"])
@@ -184,22 +228,48 @@ def checkpoint_step(model: SB3TD3, buffer: SB3Replay, given: int) -> int:
 
 def td3_state(model: SB3TD3) -> TD3State:
     """SB3's networks and Adam states as the toolkit's ``TD3State`` (numpy)."""
-    actor = {"params": {"MLP_0": _dense_layers(model.actor)}}
-    critic = {
-        "params": {f"MLP_{i}": _dense_layers(q) for i, q in enumerate(model.critics)}
-    }
     return TD3State(
-        actor_params=actor,
-        critic_params=critic,
-        target_actor_params={"params": {"MLP_0": _dense_layers(model.actor_target)}},
-        target_critic_params={
-            "params": {
-                f"MLP_{i}": _dense_layers(q) for i, q in enumerate(model.critic_targets)
-            }
-        },
-        actor_opt_state=_adam_state(model.actor_adam, [model.actor]),
-        critic_opt_state=_adam_state(model.critic_adam, model.critics),
+        actor_params=_mlps([model.actor]),
+        critic_params=_mlps(model.critics),
+        target_actor_params=_mlps([model.actor_target]),
+        target_critic_params=_mlps(model.critic_targets),
+        actor_opt_state=_adam_state(model.actor_adam, [model.actor], _mlps),
+        critic_opt_state=_adam_state(model.critic_adam, model.critics, _mlps),
     )
+
+
+def sac_state(model: SB3SAC) -> SACState:
+    """SB3's networks, Adam states and log entropy coefficient as the toolkit's
+    ``SACState`` (numpy)."""
+    actor = [[*model.latent, model.mean, model.log_std]]
+    temperature = model.temperature_adam
+    return SACState(
+        actor_params=_gaussian_actor(actor),
+        critic_params=_mlps(model.critics),
+        target_critic_params=_mlps(model.critic_targets),
+        log_temperature=np.float32(model.log_temperature),
+        actor_opt_state=_adam_state(model.actor_adam, actor, _gaussian_actor),
+        critic_opt_state=_adam_state(model.critic_adam, model.critics, _mlps),
+        temperature_opt_state=optax.ScaleByAdamState(
+            count=np.int32(temperature.step),
+            mu=np.float32(temperature.exp_avg[0][0] if temperature.step else 0.0),
+            nu=np.float32(temperature.exp_avg_sq[0][0] if temperature.step else 0.0),
+        ),
+    )
+
+
+def _mlps(networks: list[Layers]) -> dict:
+    """Flax ``MLP_i`` parameters, network ``i`` of ``networks``."""
+    return {"params": {f"MLP_{i}": _dense_layers(q) for i, q in enumerate(networks)}}
+
+
+def _gaussian_actor(networks: list[Layers]) -> dict:
+    """The ``GaussianActor`` parameters (separate heads) of SB3's SAC actor layers:
+    the hidden layers, then the mean and log-std heads."""
+    (layers,) = networks
+    hidden = _dense_layers(layers[:-2])
+    heads = _dense_layers(layers[-2:])
+    return {"params": {**hidden, "mean": heads["Dense_0"], "log_std": heads["Dense_1"]}}
 
 
 def _dense_layers(layers: Layers) -> dict:
@@ -213,9 +283,10 @@ def _dense_layers(layers: Layers) -> dict:
     }
 
 
-def _adam_state(adam: SB3Adam, networks: list[Layers]) -> optax.ScaleByAdamState:
+def _adam_state(adam: SB3Adam, networks: list[Layers], tree) -> optax.ScaleByAdamState:
     """optax's Adam state of torch's: moments in the networks' parameter order
-    (``weight``, ``bias`` of each layer, network after network)."""
+    (``weight``, ``bias`` of each layer, network after network), as ``tree``
+    arranges the networks' parameters."""
     shapes = [(w, b) for layers in networks for w, b in layers]
     if adam.step and len(adam.exp_avg) != 2 * len(shapes):
         raise LandscapeError(
@@ -232,21 +303,22 @@ def _adam_state(adam: SB3Adam, networks: list[Layers]) -> optax.ScaleByAdamState
             for values in (adam.exp_avg, adam.exp_avg_sq)
         )
 
-    def tree(pairs):
-        split, start = [], 0
+    def split(pairs):
+        networks_pairs, start = [], 0
         for layers in networks:
-            split.append(pairs[start : start + len(layers)])
+            networks_pairs.append(pairs[start : start + len(layers)])
             start += len(layers)
-        return {"params": {f"MLP_{i}": _dense_layers(p) for i, p in enumerate(split)}}
+        return tree(networks_pairs)
 
     return optax.ScaleByAdamState(
-        count=np.int32(adam.step), mu=tree(moments[0]), nu=tree(moments[1])
+        count=np.int32(adam.step), mu=split(moments[0]), nu=split(moments[1])
     )
 
 
-def td3_parts(run_cfg: TrainConfig):
-    """The run's TD3 parts, built as its env family builds them (``families.py``;
-    not imported from there: the families import the importers)."""
+def off_policy_run_parts(run_cfg: TrainConfig):
+    """The run's TD3 or SAC parts, built as its env family builds them
+    (``families.py``; not imported from there: the families import the
+    importers)."""
     if is_host_env(run_cfg.env):
         from return_landscapes.training.mujoco import mujoco_parts
 
@@ -274,8 +346,9 @@ def replay_rows(buffer: SB3Replay, step: int) -> Transition:
     )
 
 
-def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
-    """Write the TD3 run of an SB3 TD3 and its replay buffer (the module doc)."""
+def import_sb3_training(cfg: ImportConfig, params: Path, out: Path) -> Algo:
+    """Write the TD3 or SAC run of an SB3 model and its replay buffer (the module
+    doc); returns the run's algorithm."""
     from return_landscapes.training.schedule import seed_key
     from return_landscapes.training.validate import validate
 
@@ -284,9 +357,13 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
         raise LandscapeError(f"replay={cfg.replay} is not a file: pass the saved file")
     model, buffer = read_training_files(params, replay)
     step = checkpoint_step(model, buffer, cfg.step)
+    algo = Algo.td3 if isinstance(model, SB3TD3) else Algo.sac
+    options = (
+        {"td3": td3_config(model)} if algo is Algo.td3 else {"sac": sac_config(model)}
+    )
     run_cfg = TrainConfig(
         env=cfg.env,
-        algo=Algo.td3,
+        algo=algo,
         seeds=1,
         seed=0,
         steps=step,
@@ -297,13 +374,15 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
         eval_episodes=0,
         progress=False,
         gym=cfg.gym,
-        td3=td3_config(model),
+        **options,
     )
     validate(run_cfg)
-    parts = td3_parts(run_cfg)
-    state = td3_state(model)
+    parts = off_policy_run_parts(run_cfg)
+    state = td3_state(model) if algo is Algo.td3 else sac_state(model)
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
-    check_shapes(template, state, "SB3 TD3", "its observation and action sizes")
+    check_shapes(
+        template, state, f"SB3 {algo.value.upper()}", "its observation and action sizes"
+    )
     check_finite(state)
     rows = replay_rows(buffer, step)
     if not all(np.isfinite(x).all() for x in rows):
@@ -314,7 +393,7 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
     keys = jnp.stack([seed_key(run_cfg.seed, 0)])
     # shapes only: the initial state would allocate the whole buffer
     initial = jax.eval_shape(parts.init, keys)
-    capacity = run_cfg.td3.replay_capacity
+    capacity = options[algo.value].replay_capacity
     checkpoint = initial.replace(
         agent=jax.tree.map(lambda x: np.asarray(x)[None], state),
         replay=initial.replay.replace(
@@ -342,4 +421,4 @@ def import_td3_training(cfg: ImportConfig, params: Path, out: Path) -> Path:
         )
 
     write_atomically(out, write)
-    return out
+    return algo
