@@ -172,9 +172,9 @@ def make_sac(cfg: SACConfig, observation_size: int, action_size: int) -> OffPoli
     tanh_epsilon = float(cfg.tanh_epsilon)
 
     def act(state: SACState, observation: jax.Array, key: jax.Array) -> jax.Array:
-        return sample_action(
-            actor, state.actor_params, observation, key, tanh_epsilon
-        )[0]
+        return sample_action(actor, state.actor_params, observation, key, tanh_epsilon)[
+            0
+        ]
 
     critic_loss = functools.partial(
         sac_critic_loss, actor, critic, cfg.gamma, tanh_epsilon
