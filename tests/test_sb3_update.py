@@ -1,6 +1,6 @@
-"""An SB3 TD3 or SAC imported with its training state: one update of ours moves the
-actor as SB3's own ``train`` does, and its ``td3`` / ``sac`` PURDs run on the
-replay it saved.
+"""An SB3 TD3, SAC or PPO imported with its training state: one update of ours
+moves the networks as SB3's own ``train`` does, and its ``td3`` / ``sac`` PURDs
+run on the replay it saved, its ``ppo`` PURDs on fresh rollouts.
 
 Fixtures: ``tests/fixtures/sb3/make_update_fixtures.py`` (SB3 itself, in an
 environment of its own)."""
@@ -25,6 +25,7 @@ from return_landscapes.types import Transition
 SB3 = Path(__file__).parent / "fixtures" / "sb3"
 MODEL, REPLAY = SB3 / "td3-update.zip", SB3 / "td3-update-replay.pkl"
 SAC_MODEL, SAC_REPLAY = SB3 / "sac-update.zip", SB3 / "sac-update-replay.pkl"
+PPO_MODEL = SB3 / "ppo-update.zip"
 PENDULUM = "gym:Pendulum-v1"
 
 
@@ -44,6 +45,18 @@ def sac_run(tmp_path_factory):
         params=str(SAC_MODEL),
         replay=str(SAC_REPLAY),
         env=PENDULUM,
+        out=str(out),
+    )
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sb3_ppo_update") / "run"
+    return import_policy(
+        source="sb3",
+        params=str(PPO_MODEL),
+        training_state=True,
+        env="mujoco:Hopper-v5",
         out=str(out),
     )
 
@@ -188,6 +201,63 @@ def test_sac_purd_of_the_import_at_rate_zero_is_the_unperturbed_return(sac_run):
     assert np.all(returns[0] == read_result(path).arrays["unperturbed_return"][0])
 
 
+def test_the_ppo_import_is_sb3s_ppo(ppo_run):
+    cfg = load_run_config(ppo_run)
+    assert cfg.algo.value == "ppo" and cfg.checkpoints == [128]
+    ppo = cfg.ppo
+    assert (ppo.num_envs, ppo.unroll_length, ppo.num_minibatches, ppo.epochs) == (
+        1,
+        64,
+        2,
+        2,
+    )
+    assert (ppo.value_cost, ppo.max_grad_norm, ppo.adam_eps) == (1.0, 0.5, 1e-5)
+    assert (ppo.advantage_ddof, ppo.bootstrap_truncation) == (1, True)
+    assert (ppo.policy.value, ppo.autoreset.value) == ("clipped_gaussian", "fresh")
+    state = restore_state(get_trainer(cfg), cfg, ppo_run, 128)
+    assert int(state.agent.opt_state[1].count[0]) == 8  # 2 iterations x 2 x 2 steps
+
+
+def test_one_ppo_minibatch_step_moves_the_networks_as_sb3s_train_does(ppo_run):
+    """SB3's PPO ``train()`` on one minibatch (``n_epochs=1``, its buffer pinned to
+    a minibatch it gave; see the fixture script) against our ``ppo`` minibatch step
+    from SB3's Adam state: policy mean, log std and value alike."""
+    from return_landscapes.agents.ppo import Batch
+    from return_landscapes.training.imported_sb3_ppo import ppo_trees
+
+    cfg = load_run_config(ppo_run)
+    agent = get_parts(cfg).agent
+    state = restore_state(get_trainer(cfg), cfg, ppo_run, 128)
+    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    ref = reference("ppo")
+    batch = Batch(
+        observation=jnp.asarray(ref["observations"]),
+        raw_action=jnp.asarray(ref["actions"]),
+        log_prob=jnp.asarray(ref["old_log_prob"]),
+        advantage=jnp.asarray(ref["advantages"]),
+        value_target=jnp.asarray(ref["returns"]),
+    )
+    updated, _ = agent.minibatch_step(agent_state, batch, float(ref["learning_rate"]))
+
+    def named(prefix):
+        return ppo_trees(
+            {k[len(prefix) :]: ref[k] for k in ref if k[: len(prefix)] == prefix}
+        )
+
+    after, before = named("after:"), named("before:")
+    ours = {"policy": updated.policy_params, "value": updated.value_params}
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), ours, after)
+    moved = jax.tree.map(lambda a, b: np.abs(a - b).max(), after, before)
+    assert min(jax.tree.leaves(moved)) > 1e-4  # every leaf moves, far above 1e-6
+
+
+def test_ppo_purd_of_the_import_at_rate_zero_is_the_unperturbed_return(ppo_run):
+    purd(run=str(ppo_run), perturb="ppo", scale=0.0, samples=8, progress=False)
+    returns = load_purd(ppo_run, 128, "ppo", 0.0)
+    path = ppo_run / "landscape/purd/ppo/scale_0.0/step_000000128/seed_000.h5"
+    assert np.all(returns[0] == read_result(path).arrays["unperturbed_return"][0])
+
+
 def test_a_training_import_of_other_files_gets_one_line(tmp_path):
     import zipfile
 
@@ -214,15 +284,33 @@ def test_a_training_import_of_other_files_gets_one_line(tmp_path):
         cwd=tmp_path,
     )
     assert_one_error_line(other, "replay= applies to source=sb3", "drop replay=")
-    not_td3 = landscape_here(
+    pendulum_ppo = landscape_here(
         "import",
         "source=sb3",
         f"params={SB3 / 'ppo.zip'}",
-        f"replay={REPLAY}",
+        "training_state=true",
         f"env={PENDULUM}",
         cwd=tmp_path,
     )
-    assert_one_error_line(not_td3, "a PPO or A2C model", "only TD3 and SAC models")
+    assert_one_error_line(pendulum_ppo, "acts in [-2.0, 2.0]", "actions in [-1, 1]")
+    ppo_replay = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={PPO_MODEL}",
+        f"replay={REPLAY}",
+        "env=mujoco:Hopper-v5",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(ppo_replay, "fresh rollouts", "drop replay=")
+    td3_alone = landscape_here(
+        "import",
+        "source=sb3",
+        f"params={MODEL}",
+        "training_state=true",
+        f"env={PENDULUM}",
+        cwd=tmp_path,
+    )
+    assert_one_error_line(td3_alone, "samples its replay buffer", "pass replay=")
     wrong_buffer = landscape_here(
         "import",
         "source=sb3",

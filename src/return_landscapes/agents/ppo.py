@@ -307,7 +307,7 @@ def make_ppo(cfg: PPOConfig, observation_size: int, action_size: int) -> PPOAgen
         new_log_prob = gaussian_log_prob(mean, std, batch.raw_action)
         ratio = jnp.exp(new_log_prob - batch.log_prob)
         advantage = (batch.advantage - batch.advantage.mean()) / (
-            batch.advantage.std() + 1e-8
+            batch.advantage.std(ddof=cfg.advantage_ddof) + 1e-8
         )
         clipped = jnp.clip(ratio, 1 - cfg.clip, 1 + cfg.clip)
         policy_loss = -jnp.mean(jnp.minimum(ratio * advantage, clipped * advantage))

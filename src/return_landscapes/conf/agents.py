@@ -201,6 +201,7 @@ class PPOConfig:
     RANGES: ClassVar[dict[str, Range]] = {
         **PPO_RANGES,
         "hidden_sizes": LAYER_WIDTHS,
+        "advantage_ddof": FRACTION,  # 0 or 1
     }
 
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
@@ -241,6 +242,9 @@ class PPOConfig:
     """After an episode a training env restarts at first_state (its own) or fresh;
     null: first_state on Brax envs, fresh on host-stepped envs (``mujoco:``,
     ``gym:``), whose simulators cannot return to a saved state."""
+    advantage_ddof: int = 0
+    """Minibatch advantages are divided by their std with this ddof: 0 (the paper's
+    code, jnp.std) or 1 (torch's std: Stable-Baselines3, cleanrl)."""
 
 
 @dataclass

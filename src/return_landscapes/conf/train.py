@@ -236,7 +236,8 @@ class ImportConfig:
     ``td3``, ``sac`` and ``ppo`` updates and rejection do not. An sb3 TD3 or SAC
     with ``replay=`` is the exception: it becomes a TD3 or SAC run with SB3's
     critics, Adam states and replay, to which ``td3`` / ``sac`` PURDs and rejection
-    apply.
+    apply; so does an sb3 PPO with ``training_state=true`` (``ppo`` PURDs on fresh
+    rollouts).
     """
 
     source: ImportSource | None = None
@@ -255,6 +256,10 @@ class ImportConfig:
     wrote): the run then holds the model's critics, target networks, Adam states
     and replay as a TD3 or SAC run of its own, so ``td3`` / ``sac`` PURDs and
     ``reject`` apply; null: the policy alone."""
+    training_state: bool = False
+    """Read an sb3 model's optimizer state too: an sb3 PPO becomes a PPO run of its
+    own (``ppo`` PURDs on fresh rollouts, ``reject``); TD3 and SAC need
+    ``replay=``, which implies this."""
     normalizer: str | None = None
     """The observation normaliser of an sb3 policy (or a cleanrl one): rl-zoo's
     ``vecnormalize.pkl``, or an .npz with ``mean`` and ``var`` (optionally

@@ -28,6 +28,7 @@ import numpy as np
 
 from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
+    RefusedGlobal,
     record,
     restricted_load,
 )
@@ -46,6 +47,7 @@ class SB3Adam(NamedTuple):
     exp_avg: tuple[np.ndarray, ...]
     exp_avg_sq: tuple[np.ndarray, ...]
     learning_rate: float
+    eps: float = TORCH_ADAM["eps"]
 
 
 class SB3TD3(NamedTuple):
@@ -91,17 +93,30 @@ class SB3SAC(NamedTuple):
     data: dict
 
 
-TRAINED = "only TD3 and SAC models are read with their training state so far"
+class SB3PPO(NamedTuple):
+    """An SB3 PPO (a Gaussian ``MlpPolicy``): its parameters by state-dict name in
+    the optimizer's order (``log_std``, ``mlp_extractor.policy_net``,
+    ``mlp_extractor.value_net``, ``action_net``, ``value_net``), their one Adam
+    state, its clip range and ``data``."""
+
+    tensors: dict[str, np.ndarray]
+    adam: SB3Adam
+    clip_range: float
+    data: dict
 
 
-def read_sb3_training(path: str | Path) -> SB3TD3 | SB3SAC:
-    """The TD3 or SAC training state in SB3's ``model.save`` zip at ``path``.
+TRAINED = "only TD3, SAC and PPO models are read with their training state so far"
+
+
+def read_sb3_training(path: str | Path) -> SB3TD3 | SB3SAC | SB3PPO:
+    """The TD3, SAC or PPO training state in SB3's ``model.save`` zip at ``path``.
 
     Raises:
       SB3FormatError: not an SB3 zip, not a TD3 or SAC with twin critics (DDPG has
-        one), a SAC with a fixed ``ent_coef`` or gSDE, Adam settings other than
-        ``TORCH_ADAM``, or entries that are not what SB3 writes (the message names
-        what was found).
+        one) or a PPO (A2C), a SAC with a fixed ``ent_coef``, gSDE, Adam settings
+        other than ``TORCH_ADAM`` (a PPO's epsilon is read), a PPO clip range
+        that is not constant, or entries that are not what SB3 writes (the
+        message names what was found).
       safe_pickle.RefusedGlobal: a state dict names a global it never needs.
     """
     try:
@@ -110,18 +125,19 @@ def read_sb3_training(path: str | Path) -> SB3TD3 | SB3SAC:
         raise SB3FormatError(f"not a zip archive ({err})") from None
     with archive:
         names = set(archive.namelist())
+        on_policy = {"data", "policy.pth", "policy.optimizer.pth"}
         wanted = {"data", "policy.pth", "actor.optimizer.pth", "critic.optimizer.pth"}
-        if not wanted <= names:
-            kind = "a PPO or A2C model" if "policy.optimizer.pth" in names else None
+        if not wanted <= names and not on_policy <= names:
             missing = ", ".join(sorted(wanted - names))
             raise SB3FormatError(
-                f"no {missing} in the archive ({kind or 'not a model.save zip'}): "
-                f"{TRAINED}"
+                f"no {missing} in the archive (not a model.save zip): {TRAINED}"
             )
         try:
             data = json.loads(archive.read("data"))
         except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
             raise SB3FormatError(f"its 'data' entry is not JSON ({err})") from None
+        if on_policy <= names:
+            return _ppo(archive, data)
         tensors, actor_opt, critic_opt = (
             _torch(archive, name)
             for name in ("policy.pth", "actor.optimizer.pth", "critic.optimizer.pth")
@@ -202,9 +218,75 @@ def _sac(tensors, data, critics, critic_targets, actor_adam, critic_adam, temper
     )
 
 
-def _checked_adam(state_dict, which: str) -> SB3Adam:
+def _ppo(archive: zipfile.ZipFile, data) -> SB3PPO:
+    """A PPO's parameters, their Adam state and its constant clip range."""
+    if not isinstance(data, dict) or "clip_range" not in data:
+        raise SB3FormatError(f"an A2C model (no clip_range): {TRAINED}")
+    if data.get("use_sde"):
+        raise SB3FormatError(
+            "a PPO with gSDE (use_sde=True): only PPO models with a state-independent "
+            "log_std are read with their training state"
+        )
+    tensors = _torch(archive, "policy.pth")
+    optimizer = _torch(archive, "policy.optimizer.pth")
+    if not isinstance(tensors, dict) or "log_std" not in tensors:
+        raise SB3FormatError(
+            "no log_std among the policy's tensors (a discrete-action PPO?): only "
+            "PPO models of continuous actions are read with their training state"
+        )
+    adam = _checked_adam(optimizer, "policy", eps=None)
+    if adam.step and [a.shape for a in adam.exp_avg] != [
+        np.shape(t) for t in tensors.values()
+    ]:
+        raise SB3FormatError(
+            "the policy optimizer's moments do not follow the policy's parameters "
+            "(a features extractor with weights, or not what SB3 writes)"
+        )
+    clip_range = _constant(data["clip_range"])
+    if clip_range is None:
+        raise SB3FormatError(
+            "the PPO's clip_range is a schedule: only a constant clip range is read "
+            "with the training state"
+        )
+    return SB3PPO(
+        {k: np.asarray(v, np.float32) for k, v in tensors.items()},
+        adam,
+        clip_range,
+        data,
+    )
+
+
+SCHEDULE_GLOBALS = {
+    ("stable_baselines3.common.utils", "FloatSchedule"): record("FloatSchedule"),
+    ("stable_baselines3.common.utils", "ConstantSchedule"): record("ConstantSchedule"),
+}
+"""The globals of a constant schedule that SB3 pickles in ``data``."""
+
+
+def _constant(saved) -> float | None:
+    """A pickled ``FloatSchedule(ConstantSchedule(val))``'s value, a plain number
+    as is; ``None`` for anything else (a schedule that changes)."""
+    import base64
+    import pickle
+
+    if isinstance(saved, int | float):
+        return float(saved)
     try:
-        return _adam(state_dict, which)
+        raw = base64.b64decode(saved[":serialized:"])
+        schedule = restricted_load(io.BytesIO(raw), SCHEDULE_GLOBALS)
+        constant = getattr(schedule, "value_schedule", schedule)
+        if type(constant).__name__ != "ConstantSchedule":
+            return None
+        return float(constant.val)
+    except (KeyError, TypeError, ValueError, AttributeError, pickle.PickleError):
+        return None
+    except RefusedGlobal:
+        return None
+
+
+def _checked_adam(state_dict, which: str, eps: float | None = 1e-8) -> SB3Adam:
+    try:
+        return _adam(state_dict, which, eps)
     except (KeyError, TypeError, ValueError) as err:
         raise SB3FormatError(
             f"the {which} optimizer state is not a torch Adam state dict ({err!r})"
@@ -255,15 +337,19 @@ def _torch(archive: zipfile.ZipFile, name: str):
         raise SB3FormatError(f"{name}: {err}") from None
 
 
-def _adam(state_dict: dict, which: str) -> SB3Adam:
-    """The Adam state of one torch optimizer state dict, its settings checked."""
+def _adam(state_dict: dict, which: str, eps: float | None) -> SB3Adam:
+    """The Adam state of one torch optimizer state dict, its settings checked
+    (``TORCH_ADAM``; its epsilon ``eps``, any when ``None``)."""
     groups = state_dict["param_groups"]
     if len(groups) != 1:
         raise SB3FormatError(
             f"the {which} optimizer has {len(groups)} parameter groups, not one"
         )
     (group,) = groups
-    for option, value in TORCH_ADAM.items():
+    settings = {**TORCH_ADAM, "eps": eps}
+    if eps is None:
+        del settings["eps"]
+    for option, value in settings.items():
         if tuple(np.atleast_1d(group.get(option))) != tuple(np.atleast_1d(value)):
             raise SB3FormatError(
                 f"the {which} optimizer has {option}={group.get(option)}: only "
@@ -272,8 +358,9 @@ def _adam(state_dict: dict, which: str) -> SB3Adam:
     if group.get("amsgrad") or group.get("maximize"):
         raise SB3FormatError(f"the {which} optimizer is not plain Adam (amsgrad)")
     states = [state_dict["state"].get(i) for i in group["params"]]
+    rate, epsilon = float(group["lr"]), float(group["eps"])
     if any(s is None for s in states):  # never stepped: fresh moments
-        return SB3Adam(0, (), (), float(group["lr"]))
+        return SB3Adam(0, (), (), rate, epsilon)
     steps = {int(np.asarray(s["step"])) for s in states}
     if len(steps) != 1:
         raise SB3FormatError(f"the {which} optimizer's parameters differ in steps")
@@ -281,7 +368,8 @@ def _adam(state_dict: dict, which: str) -> SB3Adam:
         steps.pop(),
         tuple(np.asarray(s["exp_avg"], np.float32) for s in states),
         tuple(np.asarray(s["exp_avg_sq"], np.float32) for s in states),
-        float(group["lr"]),
+        rate,
+        epsilon,
     )
 
 

@@ -115,7 +115,7 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     cfg = resolve(ImportConfig, config, **overrides)
     params_path, out = _check_options(cfg)
     source = ImportSource(cfg.source)
-    if cfg.replay is not None:
+    if cfg.replay is not None or cfg.training_state:
         return _import_training(cfg, params_path, out)
     declared = SOURCES[source]
     saved = (
@@ -152,8 +152,14 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
 
 
 def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
-    """An SB3 TD3 or SAC with its replay buffer, as a run (``imported_sb3.py``)."""
-    from return_landscapes.training.imported_sb3 import import_sb3_training
+    """An SB3 TD3 or SAC with its replay buffer, or an SB3 PPO, as a run of its
+    algorithm (``imported_sb3.py``)."""
+    from return_landscapes.formats.sb3_training import SB3PPO
+    from return_landscapes.training.imported_sb3 import (
+        import_sb3_off_policy,
+        read_model,
+    )
+    from return_landscapes.training.imported_sb3_ppo import import_sb3_ppo
 
     source = ImportSource(cfg.source)
     if source is not ImportSource.sb3:
@@ -161,19 +167,30 @@ def _import_training(cfg: ImportConfig, params_path: Path, out: Path) -> Path:
             ImportSource.cleanrl: "a .cleanrl_model holds the networks but no Adam "
             "state, which an update needs",
         }.get(source, f"a {source.value} file holds the policy only")
+        option = "replay=" if cfg.replay is not None else "training_state=true"
         raise LandscapeError(
-            f"replay= applies to source=sb3 TD3 and SAC models ({lacks}): drop "
-            "replay= to import the policy"
+            f"{option} applies to source=sb3 TD3, SAC and PPO models ({lacks}): "
+            f"drop {option} to import the policy"
         )
     if cfg.normalizer:
         raise LandscapeError(
-            "replay= with normalizer=: a model trained on normalised observations is "
-            "not read with its training state yet: drop one of them"
+            "replay= or training_state=true with normalizer=: a model trained on "
+            "normalised observations is not read with its training state yet: drop "
+            "one of them"
         )
-    algo = import_sb3_training(cfg, params_path, out)
+    model = read_model(params_path)
+    if not isinstance(model, SB3PPO):
+        algo = import_sb3_off_policy(cfg, model, params_path, out)
+    elif cfg.replay is not None:
+        raise LandscapeError(
+            "replay= with an SB3 PPO: PPO updates on fresh rollouts, not on a "
+            "replay buffer: drop replay= (training_state=true reads its state)"
+        )
+    else:
+        algo = import_sb3_ppo(cfg, model, params_path, out)
     logger.info(
-        "imported the sb3 %s of %s with its critics, Adam states and replay into "
-        "%s: landscape purd run=%s perturb=%s",
+        "imported the sb3 %s of %s with its training state into %s: landscape "
+        "purd run=%s perturb=%s",
         algo.value.upper(),
         params_path,
         out,

@@ -61,6 +61,7 @@ from return_landscapes.conf import (
 from return_landscapes.errors import LandscapeError
 from return_landscapes.formats.sb3 import SB3FormatError, _activation
 from return_landscapes.formats.sb3_training import (
+    SB3PPO,
     SB3SAC,
     SB3TD3,
     SB3Adam,
@@ -86,16 +87,24 @@ logger = logging.getLogger(__name__)
 SB3Model = SB3TD3 | SB3SAC
 
 
-def read_training_files(params: Path, replay: Path) -> tuple[SB3Model, SB3Replay]:
-    """The SB3 TD3 or SAC and its replay buffer; one-line errors for other files."""
+def read_model(params: Path) -> SB3Model | SB3PPO:
+    """The SB3 model's training state; one-line errors for other files."""
     from return_landscapes.formats.safe_pickle import RefusedGlobal
 
     try:
-        model = read_sb3_training(params)
+        return read_sb3_training(params)
     except (SB3FormatError, RefusedGlobal) as err:
         raise LandscapeError(f"params={params}: {err}") from None
+
+
+def read_replay(replay: Path) -> SB3Replay:
+    """The SB3 replay buffer; one-line errors for other files."""
+    from return_landscapes.formats.safe_pickle import RefusedGlobal
+
+    if not replay.is_file():
+        raise LandscapeError(f"replay={replay} is not a file: pass the saved file")
     try:
-        buffer = read_sb3_replay(replay)
+        return read_sb3_replay(replay)
     except (SB3FormatError, RefusedGlobal) as err:
         raise LandscapeError(f"replay={replay}: {err}") from None
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
@@ -103,7 +112,6 @@ def read_training_files(params: Path, replay: Path) -> tuple[SB3Model, SB3Replay
             f"replay={replay} is not a pickled replay buffer ({err}): pass the file "
             "model.save_replay_buffer wrote"
         ) from None
-    return model, buffer
 
 
 SHARED_PARAMETERS = (
@@ -198,9 +206,20 @@ def _hidden_sizes(layers: Layers) -> list[int]:
     return [int(weight.shape[0]) for weight, _ in layers[:-1]]
 
 
+def model_step(data: dict, given: int) -> int:
+    """SB3's ``num_timesteps``, checked against ``step=``."""
+    step = int(data["num_timesteps"])
+    if given not in (0, step):
+        raise LandscapeError(
+            f"step={given}, but the SB3 model was saved after {step} steps: drop "
+            "step= (the run's checkpoint is at the model's own step)"
+        )
+    return step
+
+
 def checkpoint_step(model: SB3Model, buffer: SB3Replay, given: int) -> int:
     """SB3's ``num_timesteps``, checked against the buffer and ``step=``."""
-    step = int(model.data["num_timesteps"])
+    step = model_step(model.data, given)
     capacity = int(model.data["buffer_size"])
     if buffer.observations.shape[0] != capacity:
         raise LandscapeError(
@@ -217,11 +236,6 @@ def checkpoint_step(model: SB3Model, buffer: SB3Replay, given: int) -> int:
         raise LandscapeError(
             f"the replay buffer holds {buffer.position} rows and the model has "
             f"taken {step} steps: pass the buffer saved with this model"
-        )
-    if given not in (0, step):
-        raise LandscapeError(
-            f"step={given}, but the SB3 model was saved after {step} steps: drop "
-            "step= (the run's checkpoint is at the model's own step)"
         )
     return step
 
@@ -260,19 +274,19 @@ def sac_state(model: SB3SAC) -> SACState:
 
 def _mlps(networks: list[Layers]) -> dict:
     """Flax ``MLP_i`` parameters, network ``i`` of ``networks``."""
-    return {"params": {f"MLP_{i}": _dense_layers(q) for i, q in enumerate(networks)}}
+    return {"params": {f"MLP_{i}": dense_layers(q) for i, q in enumerate(networks)}}
 
 
 def _gaussian_actor(networks: list[Layers]) -> dict:
     """The ``GaussianActor`` parameters (separate heads) of SB3's SAC actor layers:
     the hidden layers, then the mean and log-std heads."""
     (layers,) = networks
-    hidden = _dense_layers(layers[:-2])
-    heads = _dense_layers(layers[-2:])
+    hidden = dense_layers(layers[:-2])
+    heads = dense_layers(layers[-2:])
     return {"params": {**hidden, "mean": heads["Dense_0"], "log_std": heads["Dense_1"]}}
 
 
-def _dense_layers(layers: Layers) -> dict:
+def dense_layers(layers: Layers) -> dict:
     """A flax MLP's ``Dense_i`` parameters of torch ``(weight, bias)`` layers."""
     return {
         f"Dense_{i}": {
@@ -315,18 +329,26 @@ def _adam_state(adam: SB3Adam, networks: list[Layers], tree) -> optax.ScaleByAda
     )
 
 
-def off_policy_run_parts(run_cfg: TrainConfig):
-    """The run's TD3 or SAC parts, built as its env family builds them
+def algorithm_parts(run_cfg: TrainConfig):
+    """The run's TD3, SAC or PPO parts, built as its env family builds them
     (``families.py``; not imported from there: the families import the
     importers)."""
+    from return_landscapes.training.schedule import is_on_policy
+
     if is_host_env(run_cfg.env):
+        if is_on_policy(run_cfg):
+            from return_landscapes.training.host_ppo import host_ppo_parts
+
+            return host_ppo_parts(run_cfg)
         from return_landscapes.training.mujoco import mujoco_parts
 
         return mujoco_parts(run_cfg)
     from return_landscapes.envs.brax import make_env
-    from return_landscapes.training.brax import off_policy_parts
+    from return_landscapes.training.brax import off_policy_parts, ppo_parts
 
     env = make_env(run_cfg.env, run_cfg.backend, run_cfg.reset_noise_scale)
+    if is_on_policy(run_cfg):
+        return ppo_parts(run_cfg, env)
     return off_policy_parts(run_cfg, env)
 
 
@@ -346,38 +368,40 @@ def replay_rows(buffer: SB3Replay, step: int) -> Transition:
     )
 
 
-def import_sb3_training(cfg: ImportConfig, params: Path, out: Path) -> Algo:
-    """Write the TD3 or SAC run of an SB3 model and its replay buffer (the module
-    doc); returns the run's algorithm."""
+def import_sb3_off_policy(
+    cfg: ImportConfig, model: SB3TD3 | SB3SAC, params: Path, out: Path
+) -> Algo:
+    """Write the TD3 or SAC run of an SB3 model and its replay buffer ``replay=``
+    (the module doc); returns the run's algorithm."""
+    if cfg.replay is None:
+        raise LandscapeError(
+            f"the SB3 {type(model).__name__[3:]}'s update samples its replay buffer: "
+            "pass replay= (the file model.save_replay_buffer wrote)"
+        )
+    replay = Path(cfg.replay)
+    return _import_off_policy(cfg, model, read_replay(replay), params, replay, out)
+
+
+def _import_off_policy(
+    cfg: ImportConfig,
+    model: SB3TD3 | SB3SAC,
+    buffer: SB3Replay,
+    params: Path,
+    replay: Path,
+    out: Path,
+) -> Algo:
+    """Write the TD3 or SAC run of an SB3 model and its replay buffer."""
     from return_landscapes.training.schedule import seed_key
     from return_landscapes.training.validate import validate
 
-    replay = Path(cfg.replay)
-    if not replay.is_file():
-        raise LandscapeError(f"replay={cfg.replay} is not a file: pass the saved file")
-    model, buffer = read_training_files(params, replay)
     step = checkpoint_step(model, buffer, cfg.step)
     algo = Algo.td3 if isinstance(model, SB3TD3) else Algo.sac
     options = (
         {"td3": td3_config(model)} if algo is Algo.td3 else {"sac": sac_config(model)}
     )
-    run_cfg = TrainConfig(
-        env=cfg.env,
-        algo=algo,
-        seeds=1,
-        seed=0,
-        steps=step,
-        checkpoints=[step],
-        out=str(out),
-        backend=cfg.backend,
-        horizon=cfg.horizon,
-        eval_episodes=0,
-        progress=False,
-        gym=cfg.gym,
-        **options,
-    )
+    run_cfg = imported_run_config(cfg, algo, step, out, options)
     validate(run_cfg)
-    parts = off_policy_run_parts(run_cfg)
+    parts = algorithm_parts(run_cfg)
     state = td3_state(model) if algo is Algo.td3 else sac_state(model)
     template = jax.eval_shape(parts.agent.init, jax.random.PRNGKey(0))
     check_shapes(
@@ -411,14 +435,45 @@ def import_sb3_training(cfg: ImportConfig, params: Path, out: Path) -> Algo:
         "replay": str(replay.absolute()),
         "replay_sha256": sha256(replay),
     }
+    stacked = jax.tree.map(lambda x: np.asarray(x)[None], rows)
+    write_run(out, run_cfg, parts, checkpoint, stacked, provenance)
+    return algo
+
+
+def imported_run_config(
+    cfg: ImportConfig, algo: Algo, step: int, out: Path, options: dict
+) -> TrainConfig:
+    """The config of an imported model's run: one seed, one checkpoint at
+    ``step``, no evaluation episodes; ``options`` the algorithm's config."""
+    return TrainConfig(
+        env=cfg.env,
+        algo=algo,
+        seeds=1,
+        seed=0,
+        steps=step,
+        checkpoints=[step],
+        out=str(out),
+        backend=cfg.backend,
+        horizon=cfg.horizon,
+        eval_episodes=0,
+        progress=False,
+        gym=cfg.gym,
+        **options,
+    )
+
+
+def write_run(
+    out: Path, run_cfg: TrainConfig, parts, checkpoint, rows, provenance: dict
+) -> None:
+    """Write the run (config, its one checkpoint and replay ``rows`` or ``None``,
+    manifest) into ``out`` atomically."""
+    step = run_cfg.steps
 
     def write(building: Path) -> None:
         rundir.atomic_write_text(building / rundir.CONFIG, OmegaConf.to_yaml(run_cfg))
-        stacked = jax.tree.map(lambda x: np.asarray(x)[None], rows)
-        rundir.save_checkpoint(building, step, checkpoint, stacked, 0)
+        rundir.save_checkpoint(building, step, checkpoint, rows, 0)
         rundir.write_manifest(
             building, import_manifest(run_cfg, parts, step, provenance)
         )
 
     write_atomically(out, write)
-    return algo
