@@ -41,6 +41,34 @@ from return_landscapes.training.state import Trainer, TrainingParts, TrainState
 from return_landscapes.types import EpisodeStats, Transition
 
 
+def pack_step(transition: Transition, observation: np.ndarray) -> np.ndarray:
+    """A step's host inputs, every seed's transition and next observation, as one
+    float32 array ``(seeds, 3 * observation_size + action_size + 2)``: one
+    transfer instead of six."""
+    columns = (
+        transition.observation,
+        transition.action,
+        transition.reward[:, None],
+        transition.next_observation,
+        transition.discount[:, None],
+        observation,
+    )
+    return np.concatenate(columns, axis=1, dtype=np.float32)
+
+
+def unpack_step(packed, observation_size: int, action_size: int):
+    """``(transition, observation)`` of a ``pack_step`` array, bit for bit."""
+    widths = (observation_size, action_size, 1, observation_size, 1)
+    ends = np.cumsum(widths)
+    observation, action, reward, next_observation, discount, following = jnp.split(
+        packed, ends, axis=1
+    )
+    transition = Transition(
+        observation, action, reward[:, 0], next_observation, discount[:, 0]
+    )
+    return transition, following
+
+
 class MujocoCarry(NamedTuple):
     """The training env of one seed: its last observation and episode counters."""
 
@@ -155,15 +183,35 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
             state = state.replace(agent=agent_state)
         return state.replace(replay=replay), metrics
 
-    learn = jax.jit(insert_and_update, static_argnames="learning", donate_argnums=0)
+    # The device state travels between steps as its list of leaves (with its
+    # treedef static): the dispatch of a call then flattens a list in C++ rather
+    # than the state's dataclasses in Python. A step's host inputs come as one
+    # packed array (``pack_step``). Neither changes a number.
+    @functools.partial(
+        jax.jit, static_argnames=("treedef", "learning"), donate_argnums=0
+    )
+    def learn(leaves, treedef, packed, keys, step, learning: bool):
+        """``insert_and_update`` on a state passed as leaves."""
+        transition, _ = unpack_step(packed, env.observation_size, env.action_size)
+        state, metrics = insert_and_update(
+            treedef.unflatten(leaves), transition, keys, step, learning
+        )
+        return jax.tree.leaves(state), metrics
 
-    @functools.partial(jax.jit, static_argnames="learning", donate_argnums=0)
-    def learn_then_act(state, transition, keys, step, observation, learning: bool):
+    @functools.partial(
+        jax.jit, static_argnames=("treedef", "learning"), donate_argnums=0
+    )
+    def learn_then_act(leaves, treedef, packed, keys, step, learning: bool):
         """``learn``, then the next step's ``act`` on the updated agent: one call
         (and one wait for its action) a step instead of two."""
-        state, metrics = insert_and_update(state, transition, keys, step, learning)
+        transition, observation = unpack_step(
+            packed, env.observation_size, env.action_size
+        )
+        state, metrics = insert_and_update(
+            treedef.unflatten(leaves), transition, keys, step, learning
+        )
         action, key, next_keys = actions(state.agent, observation, state.key, learning)
-        return state.replace(key=key), metrics, action, next_keys
+        return jax.tree.leaves(state.replace(key=key)), metrics, action, next_keys
 
     def env_step(carry: MujocoCarry, action: np.ndarray):
         """Step every env; reset the finished ones. Host numpy throughout."""
@@ -204,23 +252,25 @@ def make_mujoco_trainer(cfg: TrainConfig, parts: TrainingParts) -> Trainer:
         action, key, keys = act(
             device_state.agent, carry.observation, device_state.key, block.learning
         )
-        device_state = device_state.replace(key=key)
+        leaves, treedef = jax.tree.flatten(device_state.replace(key=key))
         steps = []
         last = block.start + block.length - 1
         for step in range(block.start, last + 1):
             carry, transition, finished, finished_return = env_step(
                 carry, np.asarray(action)
             )
-            arguments = (device_state, transition, keys, np.int32(step))
+            packed = pack_step(transition, carry.observation)
+            arguments = (leaves, treedef, packed, keys, np.int32(step))
             if step < last:  # the next action in the same call
-                device_state, metrics, action, keys = learn_then_act(
-                    *arguments, carry.observation, block.learning
+                leaves, metrics, action, keys = learn_then_act(
+                    *arguments, block.learning
                 )
             else:  # a checkpoint may restart the envs before the next action
-                device_state, metrics = learn(*arguments, block.learning)
+                leaves, metrics = learn(*arguments, block.learning)
             metrics["episodes"] = finished.astype(np.float32)
             metrics["episode_return"] = finished_return
             steps.append(metrics)
+        device_state = treedef.unflatten(leaves)
         # on the host: stacking device scalars is a dispatch per scalar
         stacked = jax.tree.map(lambda *x: np.stack([np.asarray(v) for v in x]), *steps)
         summary = jax.vmap(summarize_block, in_axes=1)(stacked)
