@@ -1,9 +1,11 @@
-"""Learning beside CleanRL: the toolkit's TD3 and CleanRL's own script, side by side.
+"""Learning beside CleanRL: the toolkit's TD3 or SAC and CleanRL's own script, side
+by side.
 
 Reads finished runs of both sides and prints JSON (progress on stderr); with
 ``--plot``, writes the learning curves. Nothing is trained here: the runs are made
-by the commands in ``docs/mujoco.md`` (CleanRL's ``td3_continuous_action_jax.py``,
-unmodified, in an environment of its own; ``landscape train`` for ours).
+by the commands in ``docs/mujoco.md`` (CleanRL's ``td3_continuous_action_jax.py``
+or ``sac_continuous_action.py``, unmodified, in an environment of its own;
+``landscape train`` for ours).
 
 * ``--cleanrl LOG ...``: the stdout of CleanRL runs, one file per seed. The script
   prints one line per finished training episode, ``global_step=N,

@@ -10,8 +10,10 @@ C++ threads. Measured in one process, JSON on stdout (progress on stderr):
   then the median of ``--blocks`` blocks of ``--block-steps`` steps.
   ``envpool_ms_per_step`` is envpool's own step of the seeds' envs (random actions),
   to compare with ``ms_per_step``. ``brax``: the Brax trainer with the same settings
-  on ``--brax-env`` (default ``hopper``), measured in the same process right after,
-  and ``over_brax`` the ratio of the two rates.
+  on ``--brax-env`` (default ``hopper``), in the same process, its blocks alternating
+  with the MuJoCo trainer's (so a change of the shared machine's load falls on both);
+  ``over_brax`` the ratio of the two median rates and ``over_brax_by_block`` the
+  ratio of each pair of blocks timed one after the other.
 * ``purd``: the evaluation hot path of ``landscape purd`` for each ``--batches`` K,
   on ``make_mujoco_env(task, 0.0)`` (fixed start, its host stage ``HostEpisodes``),
   one chunk of K, horizon ``--horizon``. The K distinct parameter sets come from the
@@ -103,8 +105,9 @@ def log(message: str) -> None:
 # ------------------------------------------------------------------------- training
 
 
-def train_case(env: str, seeds: int, block_steps: int, blocks: int, capacity: int):
-    """TD3 env-steps/s of ``seeds`` seeds, paper settings, median over blocks."""
+def block_runner(env: str, seeds: int, block_steps: int, capacity: int):
+    """A function that runs the next training block of a fresh TD3 run (paper
+    settings, ``seeds`` seeds) and returns its seconds; its first call compiles."""
     cfg = resolve(
         TrainConfig,
         env=env,
@@ -117,14 +120,21 @@ def train_case(env: str, seeds: int, block_steps: int, blocks: int, capacity: in
     state = init_state(trainer, cfg)
     if trainer.restart_envs is not None:  # host envs: fresh ones, as at a checkpoint
         state = trainer.restart_envs(state, 0)
-    start, seconds = 0, []
-    for i in range(blocks + 1):
+    run = {"state": state, "start": 0}
+
+    def next_block() -> float:
         tic = time.perf_counter()
-        state, metrics = trainer.run_block(state, Block(start, block_steps, True))
+        state, metrics = trainer.run_block(
+            run["state"], Block(run["start"], block_steps, True)
+        )
         jax.block_until_ready((state.agent, state.replay, metrics))
-        if i:  # the first block compiles
-            seconds.append(time.perf_counter() - tic)
-        start += block_steps
+        run["state"], run["start"] = state, run["start"] + block_steps
+        return time.perf_counter() - tic
+
+    return next_block
+
+
+def train_rates(env: str, seeds: int, block_steps: int, seconds: list) -> dict:
     median = statistics.median(seconds)
     return {
         "env": env,
@@ -135,6 +145,27 @@ def train_case(env: str, seeds: int, block_steps: int, blocks: int, capacity: in
         "per_seed_env_steps_per_s": round(block_steps / median, 1),
         "ms_per_step": round(1000 * median / block_steps, 2),
     }
+
+
+def train_case(envs: list[str], seeds: int, block_steps: int, blocks: int, capacity):
+    """TD3 env-steps/s of ``seeds`` seeds on each env of ``envs``, paper settings,
+    medians over ``blocks`` blocks after a compiling one; the envs' blocks
+    alternate, so a change of the machine's load falls on every env alike."""
+    runners = [block_runner(env, seeds, block_steps, capacity) for env in envs]
+    for runner in runners:
+        runner()  # compiles
+    seconds = [[] for _ in envs]
+    for _ in range(blocks):
+        for runner, timed in zip(runners, seconds, strict=True):
+            timed.append(runner())
+    cases = [
+        train_rates(env, seeds, block_steps, timed)
+        for env, timed in zip(envs, seconds, strict=True)
+    ]
+    if len(envs) == 2:  # a pair's ratio, block by block: the load's drift cancels
+        pairs = [b / a for a, b in zip(*seconds, strict=True)]
+        cases[0]["over_brax_by_block"] = [round(r, 3) for r in pairs]
+    return cases
 
 
 # ------------------------------------------------------------------------- policies
@@ -451,14 +482,15 @@ def main() -> None:
     if not args.skip_train:
         out["train"] = []
         for seeds in args.seeds:
-            case = train_case(name, seeds, args.block_steps, args.blocks, args.capacity)
+            envs = [name] + ([args.brax_env] if args.brax_env != "none" else [])
+            case, *others = train_case(
+                envs, seeds, args.block_steps, args.blocks, args.capacity
+            )
+            brax = others[0] if others else None
             case["envpool_ms_per_step"] = raw_case(env.task, seeds, 200, 3)[
                 "ms_per_step"
             ]
-            if args.brax_env != "none":  # the same trainer settings on Brax
-                brax = train_case(
-                    args.brax_env, seeds, args.block_steps, args.blocks, args.capacity
-                )
+            if brax is not None:  # the same trainer settings on Brax
                 case["brax"] = brax
                 case["over_brax"] = round(
                     case["env_steps_per_s"] / brax["env_steps_per_s"], 3
