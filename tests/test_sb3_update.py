@@ -355,6 +355,23 @@ def test_an_update_purd_of_a_policy_only_sb3_import_names_replay(tmp_path):
 
 
 @pytest.mark.unit
+def test_a_ppo_clip_range_is_read_only_when_constant():
+    import base64
+    import json
+    import pickle
+    import zipfile
+
+    from return_landscapes.formats.sb3_training import _constant
+
+    data = json.loads(zipfile.ZipFile(PPO_MODEL).read("data"))
+    assert _constant(data["clip_range"]) == 0.2  # FloatSchedule(ConstantSchedule)
+    assert _constant(0.1) == 0.1
+    other = base64.b64encode(pickle.dumps(Transition)).decode()  # a refused global
+    assert _constant({":serialized:": other}) is None
+    assert _constant({":serialized:": "bm90IGEgcGlja2xl"}) is None
+
+
+@pytest.mark.unit
 def test_train_frequency_reads_sb3s_pickled_train_freq_without_sb3():
     import json
     import zipfile

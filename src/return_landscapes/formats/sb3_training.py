@@ -28,7 +28,6 @@ import numpy as np
 
 from return_landscapes.formats.safe_pickle import (
     NUMPY_ARRAYS,
-    RefusedGlobal,
     record,
     restricted_load,
 )
@@ -266,21 +265,32 @@ SCHEDULE_GLOBALS = {
 def _constant(saved) -> float | None:
     """A pickled ``FloatSchedule(ConstantSchedule(val))``'s value, a plain number
     as is; ``None`` for anything else (a schedule that changes)."""
-    import base64
-    import pickle
-
     if isinstance(saved, int | float):
         return float(saved)
+    schedule = _serialized(saved, SCHEDULE_GLOBALS)
+    constant = getattr(schedule, "value_schedule", schedule)
+    if type(constant).__name__ != "ConstantSchedule":
+        return None
+    try:
+        return float(constant.val)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _serialized(saved, allowed: dict):
+    """What SB3 pickled into a ``data`` entry (``{":serialized:": base64}``), read
+    with only the ``allowed`` globals; ``None`` where it is not one or cannot be
+    read (a refused global included: nothing it names is called)."""
+    import base64
+    import binascii
+    import pickle
+
+    if not isinstance(saved, dict) or ":serialized:" not in saved:
+        return None
     try:
         raw = base64.b64decode(saved[":serialized:"])
-        schedule = restricted_load(io.BytesIO(raw), SCHEDULE_GLOBALS)
-        constant = getattr(schedule, "value_schedule", schedule)
-        if type(constant).__name__ != "ConstantSchedule":
-            return None
-        return float(constant.val)
-    except (KeyError, TypeError, ValueError, AttributeError, pickle.PickleError):
-        return None
-    except RefusedGlobal:
+        return restricted_load(io.BytesIO(raw), allowed)
+    except (binascii.Error, ValueError, TypeError, EOFError, pickle.PickleError):
         return None
 
 
@@ -315,18 +325,14 @@ TRAIN_FREQ_GLOBALS = {
 def train_frequency(data: dict) -> tuple[int, str] | None:
     """``(frequency, unit)`` of an off-policy model's ``train_freq`` (``(1,
     "step")``: an update round every env step); ``None`` if it cannot be read."""
-    import base64
-    import pickle
-
     saved = data.get("train_freq")
+    if isinstance(saved, dict):
+        saved = getattr(_serialized(saved, TRAIN_FREQ_GLOBALS), "args", None)
     try:
-        if isinstance(saved, dict) and ":serialized:" in saved:
-            raw = base64.b64decode(saved[":serialized:"])
-            saved = restricted_load(io.BytesIO(raw), TRAIN_FREQ_GLOBALS).args
         frequency, unit = saved
         unit = getattr(unit, "args", (unit,))[0]
         return int(frequency), str(unit)
-    except (ValueError, TypeError, AttributeError, IndexError, pickle.PickleError):
+    except (ValueError, TypeError, AttributeError, IndexError):
         return None
 
 
