@@ -65,6 +65,13 @@ def reference(algo: str = "td3"):
     return np.load(SB3 / f"{algo}-update-reference.npz")
 
 
+def imported_agent(run, step: int):
+    """The run's agent functions and its one seed's state at ``step``."""
+    cfg = load_run_config(run)
+    state = restore_state(get_trainer(cfg), cfg, run, step)
+    return get_parts(cfg).agent, jax.tree.map(lambda x: x[0], state.agent)
+
+
 def recorded_batch(ref) -> Transition:
     """The minibatch SB3 sampled, as the toolkit's transitions."""
     return Transition(
@@ -103,10 +110,7 @@ def test_one_update_moves_the_actor_as_sb3s_train_does(td3_run):
     """SB3's ``train(gradient_steps=1)`` with its critics held (see the fixture
     script) against our ``td3`` actor update, on the same recorded minibatch, from
     the Adam state SB3 saved."""
-    cfg = load_run_config(td3_run)
-    agent = get_parts(cfg).agent
-    state = restore_state(get_trainer(cfg), cfg, td3_run, 400)
-    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    agent, agent_state = imported_agent(td3_run, 400)
     ref = reference()
     rate = float(ref["learning_rate"])
     updated = agent.actor_update(
@@ -167,10 +171,7 @@ def test_one_sac_update_moves_the_actor_as_sb3s_train_does(sac_run):
     ``sac`` actor update from SB3's Adam state and temperature, on the recorded
     minibatch and the standard-normal noise torch drew for it (the only draw in an
     actor update, so ``jax.random.normal`` returns it here)."""
-    cfg = load_run_config(sac_run)
-    agent = get_parts(cfg).agent
-    state = restore_state(get_trainer(cfg), cfg, sac_run, 400)
-    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    agent, agent_state = imported_agent(sac_run, 400)
     ref = reference("sac")
     noise = jnp.asarray(ref["noise"])
     with pytest.MonkeyPatch.context() as patch:
@@ -225,10 +226,7 @@ def test_one_ppo_minibatch_step_moves_the_networks_as_sb3s_train_does(ppo_run):
     from return_landscapes.agents.ppo import Batch
     from return_landscapes.training.imported_sb3_ppo import ppo_trees
 
-    cfg = load_run_config(ppo_run)
-    agent = get_parts(cfg).agent
-    state = restore_state(get_trainer(cfg), cfg, ppo_run, 128)
-    agent_state = jax.tree.map(lambda x: x[0], state.agent)
+    agent, agent_state = imported_agent(ppo_run, 128)
     ref = reference("ppo")
     batch = Batch(
         observation=jnp.asarray(ref["observations"]),
