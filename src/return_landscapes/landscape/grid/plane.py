@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental.layout import Layout, with_layout_constraint
 
 from return_landscapes import store
 from return_landscapes.conf import as_plain_dict
@@ -424,6 +425,20 @@ def mix_plane(states, nearer, weights):
     return mix(states, nearer, weights)
 
 
+def row_major(tree):
+    """``tree`` with every array in the row-major layout of a program's arguments.
+
+    A state computed inside a program (a grid point's mix) may otherwise get the
+    layout its consumers prefer, and the update's matrix products then take other
+    code than on a checkpoint's state, an argument: under AVX-512 (an AMD EPYC) a
+    sample's return at a plane's centre differed from the checkpoint PURD's in its
+    last bits. In the row-major layout the centre's samples are the PURD's.
+    """
+    return jax.tree.map(
+        lambda x: with_layout_constraint(x, Layout(tuple(range(x.ndim)))), tree
+    )
+
+
 class SurfaceStages(NamedTuple):
     """Jitted stages building the parameter sets of grid points."""
 
@@ -461,9 +476,8 @@ def make_surface_stages(agent, perturbation: Perturbation) -> SurfaceStages:
         # shared by the 8, exactly as a checkpoint PURD shares the checkpoint's,
         # so a point equal to a checkpoint gets that checkpoint's PURD bit for bit.
         states, near, scale = shared
-        source = near._replace(
-            agent_state=mix_plane(states, near.agent_state, weights[0])
-        )
+        mixed = row_major(mix_plane(states, near.agent_state, weights[0]))
+        source = near._replace(agent_state=mixed)
         return jax.vmap(
             lambda key: one_sample(perturbation, agent, source, scale, key)
         )(keys)
