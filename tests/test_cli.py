@@ -1,6 +1,8 @@
 """The ``landscape`` command as a user runs it: a subprocess for a real run, its
 re-run and error paths through ``cli.main`` in this process."""
 
+import sys
+
 import pytest
 
 from helpers import landscape, landscape_here
@@ -23,14 +25,44 @@ TINY = [
 ]
 
 
-def test_train_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
-    done = landscape("train", *TINY, "out=run", cwd=tmp_path)
+def hide_envpool(folder) -> dict:
+    """Environment variables under which ``import envpool`` fails as it does where
+    envpool is not installed."""
+    hidden = folder / "no-envpool" / "envpool"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'envpool'\", name='envpool')\n"
+    )
+    return {"PYTHONPATH": str(hidden.parent)}
+
+
+def test_train_needs_no_envpool_and_resume_of_a_finished_run_is_a_no_op(tmp_path):
+    done = landscape(
+        "train", *TINY, "out=run", cwd=tmp_path, env=hide_envpool(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     assert "writing run" in done.stderr
     assert ckpt.completed_checkpoints(tmp_path / "run") == [50, 100]
     assert (tmp_path / "run" / ckpt.CONFIG).is_file()
     again = landscape_here("train", *TINY, "out=run", "resume=true", cwd=tmp_path)
     assert again.returncode == 0 and "already trained" in again.stderr
+
+
+def test_a_mujoco_task_without_envpool_is_one_line_naming_the_extra(
+    tmp_path, monkeypatch
+):
+    from return_landscapes.envs.mujoco import task_names
+
+    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool fails
+    task_names.cache_clear()  # the tasks found with envpool, in this process
+    result = landscape_here("train", "env=mujoco:Hopper-v5", "out=run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: env=mujoco:<Task>-v5 (Gymnasium's MuJoCo tasks) needs envpool, which "
+        'is not installed: pip install "return-landscapes[envpool]" (Linux x86-64 '
+        "only; Brax envs and gym:<id> need no envpool)"
+    ]
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

@@ -81,3 +81,46 @@ def test_an_env_name_chooses_its_family(env, family):
 
     assert family_of(env).name == family
     assert family_of(env).discrete_actions == (family == "atari")
+
+
+@pytest.mark.parametrize(
+    "name, meant",
+    [
+        ("Hopper-v5", "did you mean mujoco:Hopper-v5, hopper or gym:Hopper-v5?"),
+        ("Breakout", "did you mean atari:Breakout-v5?"),
+        ("BreakoutNoFrameskip-v4", "did you mean atari:Breakout-v5?"),
+        ("Pendulum-v1", "did you mean gym:Pendulum-v1?"),
+        ("Walker2D", "did you mean mujoco:Walker2d-v5 or walker2d?"),
+    ],
+)
+def test_an_unknown_env_name_suggests_the_family_that_has_it(name, meant):
+    with pytest.raises(LandscapeError) as err:
+        make_env(name)
+    message = str(err.value)
+    assert message.startswith(f"unknown env '{name}': {meant} env names are")
+    assert "\n" not in message
+
+
+def test_an_unknown_env_name_lists_every_family():
+    from return_landscapes.envs.names import unknown_env
+
+    message = str(unknown_env("hopz"))
+    assert "did you mean" not in message
+    for family in ("halfcheetah", "mujoco:<Task>-v5", "atari:<Game>-v5", "gym:<id>"):
+        assert family in message
+    assert "envpool extra" not in message  # envpool is installed here
+
+
+def test_without_envpool_the_hint_stays_and_the_extra_is_named(monkeypatch):
+    import sys
+
+    from return_landscapes.envs.mujoco import task_id, task_names
+    from return_landscapes.envs.names import unknown_env
+
+    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool fails
+    task_names.cache_clear()  # the tasks found with envpool, in this process
+    message = str(unknown_env("Hopper-v5"))
+    assert "did you mean mujoco:Hopper-v5" in message
+    assert message.endswith("mujoco: and atari: need the envpool extra")
+    with pytest.raises(LandscapeError, match=r"return-landscapes\[envpool\]"):
+        task_id("mujoco:Ant-v5")

@@ -26,9 +26,12 @@ CHECKPOINTS = [100, 200, 300]
 
 @pytest.fixture(scope="module")
 def td3_purd(tiny_td3_run, tmp_path_factory):
-    """A run copy holding td3 PURDs at scale 1e-2, 8 samples, every checkpoint."""
+    """A run copy holding td3 PURDs at scale 1e-2, 8 samples, every checkpoint;
+    computed with envpool hidden (a Brax PURD needs no envpool)."""
     run = copy_run(tiny_td3_run, tmp_path_factory.mktemp("purd") / "run")
-    purd(run=str(run), perturb="td3", scale=1e-2, **SMALL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "envpool", None)  # import envpool fails
+        purd(run=str(run), perturb="td3", scale=1e-2, **SMALL)
     return run
 
 

@@ -28,12 +28,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from return_landscapes.conf import ATARI_PREFIX, AtariConfig, is_atari
+from return_landscapes.envs.optional import import_envpool
 from return_landscapes.errors import LandscapeError
 from return_landscapes.pipeline import GROUP, HostStage
 from return_landscapes.types import EpisodeStats, episode_stats_shapes
 
 FRAME_SKIP = 4
 NOOP = 0  # action 0 is NOOP in every game's minimal action set
+NEEDS_ENVPOOL = "env=atari:<Game>-v5 (Atari games)"
 ORIGINAL_STEPS = 10_001  # the paper's Atari score: steps until ``count > 10,000``
 
 
@@ -51,8 +53,7 @@ def weight_set_batch() -> int | None:
 @functools.cache
 def game_names() -> list[str]:
     """Every Atari game envpool ships, as ``atari:<Game>-v5`` names."""
-    import envpool
-
+    envpool = import_envpool(NEEDS_ENVPOOL)
     return sorted(
         ATARI_PREFIX + name
         for name in envpool.list_all_envs()
@@ -61,8 +62,7 @@ def game_names() -> list[str]:
 
 
 def _is_atari_task(name: str) -> bool:
-    import envpool.registration as registration
-
+    registration = import_envpool(NEEDS_ENVPOOL).registration
     spec = registration.registry.specs.get(name)
     return spec is not None and "atari" in str(spec[0]).lower()
 
@@ -78,9 +78,7 @@ def task_id(env: str) -> str:
 
 
 def _make_pool(task: str, num_envs: int, **options):
-    import envpool
-
-    return envpool.make(
+    return import_envpool(NEEDS_ENVPOOL).make(
         task,
         env_type="gymnasium",
         num_envs=num_envs,
@@ -171,9 +169,7 @@ def make_atari_env(env: str, cfg: AtariConfig) -> AtariEnv:
 
 @functools.cache
 def _spaces(task: str) -> tuple[tuple[int, ...], int]:
-    import envpool
-
-    spec = envpool.make_spec(task)
+    spec = import_envpool(NEEDS_ENVPOOL).make_spec(task)
     return (
         tuple(spec.observation_space.shape),
         int(spec.action_space.n),

@@ -108,9 +108,9 @@ def make_env(
     """
     envs = _import_brax_envs()
     if name not in envs._envs:
-        raise LandscapeError(
-            f"unknown env '{name}': choose one of {', '.join(env_names())}"
-        )
+        from return_landscapes.envs.names import unknown_env
+
+        raise unknown_env(name)
     if backend not in BACKENDS:
         raise LandscapeError(
             f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}"

@@ -32,18 +32,18 @@ from return_landscapes.envs.host import (
     host_episode_stage,
     in_env_order,
 )
+from return_landscapes.envs.optional import import_envpool
 from return_landscapes.errors import LandscapeError
 
 GYM_SPEC_MODULE = "envpool.mujoco.gym"  # envpool's Gymnasium MuJoCo tasks
+NEEDS_ENVPOOL = "env=mujoco:<Task>-v5 (Gymnasium's MuJoCo tasks)"
 
 
 @functools.cache
 def task_names() -> list[str]:
     """Every Gymnasium MuJoCo v5 task envpool ships, as ``mujoco:<Task>-v5`` names."""
-    import envpool
-    import envpool.registration as registration
-
-    specs = registration.registry.specs
+    envpool = import_envpool(NEEDS_ENVPOOL)
+    specs = envpool.registration.registry.specs
     return sorted(
         MUJOCO_PREFIX + name
         for name in envpool.list_all_envs()
@@ -71,9 +71,7 @@ def task_id(env: str) -> str:
 
 @functools.cache
 def _spec(task: str):
-    import envpool
-
-    return envpool.make_spec(task)
+    return import_envpool(NEEDS_ENVPOOL).make_spec(task)
 
 
 def default_start_noise(env: str) -> float:
@@ -89,8 +87,7 @@ def make_pool(
     env_seeds: list[int] | None = None,
 ):
     """An envpool batch of ``num_envs`` envs of ``task``, one seed each if given."""
-    import envpool
-
+    envpool = import_envpool(NEEDS_ENVPOOL)
     options = {"env_seed": [int(s) for s in env_seeds]} if env_seeds else {}
     return envpool.make(
         task,

@@ -49,6 +49,7 @@ from return_landscapes.conf import (
     resolve,
 )
 from return_landscapes.envs.brax import BACKENDS, env_names, import_quietly, make_env
+from return_landscapes.envs.names import unknown_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.formats.cleanrl import CleanRLFormatError, read_cleanrl
 from return_landscapes.formats.neutral import MlpActor, NeutralFormatError, read_actor
@@ -425,9 +426,7 @@ def _check_env(cfg: ImportConfig) -> None:
         task_id(cfg.env)
         return
     if cfg.env not in env_names():
-        raise LandscapeError(
-            f"unknown env '{cfg.env}': choose one of {', '.join(env_names())}"
-        )
+        raise unknown_env(cfg.env)
     if cfg.backend not in BACKENDS:
         raise LandscapeError(
             f"unknown backend '{cfg.backend}': choose one of {', '.join(BACKENDS)}"
