@@ -104,7 +104,7 @@ def test_an_unknown_env_name_suggests_the_family_that_has_it(name, meant):
 def test_an_unknown_env_name_lists_every_family():
     from return_landscapes.envs.names import unknown_env
 
-    message = str(unknown_env("hopz"))
+    message = str(unknown_env("hopz", ["halfcheetah"]))
     assert "did you mean" not in message
     for family in ("halfcheetah", "mujoco:<Task>-v5", "atari:<Game>-v5", "gym:<id>"):
         assert family in message
@@ -119,7 +119,7 @@ def test_without_envpool_the_hint_stays_and_the_extra_is_named(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool fails
     task_names.cache_clear()  # the tasks found with envpool, in this process
-    message = str(unknown_env("Hopper-v5"))
+    message = str(unknown_env("Hopper-v5", ["hopper"]))
     assert "did you mean mujoco:Hopper-v5" in message
     assert message.endswith("mujoco: and atari: need the envpool extra")
     with pytest.raises(LandscapeError, match=r"return-landscapes\[envpool\]"):

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from return_landscapes.constants import DEFAULT_GAMMA, DEFAULT_HORIZON
+from return_landscapes.envs.names import unknown_env
 from return_landscapes.errors import LandscapeError
 from return_landscapes.types import (
     EnvCarry,
@@ -108,9 +109,7 @@ def make_env(
     """
     envs = _import_brax_envs()
     if name not in envs._envs:
-        from return_landscapes.envs.names import unknown_env
-
-        raise unknown_env(name)
+        raise unknown_env(name, env_names())
     if backend not in BACKENDS:
         raise LandscapeError(
             f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}"

@@ -44,25 +44,21 @@ def _envpool_names() -> list[str]:
     return task_names() + game_names()
 
 
-def suggestions(name: str) -> list[str]:
+def suggestions(name: str, brax_names: list[str]) -> list[str]:
     """The env names of any family that ``name`` may have meant, closest first:
     the same stem in another family, or a Gymnasium id as ``gym:<id>``."""
-    from return_landscapes.envs.brax import env_names
-
     target = stem(name)
-    found = [n for n in _envpool_names() + env_names() if stem(n) == target]
+    found = [n for n in _envpool_names() + brax_names if stem(n) == target]
     found.sort(key=lambda n: n.rsplit(":", 1)[-1] != name)  # exact id first
     if name in _gym_registry():
         found.append(GYM_PREFIX + name)
     return [n for n in found if n != name]
 
 
-def families_line() -> str:
+def families_line(brax_names: list[str]) -> str:
     """Every family's env names, in one clause."""
-    from return_landscapes.envs.brax import env_names
-
     line = (
-        f"env names are a Brax env ({', '.join(env_names())}), "
+        f"env names are a Brax env ({', '.join(brax_names)}), "
         f"{MUJOCO_PREFIX}<Task>-v5 (Gymnasium's MuJoCo tasks: Hopper-v5, Ant-v5, ...), "
         f"{ATARI_PREFIX}<Game>-v5 (Atari games: Breakout-v5, ...) or {GYM_PREFIX}<id> "
         "(any Gymnasium env)"
@@ -77,9 +73,9 @@ def _either(names: list[str]) -> str:
     return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def unknown_env(name: str) -> LandscapeError:
-    """The one-line error of an env name no family has: what it may have meant,
-    then every family's names."""
-    meant = suggestions(name)
+def unknown_env(name: str, brax_names: list[str]) -> LandscapeError:
+    """The one-line error of an env name no family has (``brax_names``: the Brax
+    envs): what it may have meant, then every family's names."""
+    meant = suggestions(name, brax_names)
     hint = f"did you mean {_either(meant)}? " if meant else ""
-    return LandscapeError(f"unknown env '{name}': {hint}{families_line()}")
+    return LandscapeError(f"unknown env '{name}': {hint}{families_line(brax_names)}")

@@ -426,7 +426,7 @@ def _check_env(cfg: ImportConfig) -> None:
         task_id(cfg.env)
         return
     if cfg.env not in env_names():
-        raise unknown_env(cfg.env)
+        raise unknown_env(cfg.env, env_names())
     if cfg.backend not in BACKENDS:
         raise LandscapeError(
             f"unknown backend '{cfg.backend}': choose one of {', '.join(BACKENDS)}"
