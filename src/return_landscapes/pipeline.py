@@ -321,7 +321,7 @@ def plan_chunks(
 
 
 def _compile_stages(stages, shared, example_rows, size: int, device: int):
-    placement = jax.sharding.SingleDeviceSharding(devices()[device])
+    placement = jax.sharding.make_single_device_sharding(devices()[device])
     rows = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(
             (size, *np.shape(x)[1:]), np.asarray(x).dtype, sharding=placement
