@@ -23,11 +23,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from omegaconf import OmegaConf
 
-from return_landscapes import rundir
 from return_landscapes.agents.brax_policy import (
     actor_state_from_brax,
     hidden_sizes_of,
@@ -68,12 +65,12 @@ from return_landscapes.training.import_files import (
 from return_landscapes.training.import_files import (
     check_shapes as _check_shapes,
 )
-from return_landscapes.training.import_files import import_manifest
 from return_landscapes.training.import_files import sha256 as _sha256
-from return_landscapes.training.import_files import (
-    write_atomically as _write_atomically,
+from return_landscapes.training.imported_sb3 import (
+    imported_run_config,
+    one_seed_checkpoint,
+    write_run,
 )
-from return_landscapes.training.schedule import seed_key
 from return_landscapes.training.state import TrainingParts, TrainState
 
 logger = logging.getLogger(__name__)
@@ -133,14 +130,14 @@ def import_policy(config: ImportConfig | dict | None = None, **overrides) -> Pat
     else:
         state, imported = _brax_description(saved, cfg, params_path)
         algo = declared.algo
-    run_cfg = _run_config(cfg, imported, algo, out)
+    run_cfg = imported_run_config(cfg, algo, cfg.step, out, {"imported": imported})
     parts = imported_parts(run_cfg, env)
     if isinstance(saved, MlpActor):
         _check_actor_fits(saved, env, cfg.env)
     else:
         _check_fits(state, parts, cfg.env, imported)
     _check_finite(state)
-    _write_run(out, run_cfg, parts, state, cfg.step, params_path)
+    _write_run(out, run_cfg, parts, state, params_path)
     logger.info(
         "imported the %s policy of %s into %s: landscape purd run=%s "
         "perturb=param_noise",
@@ -699,26 +696,6 @@ SOURCES: dict[ImportSource, Source] = {
 """Every import source, registered once (``ImportSource`` lists their names)."""
 
 
-def _run_config(
-    cfg: ImportConfig, imported: ImportedPolicy, algo: Algo, out: Path
-) -> TrainConfig:
-    return TrainConfig(
-        env=cfg.env,
-        algo=algo,
-        seeds=1,
-        seed=0,
-        steps=cfg.step,
-        checkpoints=[cfg.step],
-        out=str(out),
-        backend=cfg.backend,
-        horizon=cfg.horizon,
-        eval_episodes=0,
-        progress=False,
-        gym=cfg.gym,
-        imported=imported,
-    )
-
-
 def _check_fits(state, parts: TrainingParts, env: str, imported: ImportedPolicy):
     """One line naming the mismatch if the saved policy does not fit env and sizes."""
     policy = state["policy"]
@@ -745,23 +722,12 @@ def _check_fits(state, parts: TrainingParts, env: str, imported: ImportedPolicy)
     )
 
 
-def _write_run(out: Path, run_cfg: TrainConfig, parts, state, step: int, params):
-    """The run of an imported policy (``_write_atomically``)."""
-
-    def write(building: Path) -> None:
-        keys = jnp.stack([seed_key(run_cfg.seed, 0)])
-        template = parts.init(keys)
-        stacked = jax.tree.map(lambda x: np.asarray(x)[None], state)
-        checkpoint = template.replace(agent=stacked, key=np.asarray(keys))
-        rundir.atomic_write_text(building / rundir.CONFIG, OmegaConf.to_yaml(run_cfg))
-        rundir.save_checkpoint(building, step, checkpoint, None, 0)
-        provenance = {
-            "source": run_cfg.imported.source.value,
-            "params": str(Path(params).absolute()),
-            "sha256": run_cfg.imported.params_sha256,
-        }
-        rundir.write_manifest(
-            building, import_manifest(run_cfg, parts, step, provenance)
-        )
-
-    _write_atomically(out, write)
+def _write_run(out: Path, run_cfg: TrainConfig, parts, state, params) -> None:
+    """The run of an imported policy, written atomically."""
+    provenance = {
+        "source": run_cfg.imported.source.value,
+        "params": str(Path(params).absolute()),
+        "sha256": run_cfg.imported.params_sha256,
+    }
+    checkpoint = one_seed_checkpoint(parts, run_cfg.seed, state)
+    write_run(out, run_cfg, parts, checkpoint, None, provenance)

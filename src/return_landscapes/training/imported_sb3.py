@@ -391,7 +391,6 @@ def _import_off_policy(
     out: Path,
 ) -> Algo:
     """Write the TD3 or SAC run of an SB3 model and its replay buffer."""
-    from return_landscapes.training.schedule import seed_key
     from return_landscapes.training.validate import validate
 
     step = checkpoint_step(model, buffer, cfg.step)
@@ -414,37 +413,60 @@ def _import_off_policy(
             f"replay={replay} holds non-finite numbers: import a buffer from before "
             "training diverged"
         )
-    keys = jnp.stack([seed_key(run_cfg.seed, 0)])
-    # shapes only: the initial state would allocate the whole buffer
-    initial = jax.eval_shape(parts.init, keys)
     capacity = options[algo.value].replay_capacity
-    checkpoint = initial.replace(
-        agent=jax.tree.map(lambda x: np.asarray(x)[None], state),
-        replay=initial.replay.replace(
-            data=None,
+    checkpoint = one_seed_checkpoint(
+        parts,
+        run_cfg.seed,
+        state,
+        replay=lambda initial: initial.replay.replace(
+            data=None,  # the rows are written beside the checkpoint
             position=np.full(1, step % capacity, np.int32),
             size=np.full(1, min(step, capacity), np.int32),
         ),
+    )
+    stacked = jax.tree.map(lambda x: np.asarray(x)[None], rows)
+    write_run(out, run_cfg, parts, checkpoint, stacked, sb3_provenance(params, replay))
+    return algo
+
+
+def one_seed_checkpoint(parts, seed: int, agent_state, **fields):
+    """The checkpoint of a one-seed run holding ``agent_state`` (arrays without the
+    seed axis): the initial state's shapes (evaluated, never allocated: a replay
+    buffer would be whole), a zero env state and seed 0's key. ``fields`` map more
+    fields to ``field(initial) -> value``."""
+    from return_landscapes.training.schedule import seed_key
+
+    keys = jnp.stack([seed_key(seed, 0)])
+    initial = jax.eval_shape(parts.init, keys)
+    return initial.replace(
+        agent=jax.tree.map(lambda x: np.asarray(x)[None], agent_state),
         env=jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), initial.env),
         key=np.asarray(keys),
+        **{name: field(initial) for name, field in fields.items()},
     )
+
+
+def sb3_provenance(params: Path, replay: Path | None = None) -> dict:
+    """The manifest's record of the SB3 files a run was imported from."""
     provenance = {
         "source": "sb3",
         "params": str(params.absolute()),
         "sha256": sha256(params),
-        "replay": str(replay.absolute()),
-        "replay_sha256": sha256(replay),
     }
-    stacked = jax.tree.map(lambda x: np.asarray(x)[None], rows)
-    write_run(out, run_cfg, parts, checkpoint, stacked, provenance)
-    return algo
+    if replay is not None:
+        provenance |= {
+            "replay": str(replay.absolute()),
+            "replay_sha256": sha256(replay),
+        }
+    return provenance
 
 
 def imported_run_config(
     cfg: ImportConfig, algo: Algo, step: int, out: Path, options: dict
 ) -> TrainConfig:
-    """The config of an imported model's run: one seed, one checkpoint at
-    ``step``, no evaluation episodes; ``options`` the algorithm's config."""
+    """The config of an imported run: one seed, one checkpoint at ``step``, no
+    evaluation episodes; ``options`` the algorithm's config (``imported=`` for a
+    policy without its training state)."""
     return TrainConfig(
         env=cfg.env,
         algo=algo,

@@ -38,7 +38,6 @@ import logging
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -58,12 +57,14 @@ from return_landscapes.formats.sb3 import (
     _linear_layers,
 )
 from return_landscapes.formats.sb3_training import SB3PPO
-from return_landscapes.training.import_files import check_finite, check_shapes, sha256
+from return_landscapes.training.import_files import check_finite, check_shapes
 from return_landscapes.training.imported_sb3 import (
     algorithm_parts,
     dense_layers,
     imported_run_config,
     model_step,
+    one_seed_checkpoint,
+    sb3_provenance,
     write_run,
 )
 
@@ -210,7 +211,6 @@ def ppo_state(model: SB3PPO, observation_size: int) -> PPOState:
 
 def import_sb3_ppo(cfg: ImportConfig, model: SB3PPO, params: Path, out: Path) -> Algo:
     """Write the PPO run of an SB3 PPO (the module doc); returns ``Algo.ppo``."""
-    from return_landscapes.training.schedule import seed_key
     from return_landscapes.training.validate import validate
 
     step = model_step(model.data, cfg.step)
@@ -222,17 +222,6 @@ def import_sb3_ppo(cfg: ImportConfig, model: SB3PPO, params: Path, out: Path) ->
     state = ppo_state(model, observation_size)
     check_shapes(template, state, "SB3 PPO", "its observation and action sizes")
     check_finite(state)
-    keys = jnp.stack([seed_key(run_cfg.seed, 0)])
-    initial = jax.eval_shape(parts.init, keys)
-    checkpoint = initial.replace(
-        agent=jax.tree.map(lambda x: np.asarray(x)[None], state),
-        env=jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), initial.env),
-        key=np.asarray(keys),
-    )
-    provenance = {
-        "source": "sb3",
-        "params": str(params.absolute()),
-        "sha256": sha256(params),
-    }
-    write_run(out, run_cfg, parts, checkpoint, None, provenance)
+    checkpoint = one_seed_checkpoint(parts, run_cfg.seed, state)
+    write_run(out, run_cfg, parts, checkpoint, None, sb3_provenance(params))
     return Algo.ppo
