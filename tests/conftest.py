@@ -128,6 +128,18 @@ def start_training_shared_runs(config) -> subprocess.Popen | None:
     )
 
 
+@pytest.fixture
+def envpool_hidden(monkeypatch):
+    """``import envpool`` fails in this process as it does where envpool is not
+    installed; the tasks and games found with it are forgotten."""
+    from return_landscapes.envs.atari import game_names
+    from return_landscapes.envs.mujoco import task_names
+
+    monkeypatch.setitem(sys.modules, "envpool", None)
+    task_names.cache_clear()
+    game_names.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def tiny_ppo_run(tmp_path_factory):
     """A finished 768-step, 2-seed PPO run on hopper, checkpoints 256, 512, 768."""

@@ -1,8 +1,6 @@
 """The ``landscape`` command as a user runs it: a subprocess for a real run, its
 re-run and error paths through ``cli.main`` in this process."""
 
-import sys
-
 import pytest
 
 from helpers import landscape, landscape_here
@@ -49,12 +47,8 @@ def test_train_needs_no_envpool_and_resume_of_a_finished_run_is_a_no_op(tmp_path
 
 
 def test_a_mujoco_task_without_envpool_is_one_line_naming_the_extra(
-    tmp_path, monkeypatch
+    tmp_path, envpool_hidden
 ):
-    from return_landscapes.envs.mujoco import task_names
-
-    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool fails
-    task_names.cache_clear()  # the tasks found with envpool, in this process
     result = landscape_here("train", "env=mujoco:Hopper-v5", "out=run", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -111,14 +111,10 @@ def test_an_unknown_env_name_lists_every_family():
     assert "envpool extra" not in message  # envpool is installed here
 
 
-def test_without_envpool_the_hint_stays_and_the_extra_is_named(monkeypatch):
-    import sys
-
-    from return_landscapes.envs.mujoco import task_id, task_names
+def test_without_envpool_the_hint_stays_and_the_extra_is_named(envpool_hidden):
+    from return_landscapes.envs.mujoco import task_id
     from return_landscapes.envs.names import unknown_env
 
-    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool fails
-    task_names.cache_clear()  # the tasks found with envpool, in this process
     message = str(unknown_env("Hopper-v5", ["hopper"]))
     assert "did you mean mujoco:Hopper-v5" in message
     assert message.endswith("mujoco: and atari: need the envpool extra")
